@@ -1,0 +1,1 @@
+"""One module per ``jinstruct`` subcommand: ``configure(parser)`` and ``run(args)``."""

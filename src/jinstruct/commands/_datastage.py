@@ -1,0 +1,71 @@
+"""What ``jinstruct normalize|dedup|filter`` share: run a data stage on any file.
+
+The file may be JSONL or Parquet and need not follow the record schema:
+``--text-field`` names the columns that hold text (default: instruction, input,
+output). Records without ``id`` get ``<file stem>:<line or row>``; records
+without ``source`` get the file stem. Every other column passes through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
+from jinstruct.records import TEXT_FIELDS, check_text_columns, read_table
+from jinstruct.stage import StageResult, write_stage_outputs
+
+# (params section, text fields) -> transform over a frame
+TransformFactory = Callable[[dict, list[str]], Callable[[pl.DataFrame], StageResult]]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, type=Path, help="JSONL or Parquet file")
+    parser.add_argument("--output", required=True, type=Path, help="kept records (.jsonl or .parquet)")
+    parser.add_argument("--rejects", type=Path, help="rejected records with stage, reason, detail")
+    parser.add_argument("--stats", type=Path, help="write the stage stats JSON here")
+    parser.add_argument("--text-field", action="append", dest="text_fields", metavar="NAME",
+                        help="a column holding text (repeatable; default: instruction, input, output)")
+    parser.add_argument("--params", type=Path, default=None,
+                        help="params file (default: ./params.yaml when present, else built-in defaults)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a param of this stage, e.g. --set threshold=0.8")
+
+
+def _params_section(stage: str, path: Path | None) -> dict:
+    if path is None and not PARAMS_FILE.is_file():
+        return {}
+    return load_params(stage, path or PARAMS_FILE) or {}
+
+
+def _with_identity(df: pl.DataFrame, stem: str) -> pl.DataFrame:
+    if "__line__" in df.columns:
+        position = pl.col("__line__").cast(pl.String)
+    else:
+        position = pl.int_range(1, pl.len() + 1).cast(pl.String)
+    if "id" not in df.columns:
+        df = df.with_columns(id=pl.lit(f"{stem}:") + position)
+    if "source" not in df.columns:
+        df = df.with_columns(source=pl.lit(stem))
+    return df.drop("__line__", strict=False)
+
+
+def run_datastage(args: argparse.Namespace, stage: str, factory: TransformFactory) -> int:
+    started = time.perf_counter()
+    frame, parse_rejects = read_table(args.input, stage=stage)
+    text_fields = args.text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
+    if frame.height:
+        check_text_columns(frame, text_fields, args.input)
+    frame = _with_identity(frame, args.input.stem)
+    params = apply_overrides(_params_section(stage, args.params), args.set)
+    result = factory(params, text_fields)(frame)
+    if parse_rejects.height:
+        result = StageResult(result.kept, pl.concat([result.rejected, parse_rejects], how="diagonal_relaxed"),
+                             result.extra_stats)
+    write_stage_outputs(stage, frame, result, args.output, args.rejects, args.stats, started,
+                        parse_rejects=parse_rejects.height)
+    return 0

@@ -1,0 +1,165 @@
+"""Bookkeeping every data stage shares: rejects, stats, the accounting check.
+
+A data stage is a function ``transform(records) -> StageResult``. It never
+drops a record silently: each one leaves either in ``kept`` or in ``rejected``
+with ``stage``, ``reason`` and ``detail`` columns. ``run_stage`` reads the input,
+calls the transform, checks ``records_in == records_out + records_rejected``
+(overall and per source), and writes outputs, rejects and stats atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from jinstruct.records import REJECT_FIELDS, SCHEMA_FIELDS, read_records, write_json, write_records
+
+log = logging.getLogger("jinstruct")
+
+
+class AccountingError(RuntimeError):
+    """A stage lost or invented records: a bug, never the user's fault."""
+
+
+@dataclass
+class StageResult:
+    kept: pl.DataFrame
+    rejected: pl.DataFrame
+    extra_stats: dict | None = None
+
+
+def empty_rejects(like: pl.DataFrame | None = None) -> pl.DataFrame:
+    schema = dict(like.schema) if like is not None else {name: pl.String for name in SCHEMA_FIELDS}
+    schema.update({name: pl.String for name in REJECT_FIELDS})
+    return pl.DataFrame(schema=schema)
+
+
+def mark_rejected(df: pl.DataFrame, stage: str, reason: str | pl.Expr, detail: str | pl.Expr = "") -> pl.DataFrame:
+    """``df`` with the reject columns added (a constant or a per-row expression)."""
+    as_expr = lambda value: value if isinstance(value, pl.Expr) else pl.lit(value)  # noqa: E731
+    return df.with_columns(
+        stage=pl.lit(stage, dtype=pl.String),
+        reason=as_expr(reason).cast(pl.String),
+        detail=as_expr(detail).cast(pl.String),
+    )
+
+
+def partition(df: pl.DataFrame, stage: str, reason_column: str = "reason", detail_column: str = "detail") -> StageResult:
+    """Split a frame that carries a per-row reason (null = keep) into kept and rejected."""
+    is_rejected = pl.col(reason_column).is_not_null()
+    kept = df.filter(~is_rejected).drop(reason_column, detail_column)
+    rejected = mark_rejected(
+        df.filter(is_rejected).drop(reason_column, detail_column),
+        stage,
+        df.filter(is_rejected)[reason_column],
+        df.filter(is_rejected)[detail_column].fill_null(""),
+    )
+    return StageResult(kept, rejected)
+
+
+def concat_rejects(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [frame for frame in frames if frame.height]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else empty_rejects()
+
+
+def _counts_by_source(df: pl.DataFrame) -> dict[str, int]:
+    if df.height == 0:
+        return {}
+    counts = df.group_by(pl.col("source").fill_null("(unknown)")).len()
+    return {row["source"]: row["len"] for row in counts.iter_rows(named=True)}
+
+
+def _nested_counts(df: pl.DataFrame, outer: str, inner: str) -> dict[str, dict[str, int]]:
+    nested: dict[str, dict[str, int]] = {}
+    if df.height == 0:
+        return nested
+    counts = df.group_by(pl.col(outer).fill_null("(unknown)"), pl.col(inner).fill_null("(unknown)")).len()
+    for row in counts.sort(outer, inner).iter_rows(named=True):
+        nested.setdefault(row[outer], {})[row[inner]] = row["len"]
+    return nested
+
+
+def stage_stats(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: int = 0) -> dict:
+    """Counts in/out/rejected overall, per source and per reason; raises on a leak."""
+    records_in = incoming.height + parse_rejects
+    out, rejected = result.kept.height, result.rejected.height
+    if records_in != out + rejected:
+        raise AccountingError(f"[{stage}] {records_in} records in but {out} out + {rejected} rejected")
+    in_by_source = _counts_by_source(incoming)
+    out_by_source = _counts_by_source(result.kept)
+    rejected_by_source = _counts_by_source(result.rejected.filter(pl.col("reason") != "parse_error"))
+    by_source = {}
+    for source in sorted(set(in_by_source) | set(out_by_source) | set(rejected_by_source)):
+        row = {"in": in_by_source.get(source, 0), "out": out_by_source.get(source, 0),
+               "rejected": rejected_by_source.get(source, 0)}
+        if row["in"] != row["out"] + row["rejected"]:
+            raise AccountingError(f"[{stage}] source {source}: {row}")
+        by_source[source] = row
+    by_reason = {}
+    if rejected:
+        counts = result.rejected.group_by("reason").len().sort("reason")
+        by_reason = {row["reason"]: row["len"] for row in counts.iter_rows(named=True)}
+    stats = {
+        "stage": stage,
+        "records_in": records_in,
+        "records_out": out,
+        "records_rejected": rejected,
+        "by_source": by_source,
+        "rejected_by_reason": by_reason,
+        "rejected_by_reason_source": _nested_counts(result.rejected, "reason", "source"),
+        "rejected_by_reason_task": _nested_counts(result.rejected, "reason", "task"),
+    }
+    if result.extra_stats:
+        stats.update(result.extra_stats)
+    return stats
+
+
+def summary_line(stats: dict, seconds: float) -> str:
+    reasons = ", ".join(f"{reason}={count}" for reason, count in stats["rejected_by_reason"].items())
+    rate = stats["records_in"] / seconds if seconds > 0 else float("inf")
+    return (f"[{stats['stage']}] in={stats['records_in']} out={stats['records_out']} "
+            f"rejected={stats['records_rejected']}" + (f" ({reasons})" if reasons else "")
+            + f" {seconds:.1f}s ({rate:,.0f} records/s)")
+
+
+def write_stage_outputs(stage: str, incoming: pl.DataFrame, result: StageResult, output: Path,
+                        rejects: Path | None, stats_path: Path | None, started: float,
+                        parse_rejects: int = 0) -> dict:
+    """Check the accounting, then write outputs, rejects and stats (each atomically)."""
+    stats = stage_stats(stage, incoming, result, parse_rejects)
+    write_records(result.kept, output)
+    if rejects is not None:
+        write_records(result.rejected, rejects)
+    if stats_path is not None:
+        write_json(stats, stats_path)
+    log.info(summary_line(stats, time.perf_counter() - started))
+    return stats
+
+
+def run_stage(stage: str, transform: Callable[[pl.DataFrame], StageResult], input_path: Path,
+              output: Path, rejects: Path, stats_path: Path) -> dict:
+    """Run one pipeline stage on a record file written by the stage before it."""
+    started = time.perf_counter()
+    incoming = read_records(input_path)
+    result = transform(incoming)
+    return write_stage_outputs(stage, incoming, result, output, rejects, stats_path, started)
+
+
+def stage_main(name: str, body: Callable[[], object]) -> None:
+    """Entry point for ``stages/<name>.py``: one-line errors, exit code 2."""
+    import sys
+
+    from jinstruct.progress import setup_logging
+    from jinstruct.records import InputError
+
+    setup_logging()
+    try:
+        body()
+    except InputError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
