@@ -1,0 +1,1 @@
+"""Pinned source corpora: fetching (network or mirror) and per-source adapters."""
