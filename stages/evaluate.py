@@ -1,0 +1,22 @@
+"""DVC stage evaluate: score base and tuned models, write metrics/eval.json and the comparison plots."""
+
+from pathlib import Path
+
+from jinstruct.evaluate.suite import evaluate_build
+from jinstruct.params import load_params
+from jinstruct.records import write_json
+from jinstruct.stage import stage_main
+
+
+def body() -> None:
+    params = load_params("eval")
+    decontamination = (load_params("filter") or {}).get("decontamination") or {}
+    metrics, plots = evaluate_build(Path("models/base"), Path("models/adapter"), Path("data/processed"),
+                                    Path("data/eval"), params, load_params("eval_sets"), decontamination)
+    write_json(metrics, "metrics/eval.json")
+    write_json(plots["accuracy"], "plots/eval.json")
+    write_json(plots["perplexity"], "plots/eval_perplexity.json")
+
+
+if __name__ == "__main__":
+    stage_main("evaluate", body)
