@@ -353,3 +353,65 @@ def test_dataset_hash_of_a_build_matches_its_adapter(tmp_path, model_dirs):
     manifest.write_text(json.dumps({"dataset_hash": dataset_hash(splits)}), encoding="utf-8")
     with pytest.raises(InputError, match="retrain"):
         check_adapter_dataset(adapter_dir, manifest)
+
+
+# --------------------------------------------------------------------------- the DVC stage script
+
+
+def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_path):
+    """stages/evaluate.py in a build folder: metrics, plots, hashes, and one planted contaminated item."""
+    pytest.importorskip("jinstruct.filters.decontamination")
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    base_dir, adapter_dir, _ = model_dirs
+    project = tmp_path / "build"
+    shutil.copytree(base_dir, project / "models" / "base")
+    shutil.copytree(adapter_dir, project / "models" / "adapter")
+    for name, source, lines in (("jnli", JNLI_FILE, 40), ("jcommonsenseqa", JCQA_FILE, 30)):
+        (project / "data" / "eval" / name).mkdir(parents=True)
+        head = source.read_text(encoding="utf-8").splitlines(keepends=True)[:lines]
+        (project / "data" / "eval" / name / "valid-v1.3.json").write_text("".join(head), encoding="utf-8")
+    planted = raw_rows(JNLI_FILE)[3]
+    records = lambda split, outputs: pl.DataFrame({  # noqa: E731
+        "id": [f"{split}:{i}" for i in range(len(outputs))], "source": ["s"] * len(outputs),
+        "task": ["qa"] * len(outputs), "instruction": ["次の文について説明してください。"] * len(outputs),
+        "input": [""] * len(outputs), "output": outputs, "license": ["x"] * len(outputs)})
+    (project / "data" / "processed").mkdir(parents=True)
+    write_parquet(records("train", ["犬は動物です。", f"例えば{planted['sentence1']}ということです。"]),
+                  project / "data" / "processed" / "train.parquet")
+    write_parquet(records("test", ["猫も動物です。", "東京は日本の首都です。"]), project / "data" / "processed" / "test.parquet")
+    (project / "data" / "processed" / "manifest.json").write_text(json.dumps({"dataset_hash": "a" * 64}))
+    repo = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
+    params["eval"].update({"k_shot": 1, "pool_per_label": 2, "limit": 12, "batch_size": 16})
+    (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+
+    run = subprocess.run([sys.executable, str(repo / "stages" / "evaluate.py")], cwd=project, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((project / "metrics" / "eval.json").read_text(encoding="utf-8"))
+    assert metrics["contamination"] == {"eval_items_in_train": 1}
+    assert metrics["dataset_hash"] == "a" * 64
+    assert metrics["adapter_sha256"] == hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
+    assert metrics["base_identity"] == {"name": "tiny-test-llama"}
+    for task in ("jnli", "jcommonsenseqa"):
+        entry = metrics[task]
+        assert (entry["n"], entry["k"]) == (12, 1)
+        assert entry["delta"]["acc"] == pytest.approx(entry["tuned"]["acc"] - entry["base"]["acc"])
+        data = project / "data" / "eval" / task / "valid-v1.3.json"
+        assert metrics["eval_data_sha256"][task] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert metrics["templates"]["jnli"] == load_choice_template("jnli").id
+    assert metrics["perplexity"]["n"] == 2 and metrics["perplexity"]["tuned"]["overall"] > 1
+    bars = json.loads((project / "plots" / "eval.json").read_text(encoding="utf-8"))
+    assert {(row["task"], row["model"]) for row in bars} == {
+        (task, model) for task in ("jnli", "jcommonsenseqa") for model in ("base", "tuned", "majority class")}
+
+    (project / "data" / "processed" / "manifest.json").write_text(json.dumps({"dataset_hash": "c" * 64}))
+    refused = subprocess.run([sys.executable, str(repo / "stages" / "evaluate.py")], cwd=project, capture_output=True,
+                             text=True, env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
+    assert refused.returncode == 2
+    assert "the adapter was trained on dataset aaaaaaaaaaaa" in refused.stderr

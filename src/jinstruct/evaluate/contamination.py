@@ -15,20 +15,19 @@ import polars as pl
 from jinstruct.records import TEXT_FIELDS
 
 
-def record_texts(records: pl.DataFrame) -> list[str]:
-    """One text per record: instruction, input and output joined, as the filter sees them."""
-    return records.select(
-        pl.concat_str([pl.col(field).fill_null("") for field in TEXT_FIELDS], separator="\n")
-    ).to_series().to_list()
-
-
 def count_contaminated(train: pl.DataFrame, eval_dir: Path, eval_sets: dict, decontamination: dict) -> int:
-    """Number of eval items matched by at least one training record.
+    """Number of eval items that share an n-gram with some text field of some training record.
 
     ``eval_sets`` is the params section of that name (which files are benchmarks);
-    ``decontamination`` the filter's decontamination params (n-gram size etc.).
+    ``decontamination`` the filter's decontamination params (``ngram``,
+    ``min_item_chars``, ``extra_files``). Fields are matched one by one, as the
+    filter does: joining them would invent n-grams that span two fields.
     """
     from jinstruct.filters.decontamination import EvalIndex
 
-    index = EvalIndex.build(Path(eval_dir), eval_sets, **decontamination)
-    return len(index.matching_items(record_texts(train)))
+    rule = {key: decontamination[key] for key in ("ngram", "min_item_chars", "extra_files") if key in decontamination}
+    index = EvalIndex.build(Path(eval_dir), eval_sets, **rule)
+    found: set[str] = set()
+    for field in TEXT_FIELDS:
+        found |= index.contaminated_items(train[field].fill_null(""))
+    return len(found)
