@@ -136,15 +136,19 @@ def test_batched_scores_equal_one_at_a_time(tokenizer):
     jcqa = jcommonsenseqa.load(JCQA_FILE, {"k_shot": 3, "pool_per_label": 2, "seed": 1, "limit": 9})
     nli = jnli.load(JNLI_FILE, {"k_shot": 1, "pool_per_label": 2, "seed": 1, "limit": 9})
     long_answer = Request("以下は質問です。", ("とても長い答え。" * 40,))  # cut by the 96-token window below
-    requests = jcqa.requests() + nli.requests() + [long_answer]
-    reference = score_one_at_a_time(model, tokenizer, requests, max_length=96)
-    assert reference[-1][0].tokens < len(tokenizer(long_answer.continuations[0], add_special_tokens=False)["input_ids"])
-    for share_prefix in (True, False):
-        batched = score_requests(model, tokenizer, requests, batch_size=7, max_length=96, share_prefix=share_prefix)
-        for want_row, got_row in zip(reference, batched, strict=True):
-            assert [s.tokens for s in got_row] == [s.tokens for s in want_row]
-            for want, got in zip(want_row, got_row, strict=True):
-                assert got.logprob == pytest.approx(want.logprob, abs=1e-4)
+    mixed = jcqa.requests() + nli.requests() + [long_answer]
+    same_header = nli.requests()  # all share the template header: it runs once for the whole set
+    for requests in (mixed, same_header):
+        reference = score_one_at_a_time(model, tokenizer, requests, max_length=96)
+        for share_prefix in (True, False):
+            batched = score_requests(model, tokenizer, requests, batch_size=7, max_length=96,
+                                     share_prefix=share_prefix)
+            for want_row, got_row in zip(reference, batched, strict=True):
+                assert [s.tokens for s in got_row] == [s.tokens for s in want_row]
+                for want, got in zip(want_row, got_row, strict=True):
+                    assert got.logprob == pytest.approx(want.logprob, abs=1e-4)
+    long_tokens = len(tokenizer(long_answer.continuations[0], add_special_tokens=False)["input_ids"])
+    assert score_one_at_a_time(model, tokenizer, [long_answer], max_length=96)[0][0].tokens < long_tokens
 
 
 # --------------------------------------------------------------------------- prompts and k-shot
@@ -380,11 +384,14 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
         "id": [f"{split}:{i}" for i in range(len(outputs))], "source": ["s"] * len(outputs),
         "task": ["qa"] * len(outputs), "instruction": ["次の文について説明してください。"] * len(outputs),
         "input": [""] * len(outputs), "output": outputs, "license": ["x"] * len(outputs)})
-    (project / "data" / "processed").mkdir(parents=True)
-    write_parquet(records("train", ["犬は動物です。", f"例えば{planted['sentence1']}ということです。"]),
-                  project / "data" / "processed" / "train.parquet")
-    write_parquet(records("test", ["猫も動物です。", "東京は日本の首都です。"]), project / "data" / "processed" / "test.parquet")
-    (project / "data" / "processed" / "manifest.json").write_text(json.dumps({"dataset_hash": "a" * 64}))
+    splits = {"train": records("train", ["犬は動物です。", f"例えば{planted['sentence1']}ということです。"]),
+              "test": records("test", ["猫も動物です。", "東京は日本の首都です。"])}
+    processed = project / "data" / "processed"
+    for name, frame in splits.items():
+        write_parquet(frame, processed / f"{name}.parquet")
+    (processed / "manifest.json").write_text(json.dumps({"dataset_hash": dataset_hash(splits)}))
+    (project / "models" / "adapter" / "training_info.json").write_text(
+        json.dumps({"dataset_hash": dataset_hash(splits)}))
     repo = Path(__file__).resolve().parents[1]
     params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
     params["eval"].update({"k_shot": 1, "pool_per_label": 2, "limit": 12, "batch_size": 16})
@@ -395,7 +402,7 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
     assert run.returncode == 0, run.stderr
     metrics = json.loads((project / "metrics" / "eval.json").read_text(encoding="utf-8"))
     assert metrics["contamination"] == {"eval_items_in_train": 1}
-    assert metrics["dataset_hash"] == "a" * 64
+    assert metrics["dataset_hash"] == dataset_hash(splits)
     assert metrics["adapter_sha256"] == hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
     assert metrics["base_identity"] == {"name": "tiny-test-llama"}
     for task in ("jnli", "jcommonsenseqa"):
@@ -410,8 +417,9 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
     assert {(row["task"], row["model"]) for row in bars} == {
         (task, model) for task in ("jnli", "jcommonsenseqa") for model in ("base", "tuned", "majority class")}
 
-    (project / "data" / "processed" / "manifest.json").write_text(json.dumps({"dataset_hash": "c" * 64}))
+    (project / "models" / "adapter" / "training_info.json").write_text(json.dumps({"dataset_hash": "c" * 64}))
     refused = subprocess.run([sys.executable, str(repo / "stages" / "evaluate.py")], cwd=project, capture_output=True,
                              text=True, env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
     assert refused.returncode == 2
-    assert "the adapter was trained on dataset aaaaaaaaaaaa" in refused.stderr
+    assert "the adapter was trained on dataset cccccccccccc" in refused.stderr
+    assert "Traceback" not in refused.stderr

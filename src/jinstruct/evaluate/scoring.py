@@ -10,7 +10,8 @@ requests per forward pass:
   (``logits_to_keep`` with per-row positions), which matters with an 8k+ vocab;
 - with ``share_prefix`` the context of a request is run once and its key/value
   cache is copied to each continuation (JNLI: one context, three labels), so a
-  long k-shot prompt is not recomputed per label.
+  long k-shot prompt is not recomputed per label; and the token prefix that all
+  contexts share (the prompt header) is run once for the whole task.
 
 ``score_one_at_a_time`` is the plain loop (one context + continuation per forward
 pass): the reference the tests compare against and the benchmark's baseline.
@@ -18,6 +19,7 @@ pass): the reference the tests compare against and the benchmark's baseline.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -118,13 +120,45 @@ def _score_flat(model, pad_id: int, sequences: list[tuple[list[int], list[int]]]
     return ((_token_logprobs(logits, targets) * target_mask).sum(dim=1)).tolist()
 
 
+@dataclass
+class _Prefix:
+    """Key/value cache of the tokens every context starts with (the prompt header), run once."""
+    length: int
+    cache: object | None
+
+    def for_batch(self, size: int):
+        if self.cache is None:
+            return None
+        cache = copy.deepcopy(self.cache)  # each batch extends its own copy
+        cache.batch_repeat_interleave(size)
+        return cache
+
+
 @torch.inference_mode()
-def _score_shared(model, pad_id: int, group: list[_Encoded]) -> list[list[float]]:
-    """Run each context once, then every continuation on a copy of its cache."""
-    contexts = [encoded.context for encoded in group]
-    context_mask = _mask(contexts)
-    last = torch.tensor([[len(c) - 1] for c in contexts], dtype=torch.long)
-    out = model(input_ids=_pad(contexts, pad_id), attention_mask=context_mask, use_cache=True, logits_to_keep=last)
+def _common_prefix(model, encoded: list[_Encoded], minimum: int = 8) -> _Prefix:
+    """Run the longest token prefix shared by all contexts once (every context keeps at least one own token)."""
+    contexts = [e.context for e in encoded]
+    shortest = min(len(c) for c in contexts)
+    length = 0
+    while length < shortest - 1 and all(c[length] == contexts[0][length] for c in contexts):
+        length += 1
+    if length < minimum:  # not worth a separate pass
+        return _Prefix(0, None)
+    out = model(input_ids=torch.tensor([contexts[0][:length]], dtype=torch.long), use_cache=True, logits_to_keep=1)
+    return _Prefix(length, out.past_key_values)
+
+
+@torch.inference_mode()
+def _score_shared(model, pad_id: int, group: list[_Encoded], prefix: _Prefix) -> list[list[float]]:
+    """Run each context once (after the shared prefix), then every continuation on a copy of its cache."""
+    suffixes = [encoded.context[prefix.length:] for encoded in group]
+    prefix_mask = torch.ones(len(group), prefix.length, dtype=torch.long)
+    context_mask = torch.cat([prefix_mask, _mask(suffixes)], dim=1)
+    width = max(len(s) for s in suffixes)
+    last = torch.tensor([[len(s) - 1] for s in suffixes], dtype=torch.long)
+    out = model(input_ids=_pad(suffixes, pad_id), attention_mask=context_mask, use_cache=True, logits_to_keep=last,
+                past_key_values=prefix.for_batch(len(group)),
+                position_ids=(prefix.length + torch.arange(width)).unsqueeze(0).expand(len(group), -1))
     first = torch.log_softmax(out.logits[:, 0, :].float(), dim=-1)  # (requests, vocab)
 
     owners = [i for i, encoded in enumerate(group) for _ in encoded.continuations]
@@ -136,7 +170,7 @@ def _score_shared(model, pad_id: int, group: list[_Encoded]) -> list[list[float]
         cache.batch_select_indices(torch.tensor(owners, dtype=torch.long))
         inputs = [c[:-1] for c in continuations]  # token j predicts token j + 1
         width = max(len(row) for row in inputs)
-        starts = torch.tensor([len(contexts[o]) for o in owners], dtype=torch.long)
+        starts = torch.tensor([len(group[o].context) for o in owners], dtype=torch.long)
         position_ids = starts.unsqueeze(1) + torch.arange(width).unsqueeze(0)
         attention = torch.cat([context_mask[owners], _mask(inputs)], dim=1)
         logits = model(input_ids=_pad(inputs, pad_id), attention_mask=attention, position_ids=position_ids,
@@ -163,8 +197,9 @@ def score_requests(model, tokenizer, requests: Sequence[Request], batch_size: in
                    key=lambda i: (-len(encoded[i].context) - max(map(len, encoded[i].continuations)), i))
     with progress_bar(desc, total=sum(len(r.continuations) for r in requests), unit="choice") as bar:
         if share_prefix:
+            prefix = _common_prefix(model, encoded)
             for group in _groups(order, encoded, batch_size):
-                scores = _score_shared(model, pad_id, [encoded[i] for i in group])
+                scores = _score_shared(model, pad_id, [encoded[i] for i in group], prefix)
                 for i, logprobs in zip(group, scores, strict=True):
                     results[i] = [Score(lp, len(c)) for lp, c in zip(logprobs, encoded[i].continuations, strict=True)]
                     bar.update(len(logprobs))

@@ -101,16 +101,17 @@ def evaluate_build(base_dir: Path, adapter_dir: Path, processed_dir: Path, eval_
                    eval_sets: dict, decontamination: dict) -> tuple[dict, dict[str, list[dict]]]:
     """The evaluate stage: (metrics/eval.json content, plot rows) for base and tuned.
 
-    Refuses an adapter trained on another dataset version, counts benchmark items
-    found in the training split (before any model is loaded), then scores.
+    Checks that the split files still match their manifest and refuses an adapter
+    trained on another dataset version, counts benchmark items found in the
+    training split (all before any model is loaded), then scores.
     """
     from jinstruct.evaluate.contamination import count_contaminated
     from jinstruct.evaluate.models import adapter_sha256, base_identity, check_adapter_dataset, load_models
-    from jinstruct.records import read_records
+    from jinstruct.splits import MANIFEST_NAME, load_splits, verify_manifest
 
-    dataset_hash = check_adapter_dataset(adapter_dir, processed_dir / "manifest.json")
-    contaminated = count_contaminated(read_records(processed_dir / "train.parquet"), eval_dir, eval_sets,
-                                      decontamination)
+    verify_manifest(processed_dir)
+    dataset_hash = check_adapter_dataset(adapter_dir, processed_dir / MANIFEST_NAME)
+    contaminated = count_contaminated(load_splits(processed_dir)["train"], eval_dir, eval_sets, decontamination)
     if contaminated:
         log.warning(f"[evaluate] {contaminated} benchmark items overlap the training split: scores are inflated")
     tasks = load_tasks(params)
