@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=0, help="examples in the prompt (0-3)")
     parser.add_argument("--limit", type=int, help="score only the first N items of each task")
     parser.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass")
-    parser.add_argument("--max-length", type=int, default=1024, help="token window per sequence")
+    parser.add_argument("--max-length", type=int, help="token window per sequence (default: the model's)")
     parser.add_argument("--pool-per-label", type=int, default=10,
                         help="items per label held out as k-shot examples and never scored (with --k > 0)")
     parser.add_argument("--seed", type=int, default=20261124, help="seed of the pool and of the shots")
