@@ -143,11 +143,7 @@ def card_data(manifest: dict, data_files: dict[str, list[str]] | None = None,
         extra["license_name"] = "per-record"
     if columns:
         # Declared so that every split loads with the same string features, whatever the Parquet encoding.
-        extra["dataset_info"] = {
-            "features": [{"name": column, "dtype": "string"} for column in columns],
-            "splits": [{"name": split, "num_examples": int(manifest["splits"][split]["records"])}
-                       for split in buildinfo.split_names(manifest)],
-        }
+        extra["dataset_info"] = {"features": [{"name": column, "dtype": "string"} for column in columns]}
     sources = buildinfo.sources(manifest)
     return DatasetCardData(
         pretty_name=manifest.get("pretty_name") or f"{manifest.get('name', 'jinstruct')} {manifest.get('version', '')}".strip(),
