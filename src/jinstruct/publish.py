@@ -14,6 +14,7 @@ The Hub token comes from ``HF_TOKEN`` or the user's ``hf auth login``, is read b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -79,7 +80,8 @@ def check_dvc_clean(processed_dir: Path) -> None:
     root = project_root(processed_dir)
     if root is None:
         raise InputError(f"{processed_dir}: not inside a DVC project; publish only what `dvc repro` built")
-    with Repo(str(root)) as repo:
+    # Stage addresses are printed relative to the working directory: run from the project root.
+    with contextlib.chdir(root), Repo(str(root)) as repo:
         try:
             outs = repo.find_outs_by_path(str(processed_dir))
         except DvcException:
