@@ -13,6 +13,11 @@ keeps dataset repositories in memory and implements, for ``main`` only:
 - ``POST /api/datasets/{repo}/commit/{rev}``    (NDJSON: header, file, deletedFile)
 - ``POST /api/datasets/{repo}/tag/{rev}``       (409 when the tag exists)
 
+and, for reading a version back (``snapshot_download``), at any branch, tag or commit:
+
+- ``GET  /api/datasets/{repo}/revision/{rev}``  (repository info with its files)
+- ``HEAD|GET /datasets/{repo}/resolve/{rev}/{path}``
+
 Every request must carry ``Authorization: Bearer <token>``; requests are
 recorded (method and path, never headers) so tests can check what was called.
 """
@@ -42,6 +47,13 @@ class HubRepo:
     def head(self) -> str:
         return self.commits[-1]["oid"] if self.commits else "0" * 40
 
+    def files_at(self, rev: str) -> tuple[str, dict[str, bytes]] | None:
+        """(commit, files) at a branch, tag or commit id, or None."""
+        oid = self.head if rev == "main" else self.tags.get(rev, rev)
+        if oid == self.head:
+            return oid, self.files
+        return next(((c["oid"], c["snapshot"]) for c in self.commits if c["oid"] == oid), None)
+
 
 class LocalHub:
     """Run with ``with LocalHub(token) as hub: ... hub.url ...``."""
@@ -67,7 +79,9 @@ class LocalHub:
         self._server.server_close()
 
 
-_REPO_PATH = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/(?P<action>refs|tree|preupload|commit|tag)(?:/(?P<rev>[^/?]+))?")
+_REPO_PATH = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/(?P<action>refs|tree|preupload|commit|tag|revision)"
+                        r"(?:/(?P<rev>[^/?]+))?")
+_RESOLVE_PATH = re.compile(r"^/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 
 
 def _handler_for(hub: LocalHub):
@@ -100,6 +114,9 @@ def _handler_for(hub: LocalHub):
         def do_GET(self) -> None:
             self._dispatch("GET")
 
+        def do_HEAD(self) -> None:
+            self._dispatch("HEAD")
+
         def do_POST(self) -> None:
             self._dispatch("POST")
 
@@ -113,6 +130,9 @@ def _handler_for(hub: LocalHub):
                 return self._create(json.loads(self._body()))
             if method == "POST" and path == "/api/validate-yaml":
                 return self._validate_yaml(json.loads(self._body()))
+            resolve = _RESOLVE_PATH.match(path)
+            if method in ("GET", "HEAD") and resolve:
+                return self._resolve(method, resolve["repo"], unquote(resolve["rev"]), unquote(resolve["path"]))
             match = _REPO_PATH.match(path)
             if not match:
                 return self._error(404, f"no such endpoint: {method} {path}")
@@ -127,10 +147,16 @@ def _handler_for(hub: LocalHub):
                     "converts": [],
                     "tags": [{"name": name, "ref": f"refs/tags/{name}", "targetCommit": oid}
                              for name, oid in sorted(repo.tags.items())]})
-            if method == "GET" and action == "tree":
-                return self._reply(200, [{"type": "file", "path": name, "size": len(data),
-                                          "oid": hashlib.sha1(data).hexdigest()}
-                                         for name, data in sorted(repo.files.items())])
+            if method == "GET" and action in ("tree", "revision"):
+                found = repo.files_at(rev)
+                if found is None:
+                    return self._error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+                oid, files = found
+                if action == "revision":
+                    return self._reply(200, {"id": match["repo"], "sha": oid, "private": repo.private,
+                                             "siblings": [{"rfilename": name} for name in sorted(files)]})
+                return self._reply(200, [{"type": "file", "path": name, "size": len(data), "oid": _blob_id(data)}
+                                         for name, data in sorted(files.items())])
             if method == "POST" and action == "preupload":
                 files = json.loads(self._body())["files"]
                 return self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
@@ -181,9 +207,25 @@ def _handler_for(hub: LocalHub):
                 oid = digest.hexdigest()
                 repo.files = files
                 repo.commits.append({"oid": oid, "summary": header["summary"], "description": header.get("description"),
-                                     "files": sorted(files)})
+                                     "snapshot": files})
             self._reply(200, {"commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{oid}", "commitOid": oid,
                               "pullRequestUrl": None})
+
+        def _resolve(self, method: str, repo_id: str, rev: str, path: str) -> None:
+            repo = hub.repos.get(repo_id)
+            found = repo.files_at(rev) if repo else None
+            if found is None or path not in found[1]:
+                return self._error(404, f"{path} not found at {rev}", "EntryNotFound")
+            oid, files = found
+            data = files[path]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", f'"{_blob_id(data)}"')
+            self.send_header("X-Repo-Commit", oid)
+            self.end_headers()
+            if method == "GET":
+                self.wfile.write(data)
 
         def _tag(self, repo: HubRepo, rev: str, payload: dict) -> None:
             with hub.lock:
@@ -196,3 +238,8 @@ def _handler_for(hub: LocalHub):
             self._reply(200, {})
 
     return Handler
+
+
+def _blob_id(data: bytes) -> str:
+    """The git blob id of ``data``, as the Hub reports for regular files."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

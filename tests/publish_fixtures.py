@@ -11,11 +11,14 @@ under real ``dvc repro``. Nothing here imports the other engineers' branches.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -112,6 +115,19 @@ def make_project(root: Path, threshold: float = 0.9, licences: dict[str, str] | 
     run(["git", "commit", "-q", "-m", "project"], root)
     rebuild(root, f"build with dedup.threshold={threshold}")
     return root
+
+
+_BUILDS: dict[tuple, Path] = {}
+
+
+def built_copy(target: Path, threshold: float = 0.9, licences: dict[str, str] | None = None) -> Path:
+    """A copy at ``target`` of a project built once per test session (git history and DVC cache included)."""
+    key = (threshold, tuple(sorted((licences or {}).items())))
+    if key not in _BUILDS:
+        folder = tempfile.mkdtemp(prefix="jinstruct-build-")
+        atexit.register(shutil.rmtree, folder, True)
+        _BUILDS[key] = make_project(Path(folder) / "project", threshold, licences)
+    return Path(shutil.copytree(_BUILDS[key], target, symlinks=True))
 
 
 def rebuild(root: Path, message: str) -> str:

@@ -7,7 +7,7 @@ import shutil
 
 import polars as pl
 import pytest
-from publish_fixtures import make_project, rebuild
+from publish_fixtures import built_copy, rebuild
 
 from jinstruct.cli import main
 from jinstruct.diff import diff_versions, load_version
@@ -17,7 +17,7 @@ from jinstruct.records import InputError, dataset_hash, write_json, write_parque
 @pytest.fixture(scope="module")
 def two_builds(tmp_path_factory):
     """One project built with dedup.threshold 0.9, then rebuilt with 0.7 and committed: (root, hash 0.9, commits)."""
-    root = make_project(tmp_path_factory.mktemp("diff") / "project", threshold=0.9)
+    root = built_copy(tmp_path_factory.mktemp("diff") / "project")
     first_hash = json.loads((root / "data/processed/manifest.json").read_text())["dataset_hash"]
     first = subprocess_out(["git", "rev-parse", "HEAD"], root)
     params = root / "params.yaml"

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import polars as pl
 import pytest
-from publish_fixtures import make_project
+from publish_fixtures import built_copy
 from safetensors.numpy import save_file
 
 from jinstruct.cli import main
@@ -21,7 +21,7 @@ from jinstruct.records import write_parquet
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The fixture build plus what train and evaluate leave: adapter folder and metrics files."""
-    root = make_project(tmp_path_factory.mktemp("lineage") / "project")
+    root = built_copy(tmp_path_factory.mktemp("lineage") / "project")
     manifest = json.loads((root / "data/processed/manifest.json").read_text())
     adapter = root / "models" / "adapter"
     adapter.mkdir(parents=True)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import datasets
 import polars as pl
 import pytest
 from huggingface_hub import DatasetCard
-from publish_fixtures import make_project
+from publish_fixtures import built_copy
 
+from jinstruct import load_dataset
 from jinstruct.cli import main
 from jinstruct.publish import publish
 from jinstruct.records import InputError, dataset_hash, write_parquet
@@ -19,9 +22,14 @@ EXPECTED_ROWS = {"train": 11, "validation": 3, "test": 3}   # 17 fixture records
 COLUMNS = ["id", "source", "task", "instruction", "input", "output", "license", "group"]
 
 
+@pytest.fixture(autouse=True)
+def own_datasets_cache(monkeypatch, tmp_path):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return make_project(tmp_path_factory.mktemp("built") / "project")
+    return built_copy(tmp_path_factory.mktemp("built") / "project")
 
 
 @pytest.fixture
@@ -154,3 +162,21 @@ def test_refuses_a_folder_outside_a_dvc_project(built, tmp_path):
 def test_refuses_a_version_that_differs_from_the_build(built, tmp_path):
     with pytest.raises(InputError, match="--version 0.2.0 but the build is version 0.1.0"):
         publish(built / "data/processed", "me/x", "0.2.0", dry_run_dir=tmp_path / "dry")
+
+
+def test_load_dataset_reads_a_processed_folder_and_checks_its_hash(project):
+    loaded = load_dataset(project / "data/processed")
+    assert {split: loaded[split].num_rows for split in loaded} == EXPECTED_ROWS
+    with pytest.raises(InputError, match="holds version 0.1.0, not 9.9.9"):
+        load_dataset(project / "data/processed", "9.9.9")
+    test = project / "data/processed/test.parquet"
+    write_parquet(pl.read_parquet(test).with_columns(instruction=pl.lit("別の指示")), test)
+    with pytest.raises(InputError, match="the loaded records hash to"):
+        load_dataset(project / "data/processed")
+
+
+def test_importing_jinstruct_stays_light():
+    code = "import sys, jinstruct; print(sorted(m for m in ('datasets', 'polars', 'huggingface_hub') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert callable(__import__("jinstruct").load_dataset)
