@@ -86,6 +86,7 @@ _TASK_CATEGORIES = (
     ("commonsense", "multiple-choice"),
     ("choice", "multiple-choice"),
     ("squad", "question-answering"),
+    ("reading", "question-answering"),
     ("qa", "question-answering"),
     ("nli", "text-classification"),
     ("classif", "text-classification"),
