@@ -165,10 +165,12 @@ def _fetch(project: Path, params: dict) -> None:
         path.write_text("".join(json.dumps({"task": t, "instruction": i, "input": x, "output": o, "similarity": s},
                                            ensure_ascii=False) + "\n" for t, i, x, o, s in rows), encoding="utf-8")
         entry = params["sources"][name]
+        # The shape fetch writes: files keyed by role, paths relative to data/raw.
         provenance["sources"][name] = {
-            "kind": entry["kind"], "license": entry["license"], "records": len(rows),
-            "files": [{"url": entry["url"], "revision": COMMIT, "sha256": _sha(path), "bytes": path.stat().st_size,
-                       "path": f"data/raw/{name}/records.jsonl"}]}
+            "kind": entry["kind"], "format": "jsonl", "license": entry["license"], "revision": COMMIT,
+            "records": len(rows), "bytes": path.stat().st_size,
+            "files": {"data": {"url": entry["url"], "sha256": _sha(path), "bytes": path.stat().st_size,
+                               "pinned": True, "path": f"{name}/records.jsonl"}}}
     write_json(provenance, project / "data" / "raw" / "provenance.json")
 
 

@@ -35,7 +35,9 @@ def built(tmp_path_factory):
     weights_sha = hashlib.sha256((adapter / "adapter_model.safetensors").read_bytes()).hexdigest()
     (root / "metrics").mkdir()
     (root / "metrics/eval.json").write_text(json.dumps({
-        "dataset_hash": manifest["dataset_hash"], "adapter_sha256": weights_sha, "jnli_accuracy": 0.41}))
+        "dataset_hash": manifest["dataset_hash"], "adapter_sha256": weights_sha,
+        "base_identity": {"name": "tiny-llama-ja", "sha256": "ab" * 32},
+        "jnli": {"base": {"accuracy": 0.33}, "tuned": {"accuracy": 0.41}}}))
     (root / "metrics/train.json").write_text(json.dumps({"dataset_hash": manifest["dataset_hash"], "loss": 2.5}))
     return root
 
@@ -54,6 +56,7 @@ def test_a_metric_traces_to_every_source_with_every_link_verified(built, capsys)
     text = capsys.readouterr().out
     assert "every checked link holds" in text
     assert "https://raw.githubusercontent.com/example/tanaka/" in text and "lora.rank=8" in text
+    assert "jnli.tuned.accuracy=0.41" in text
 
     assert main(["lineage", "--json", str(built / "metrics/eval.json")]) == 0
     chain = json.loads(capsys.readouterr().out)
@@ -92,6 +95,14 @@ def test_other_way_round_the_adapter_weights_changed(project):
     (project / "models/adapter/adapter_model.safetensors").write_bytes(b"not the trained weights")
     broken = trace(project / "metrics/eval.json").first_broken
     assert broken.kind == "adapter" and "adapter_model.safetensors sha256" in broken.detail
+
+
+def test_a_metric_scored_with_another_base(project):
+    metrics = json.loads((project / "metrics/eval.json").read_text())
+    metrics["base_identity"] = {"name": "another-base"}
+    (project / "metrics/eval.json").write_text(json.dumps(metrics))
+    broken = trace(project / "metrics/eval.json").first_broken
+    assert broken.kind == "adapter" and "base_identity differs" in broken.detail
 
 
 def test_a_changed_raw_source_file_is_named(project):

@@ -85,8 +85,8 @@ def test_card_yaml_parses_with_huggingface_hub_and_states_the_build(built, tmp_p
     for name, entry in manifest["provenance"]["sources"].items():   # the sources table: URL, revision, sha256
         sources_table = body.split("## Sources")[1].split("## Licence")[0]
         row = next(line for line in sources_table.splitlines() if line.startswith(f"| {name} |"))
-        assert entry["files"][0]["url"] in row and entry["files"][0]["sha256"] in row
-        assert entry["files"][0]["revision"] in row and entry["license"] in row
+        assert entry["files"]["data"]["url"] in row and entry["files"]["data"]["sha256"] in row
+        assert entry["revision"] in row and entry["license"] in row
     assert "| dedup | 17 | 17 | 0 |" in body
     assert "threshold: 0.9" in body
 

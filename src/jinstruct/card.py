@@ -237,8 +237,8 @@ def _rebuild_section(manifest: dict) -> str:
     remote = code.get("git_remote")
     lines = ["In a clone of the jinstruct repository" + (f" ({remote})" if remote else "") + ":", "", "```bash",
              f"git checkout {commit}",
-             "make setup            # creates .venv with the pinned dependencies",
-             "dvc repro split       # fetch → convert → normalize → dedup → filter → split",
+             "make setup && . .venv/bin/activate   # the pinned dependencies",
+             "dvc repro split                      # fetch → convert → normalize → dedup → filter → split",
              "jinstruct lineage data/processed/manifest.json   # recomputes and checks the dataset hash",
              "```",
              f"The rebuilt `data/processed/manifest.json` must show {HASH_LINE.format(manifest['dataset_hash'])}."]

@@ -117,23 +117,27 @@ def _short(value: str | None) -> str:
 
 
 def _metric(chain: Chain, path: Path, metrics: dict, root: Path) -> None:
-    scores = {key: value for key, value in metrics.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    # Numeric leaves (e.g. jnli.accuracy), for the reader to see which result this chain is about.
+    scores = {key: value for key, value in _flatten(metrics) if isinstance(value, (int, float))
+              and not isinstance(value, bool) and not key.startswith(("contamination", "eval_data_sha256"))}
     claimed_sha = metrics.get("adapter_sha256")
     chain.add("metric", str(path), VERIFIED, f"states dataset_hash {_short(metrics['dataset_hash'])}"
               + (f" and adapter_sha256 {_short(claimed_sha)}" if claimed_sha else ""),
               dataset_hash=metrics["dataset_hash"], adapter_sha256=claimed_sha,
-              base=metrics.get("base_identity") or metrics.get("base"), scores=dict(sorted(scores.items())[:12]))
+              base_identity=metrics.get("base_identity"), scores=dict(list(scores.items())[:12]))
     adapter = Path(metrics["adapter"]) if isinstance(metrics.get("adapter"), str) else root / "models" / "adapter"
     if not adapter.is_absolute():
         adapter = root / adapter
     if adapter.is_dir():
-        _adapter(chain, adapter, root, claimed_hash=metrics["dataset_hash"], claimed_sha=claimed_sha)
+        _adapter(chain, adapter, root, claimed_hash=metrics["dataset_hash"], claimed_sha=claimed_sha,
+                 claimed_base=metrics.get("base_identity"))
     else:
         chain.add("adapter", str(adapter), UNCHECKED, "no adapter folder on disk")
         _dataset(chain, root, metrics["dataset_hash"], "the metric")
 
 
-def _adapter(chain: Chain, folder: Path, root: Path, claimed_hash: str | None, claimed_sha: str | None) -> None:
+def _adapter(chain: Chain, folder: Path, root: Path, claimed_hash: str | None, claimed_sha: str | None,
+             claimed_base: dict | None = None) -> None:
     info_path = folder / "training_info.json"
     info = _read_json(info_path) if info_path.is_file() else {}
     weights = folder / ADAPTER_WEIGHTS
@@ -153,6 +157,9 @@ def _adapter(chain: Chain, folder: Path, root: Path, claimed_hash: str | None, c
     elif claimed_hash and info.get("dataset_hash") != claimed_hash:
         chain.add("adapter", str(folder), BROKEN, f"trained on dataset {_short(info.get('dataset_hash'))} but the metric "
                   f"states {_short(claimed_hash)}", **facts)
+    elif claimed_base and info.get("base_identity") and claimed_base != info["base_identity"]:
+        chain.add("adapter", str(folder), BROKEN, "the metric's base_identity differs from the base the adapter was "
+                  "trained on (training_info.json)", **facts)
     elif claimed_sha:
         chain.add("adapter", str(folder), VERIFIED, f"{ADAPTER_WEIGHTS} sha256 matches; trained on dataset "
                   f"{_short(info.get('dataset_hash'))}", **facts)

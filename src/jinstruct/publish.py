@@ -44,6 +44,7 @@ class Staged:
     files: list[str]          # paths relative to ``folder``, sorted
     manifest: dict
     tag: str
+    commit: str | None = None   # the Hub commit, once pushed
 
 
 # --------------------------------------------------------------------------- checks
@@ -179,10 +180,11 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
 def publish(processed_dir: str | Path, repo_id: str, version: str | None = None, *, private: bool = False,
             dry_run_dir: str | Path | None = None, allow_unknown_license: bool = False,
             allow_noncommercial: bool = False, endpoint: str | None = None,
-            max_shard_records: int = DEFAULT_SHARD_RECORDS) -> Staged | str:
+            max_shard_records: int = DEFAULT_SHARD_RECORDS) -> Staged:
     """Check, lay out and push (or, with ``dry_run_dir``, only write) one dataset version.
 
-    Returns the Staged files for a dry run, else the Hub commit id.
+    Returns what was staged; after a push its ``commit`` is the Hub commit id
+    (the staging folder itself is gone then).
     """
     processed_dir = Path(processed_dir)
     if not re.match(r"^[\w.-]+/[\w.-]+$", repo_id):
@@ -211,7 +213,7 @@ def publish(processed_dir: str | Path, repo_id: str, version: str | None = None,
         return staged
     with tempfile.TemporaryDirectory(prefix="jinstruct-publish-") as tmp:
         staged = stage_files(manifest, frames, tag, Path(tmp), max_shard_records)
-        commit = upload(staged, repo_id, private=private, endpoint=endpoint)
-    log.info("published %s %s: commit %s, tag %s, dataset_hash %s", repo_id, staged.tag, commit, staged.tag,
+        staged.commit = upload(staged, repo_id, private=private, endpoint=endpoint)
+    log.info("published %s %s: commit %s, tag %s, dataset_hash %s", repo_id, staged.tag, staged.commit, staged.tag,
              manifest["dataset_hash"])
-    return commit
+    return staged

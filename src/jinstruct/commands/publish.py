@@ -33,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
         for path in result.files:
             print(args.dry_run / path)
     else:
-        print(f"published {args.repo_id} {args.version or ''} at commit {result}".replace("  ", " "))
+        print(f"published {args.repo_id} {result.tag} at commit {result.commit}")
     return 0
