@@ -129,10 +129,12 @@ def stage_files(manifest: dict, frames: dict[str, pl.DataFrame], tag: str, out: 
         paths = shard_paths(split, frame.height, max_shard_records)
         for index, path in enumerate(paths):
             shard = frame.slice(index * max_shard_records, max_shard_records)
-            write_parquet(shard.select(pl.col(name).cast(pl.String) for name in columns), out / path)
+            write_parquet(shard, out / path)
             written[path] = {"split": split, "records": shard.height, "sha256": file_sha256(out / path)}
         data_files[split] = [f"data/{split}-*.parquet"] if len(paths) > 1 else paths
-    readme = render_card(manifest, data_files=data_files, columns=columns)
+    # Declare the features when every column is text (the record contract); anything else is left to inference.
+    all_text = all(dtype in (pl.String, pl.Null) for frame in frames.values() for dtype in frame.dtypes)
+    readme = render_card(manifest, data_files=data_files, columns=columns if all_text else None)
     (out / "README.md").write_text(readme, encoding="utf-8")
     write_json({"format": LINEAGE_FORMAT, "name": manifest.get("name"), "version": tag,
                 "dataset_hash": manifest["dataset_hash"], "shards": written, "manifest": manifest},
