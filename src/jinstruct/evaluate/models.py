@@ -77,20 +77,15 @@ def base_identity(base_dir: Path) -> dict | None:
     return _read_json(path) if path.is_file() else None
 
 
-def manifest_dataset_hash(manifest_path: Path) -> str:
-    manifest = _read_json(Path(manifest_path))
-    if not manifest.get("dataset_hash"):
-        raise InputError(f"{manifest_path}: no dataset_hash")
-    return manifest["dataset_hash"]
-
-
 def check_adapter_dataset(adapter_dir: Path, manifest_path: Path) -> str:
     """The dataset hash shared by the adapter and the manifest; refuses a mismatch.
 
     An adapter trained on other data than the current splits would be scored
     against (and reported next to) the wrong dataset version.
     """
-    dataset_hash = manifest_dataset_hash(manifest_path)
+    from jinstruct.buildinfo import read_manifest
+
+    dataset_hash = read_manifest(manifest_path)["dataset_hash"]
     info_path = Path(adapter_dir) / "training_info.json"
     trained_on = _read_json(info_path).get("dataset_hash")
     if trained_on != dataset_hash:

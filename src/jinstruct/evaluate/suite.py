@@ -107,11 +107,11 @@ def evaluate_build(base_dir: Path, adapter_dir: Path, processed_dir: Path, eval_
     """
     from jinstruct.evaluate.contamination import count_contaminated
     from jinstruct.evaluate.models import adapter_sha256, base_identity, check_adapter_dataset, load_models
-    from jinstruct.splits import MANIFEST_NAME, load_splits, verify_manifest
+    from jinstruct.buildinfo import verify_processed
 
-    verify_manifest(processed_dir)
-    dataset_hash = check_adapter_dataset(adapter_dir, processed_dir / MANIFEST_NAME)
-    contaminated = count_contaminated(load_splits(processed_dir)["train"], eval_dir, eval_sets, decontamination)
+    _, splits = verify_processed(processed_dir)
+    dataset_hash = check_adapter_dataset(adapter_dir, processed_dir / "manifest.json")
+    contaminated = count_contaminated(splits["train"], eval_dir, eval_sets, decontamination)
     if contaminated:
         log.warning(f"[evaluate] {contaminated} benchmark items overlap the training split: scores are inflated")
     tasks = load_tasks(params)
