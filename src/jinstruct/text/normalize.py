@@ -1,0 +1,185 @@
+"""Japanese-aware text normalisation: the rule table of docs/normalization.md.
+
+Every rule is one polars expression over a whole text column, applied in the
+order of ``RULES`` and switchable by name (``normalize.rules.<name>`` in
+params.yaml). The table in docs/normalization.md documents the same rules with
+an example each; tests/test_normalize.py walks that table against this module.
+
+Plain NFKC is deliberately not used: it folds meaning-bearing characters (… →
+..., ① → 1, ～ → ~, ㍻ → 平成 but ㎡ → m2). Instead each fold we want is an
+explicit literal map (built once from ``unicodedata`` and applied with
+Aho-Corasick ``str.replace_many``) or a regex.
+
+polars' regex engine has no look-around, so a rule that needs "between two X"
+captures the neighbours and writes them back; where neighbouring matches can
+overlap ("あ い う"), the replacement runs twice, which is enough because the
+matches a first pass skips never overlap each other.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import polars as pl
+
+Transform = Callable[[pl.Expr], pl.Expr]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    apply: Transform
+
+
+def _twice(pattern: str, replacement: str) -> Transform:
+    """A capture-and-restore replacement whose neighbouring matches may overlap."""
+    return lambda expr: expr.str.replace_all(pattern, replacement).str.replace_all(pattern, replacement)
+
+
+def _literal_map(mapping: dict[str, str]) -> Transform:
+    # Longest pattern first with leftmost-first matching: "ｶﾞ" wins over "ｶ".
+    patterns = sorted(mapping, key=lambda key: (-len(key), key))
+    replacements = [mapping[key] for key in patterns]
+    return lambda expr: expr.str.replace_many(patterns, replacements, leftmost=True)
+
+
+# --------------------------------------------------------------------------- literal maps
+
+
+@cache
+def halfwidth_katakana_map() -> dict[str, str]:
+    """ﾊﾝｶｸ (U+FF61–U+FF9F) → full width, a base plus ﾞ/ﾟ → one precomposed kana.
+
+    A voicing mark that cannot compose (ｱﾞ) becomes the spacing full-width mark
+    (ア゛) rather than NFKC's combining U+3099, which would float over nothing.
+    """
+    mapping = {chr(code): unicodedata.normalize("NFKC", chr(code)) for code in range(0xFF61, 0xFFA0)}
+    mapping["\uff9e"], mapping["\uff9f"] = "\u309b", "\u309c"
+    for code in range(0xFF66, 0xFF9E):
+        for mark in ("\uff9e", "\uff9f"):
+            composed = unicodedata.normalize("NFKC", chr(code) + mark)
+            if len(composed) == 1:
+                mapping[chr(code) + mark] = composed
+    return mapping
+
+
+@cache
+def kana_voicing_map() -> dict[str, str]:
+    """か + U+3099 (combining) or か + ゛ (spacing U+309B) → が; likewise ぱ with U+309A/゜.
+
+    Only pairs with a precomposed kana are mapped, so あ゛ (an expressive
+    spelling with no precomposed form) stays as written.
+    """
+    spacing = {"3099": "\u309b", "309A": "\u309c"}
+    mapping = {}
+    for code in range(0x3041, 0x3100):
+        decomposition = unicodedata.decomposition(chr(code)).split()
+        if len(decomposition) == 2 and decomposition[1] in spacing:
+            base = chr(int(decomposition[0], 16))
+            mapping[base + chr(int(decomposition[1], 16))] = chr(code)
+            mapping[base + spacing[decomposition[1]]] = chr(code)
+    return mapping
+
+
+# Letters and digits, plus the ASCII symbols that have no role in Japanese
+# typography. ！？（）：；，．［］｛｝＂＇ stay: they are ordinary Japanese punctuation.
+_FULLWIDTH_TECHNICAL = "＃＄％＆＊＋／＜＝＞＠＼＾＿｀｜"
+
+
+@cache
+def fullwidth_ascii_map() -> dict[str, str]:
+    characters = [chr(code) for code in range(0xFF10, 0xFF1A)]           # ０-９
+    characters += [chr(code) for code in range(0xFF21, 0xFF3B)]          # Ａ-Ｚ
+    characters += [chr(code) for code in range(0xFF41, 0xFF5B)]          # ａ-ｚ
+    characters += list(_FULLWIDTH_TECHNICAL)
+    return {char: chr(ord(char) - 0xFEE0) for char in characters}
+
+
+@cache
+def compat_squares_map() -> dict[str, str]:
+    """Squared words, units and era names (U+3300–U+33FF, ㋿) spelled out; ㈱ → （株）.
+
+    One level of the compatibility decomposition is used, not NFKC, so ㎡ becomes
+    m² (NFKC would give m2).
+    """
+    mapping = {}
+    for code in [*range(0x3300, 0x3400), 0x32FF]:
+        fields = unicodedata.decomposition(chr(code)).split()
+        if fields and fields[0] in ("<square>", "<compat>"):
+            mapping[chr(code)] = unicodedata.normalize("NFC", "".join(chr(int(f, 16)) for f in fields[1:]))
+    for code in range(0x3220, 0x3244):  # parenthesised ideographs ㈠…㈱…
+        fields = unicodedata.decomposition(chr(code)).split()
+        mapping[chr(code)] = "（" + "".join(chr(int(f, 16)) for f in fields[2:-1]) + "）"
+    return mapping
+
+
+# --------------------------------------------------------------------------- character classes
+
+# Zero-width and invisible format characters: ZWSP, ZWNJ, ZWJ, word joiner,
+# BOM / ZWNBSP, Mongolian vowel separator, soft hyphen, bidi marks and controls.
+_INVISIBLE = r"[\x{200B}-\x{200F}\x{2060}-\x{2064}\x{FEFF}\x{180E}\x{00AD}\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+# C0 except tab, LF and CR (CR belongs to the newlines rule), DEL, C1.
+_CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+# Hyphen-, dash- and minus-like characters seen in place of ー. The ASCII
+# hyphen-minus is left out on purpose: it joins transliterated words (ジャン-ポール).
+_HYPHENS = r"\x{2010}-\x{2015}\x{2212}\x{2500}\x{2501}\x{FE63}\x{FF0D}\x{FF70}"
+_KATAKANA = r"\p{Katakana}\x{30FC}"
+# Characters that make a neighbouring space meaningless: kana, kanji, the CJK
+# symbols block (。、「」『』〜…) and full-width punctuation (！？（）).
+_JAPANESE = r"\p{Hiragana}\p{Katakana}\p{Han}\x{3001}-\x{303F}\x{30FB}\x{30FC}\x{FF01}-\x{FF65}"
+# Unicode spaces other than ASCII and ideographic: NBSP, en/em spaces, thin, narrow NBSP…
+_SPACE_VARIANTS = r"[\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}]"
+
+
+def _fullwidth_ascii(expr: pl.Expr) -> pl.Expr:
+    expr = _literal_map(fullwidth_ascii_map())(expr)
+    # Inside ASCII text ．，：－ are the ASCII . , : - (３．１４, ０９０－１２３４);
+    # between Japanese words they stay (the ，．style of academic writing).
+    for wide, narrow in (("．", "."), ("，", ","), ("：", ":"), ("－", "-")):
+        expr = _twice(f"([A-Za-z0-9]){wide}([A-Za-z0-9])", "${1}" + narrow + "${2}")(expr)
+    return expr
+
+
+# --------------------------------------------------------------------------- the table
+
+RULES: tuple[Rule, ...] = (
+    Rule("newlines", _literal_map({"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"})),
+    Rule("invisible_chars", lambda e: e.str.replace_all(_INVISIBLE, "")),
+    Rule("control_chars", lambda e: e.str.replace_all(_CONTROL, "")),
+    Rule("halfwidth_katakana", _literal_map(halfwidth_katakana_map())),
+    Rule("kana_voicing", _literal_map(kana_voicing_map())),
+    # Canonical composition only (é from e + U+0301); no compatibility folds.
+    Rule("unicode_nfc", lambda e: e.str.normalize("NFC")),
+    Rule("fullwidth_ascii", _fullwidth_ascii),
+    Rule("wave_dash", lambda e: e.str.replace_all("～", "〜", literal=True)),
+    # After a katakana, unless a letter or digit follows (ボーイング－747 keeps its dash)
+    # or the dash is doubled (―― is a Japanese dash).
+    Rule("katakana_long_vowel", _twice(f"([{_KATAKANA}])[{_HYPHENS}]([^A-Za-z0-9{_HYPHENS}]|$)", "${1}ー${2}")),
+    Rule("compat_squares", _literal_map(compat_squares_map())),
+    Rule("space_variants", lambda e: e.str.replace_all(_SPACE_VARIANTS, " ")),
+    Rule("spaces_between_japanese", _twice(f"([{_JAPANESE}])[ \\x{{3000}}]+([{_JAPANESE}])", "${1}${2}")),
+    # Only after a visible character: indentation at the start of a line is kept.
+    Rule("space_runs", lambda e: e.str.replace_all(r"(\S)(?:[ \x{3000}]{2,}|\x{3000})", "${1} ")),
+    Rule("trailing_spaces", lambda e: e.str.replace_all(r"[ \t\x{3000}]+\n", "\n")),
+    Rule("blank_lines", lambda e: e.str.replace_all(r"\n{3,}", "\n\n")),
+    Rule("strip", lambda e: e.str.strip_chars()),
+)
+
+RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in RULES)
+_RULES_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def rule(name: str) -> Rule:
+    return _RULES_BY_NAME[name]
+
+
+def normalize_expr(expr: pl.Expr | str, enabled: tuple[str, ...] = RULE_NAMES) -> pl.Expr:
+    """All ``enabled`` rules, in table order, as one expression (no stats, no PII)."""
+    result = pl.col(expr) if isinstance(expr, str) else expr
+    for each in RULES:
+        if each.name in enabled:
+            result = each.apply(result)
+    return result

@@ -1,0 +1,116 @@
+"""The normalize stage's transform: params → config, raw columns, rules, PII, stats.
+
+``normalize_records(df, params, text_fields)`` works on any frame and any text
+columns (the standalone CLI passes ``--text-field``). It keeps every record —
+normalisation never needs to reject one; emptied or noisy text is the filter
+stage's call — and adds ``raw_<field>`` with the text as it came in. The stats
+count, per rule, the records whose text that rule changed, and per PII kind the
+placeholders inserted and the records touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from jinstruct.progress import progress
+from jinstruct.records import InputError
+from jinstruct.stage import StageResult, empty_rejects
+from jinstruct.text.normalize import RULE_NAMES, RULES
+from jinstruct.text.pii import PII_KINDS, PLACEHOLDERS, mask_series
+
+RAW_PREFIX = "raw_"
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """Which rules and PII kinds are on; everything is on by default."""
+
+    rules: Mapping[str, bool] = field(default_factory=lambda: dict.fromkeys(RULE_NAMES, True))
+    pii: Mapping[str, bool] = field(default_factory=lambda: dict.fromkeys(PII_KINDS, True))
+
+    @classmethod
+    def from_params(cls, params: Mapping | None) -> NormalizeConfig:
+        """Defaults overlaid with ``params`` (the ``normalize`` section); unknown keys are an error."""
+        params = dict(params or {})
+        unknown = sorted(set(params) - {"rules", "pii"})
+        if unknown:
+            raise InputError(f"normalize params: unknown key {unknown[0]!r} (known: rules, pii)")
+        return cls(rules=_switches(params.get("rules"), RULE_NAMES, "rules"),
+                   pii=_switches(params.get("pii"), PII_KINDS, "pii"))
+
+    @property
+    def enabled_rules(self) -> tuple[str, ...]:
+        return tuple(name for name in RULE_NAMES if self.rules[name])
+
+    @property
+    def enabled_pii(self) -> tuple[str, ...]:
+        return tuple(kind for kind in PII_KINDS if self.pii[kind])
+
+
+def _switches(given: object, names: Sequence[str], section: str) -> dict[str, bool]:
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise InputError(f"normalize params: {section} must be a mapping of name: true/false")
+    switches = dict.fromkeys(names, True)
+    for name, value in given.items():
+        if name not in switches:
+            raise InputError(f"normalize params: unknown key '{section}.{name}' (known: {', '.join(names)})")
+        if not isinstance(value, bool):
+            raise InputError(f"normalize params: '{section}.{name}' must be true or false, not {value!r}")
+        switches[name] = value
+    return switches
+
+
+def _any_changed(before: pl.DataFrame, after: pl.DataFrame, fields: Sequence[str]) -> int:
+    changed = pl.any_horizontal([before[f].ne_missing(after[f]) for f in fields]) if fields else None
+    return int(before.select(changed).to_series().sum()) if fields else 0
+
+
+def normalize_records(df: pl.DataFrame, params: Mapping | None, text_fields: Sequence[str]) -> StageResult:
+    """Normalise ``text_fields`` of every record; keep the originals in ``raw_<field>``.
+
+    A ``raw_<field>`` column that already exists is left alone: it already holds
+    the text as it first came in (normalising twice must not overwrite it).
+    """
+    config = NormalizeConfig.from_params(params)
+    fields = list(dict.fromkeys(text_fields))
+    df = df.with_columns([pl.col(f).cast(pl.String) for f in fields])
+    df = df.with_columns([pl.col(f).alias(RAW_PREFIX + f) for f in fields if RAW_PREFIX + f not in df.columns])
+
+    texts = df.select(fields)
+    changed_by_rule: dict[str, int] = {}
+    for rule in progress([r for r in RULES if config.rules[r.name]], desc="normalize", unit="rule"):
+        updated = texts.select([rule.apply(pl.col(f)).alias(f) for f in fields])
+        changed_by_rule[rule.name] = _any_changed(texts, updated, fields)
+        texts = updated
+
+    pii_masks: dict[str, int] = {}
+    pii_records: dict[str, int] = {}
+    for kind in config.enabled_pii:
+        updated = pl.DataFrame([mask_series(texts[f], kind) for f in fields]) if fields else texts
+        pii_records[kind] = _any_changed(texts, updated, fields)
+        placeholder = PLACEHOLDERS[kind]
+        pii_masks[kind] = int(sum(
+            (updated[f].str.count_matches(placeholder, literal=True).fill_null(0)
+             - texts[f].str.count_matches(placeholder, literal=True).fill_null(0)).sum() for f in fields))
+        texts = updated
+
+    kept = df.with_columns(texts)
+    stats = {
+        "text_fields": fields,
+        "records_changed": _any_changed(df.select(fields), texts, fields),
+        "changed_by_rule": changed_by_rule,
+        "pii_masks": pii_masks,
+        "pii_records": pii_records,
+    }
+    return StageResult(kept, empty_rejects(kept), stats)
+
+
+def normalize_texts(texts: Sequence[str | None], params: Mapping | None = None) -> list[str | None]:
+    """Normalise a plain list of strings with the same rules and PII masking."""
+    frame = pl.DataFrame({"text": pl.Series(list(texts), dtype=pl.String)})
+    return normalize_records(frame, params, ["text"]).kept["text"].to_list()
