@@ -73,7 +73,7 @@ def test_doc_pii_example(kind, given, expected):
 
 # --------------------------------------------------------------------------- fixtures per rule
 
-@pytest.mark.parametrize("name, given, expected", [
+RULE_FIXTURES = [
     ("newlines", "一\r\n\r\n二", "一\n\n二"),
     ("invisible_chars", "a\u2060b\u00adc\u200ed", "abcd"),
     ("control_chars", "a\u0085b\u001bc\u007f", "abc"),
@@ -104,9 +104,40 @@ def test_doc_pii_example(kind, given, expected):
     ("trailing_spaces", "a \u3000\nb", "a\nb"),
     ("blank_lines", "a\n\nb", "a\n\nb"),
     ("strip", "  \n", ""),
-])
+]
+
+
+@pytest.mark.parametrize("name, given, expected", RULE_FIXTURES)
 def test_rule_fixture(name, given, expected):
     assert apply_rule(name, given) == expected
+
+
+@pytest.mark.parametrize("name, given, expected", RULE_FIXTURES + doc_rows("## Rules"))
+def test_trigger_is_found_wherever_the_rule_changes_something(name, given, expected):
+    # normalize_records skips rows without the trigger, so a rule that changes
+    # a text its trigger misses would silently do nothing in the stage.
+    if expected != given:
+        assert pl.select(pl.lit(given).str.contains(rule(name).trigger)).item(), name
+
+
+def test_records_path_equals_the_plain_expression():
+    given = [text for _, text, _ in RULE_FIXTURES + doc_rows("## Rules") + doc_rows("## Kept as written")]
+    no_pii = {"pii": {"email": False, "card": False, "phone": False, "postal": False}}
+    frame = pl.DataFrame({"t": given})
+    assert normalize_texts(given, no_pii) == frame.select(normalize_expr("t"))["t"].to_list()
+
+
+def test_nfc_stable_ranges_hold_no_character_nfc_can_change():
+    from unicodedata import combining, decomposition, normalize
+
+    from jinstruct.text.normalize import NFC_STABLE_RANGES
+    # Second halves of canonical pairs are the characters that compose with what precedes them.
+    composing = {int(d.split()[1], 16) for d in (decomposition(chr(c)) for c in range(0x110000))
+                 if d and not d.startswith("<") and len(d.split()) == 2}
+    for low, high in NFC_STABLE_RANGES:
+        for code in range(low, high + 1):
+            char = chr(code)
+            assert normalize("NFC", char) == char and combining(char) == 0 and code not in composing, hex(code)
 
 
 def test_latin_phrase_keeps_its_spaces():
