@@ -97,6 +97,8 @@ RULE_FIXTURES = [
     ("space_variants", "a\u3000b", "a\u3000b"),               # ideographic space is the space rules' business
     ("spaces_between_japanese", "あ い う え お", "あいうえお"),
     ("spaces_between_japanese", "私は John です", "私は John です"),
+    ("spaces_between_japanese", "ハリー・ポッター シリーズ 全7巻", "ハリー・ポッター シリーズ全7巻"),
+    ("spaces_between_japanese", "カローラ は トヨタ 車", "カローラはトヨタ車"),
     ("spaces_between_japanese", "です。 次に", "です。次に"),
     ("spaces_between_japanese", "行1\n行2", "行1\n行2"),      # line breaks are not spaces
     ("space_runs", "\u3000字下げ", "\u3000字下げ"),           # a paragraph indent is indentation

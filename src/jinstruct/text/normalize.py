@@ -136,9 +136,12 @@ _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
 # hyphen-minus is left out on purpose: it joins transliterated words (ジャン-ポール).
 _HYPHENS = r"\x{2010}-\x{2015}\x{2212}\x{2500}\x{2501}\x{FE63}\x{FF0D}\x{FF70}"
 _KATAKANA = r"\p{Katakana}\x{30FC}"
-# Characters that make a neighbouring space meaningless: kana, kanji, the CJK
-# symbols block (。、「」『』〜…) and full-width punctuation (！？（）).
-_JAPANESE = r"\p{Hiragana}\p{Katakana}\p{Han}\x{3001}-\x{303F}\x{30FB}\x{30FC}\x{FF01}-\x{FF65}"
+# Characters that make a neighbouring space meaningless: hiragana, kanji, the
+# CJK symbols block (。、「」『』〜…) and full-width punctuation (！？（）) —
+# and katakana, except between two katakana words, where the space is the word
+# boundary of a transliteration (トヨタ カローラ, ジョン スミス).
+_JAPANESE_NOT_KATAKANA = r"\p{Hiragana}\p{Han}\x{3001}-\x{303F}\x{30FB}\x{FF01}-\x{FF65}"
+_JAPANESE = _JAPANESE_NOT_KATAKANA + _KATAKANA
 _NEWLINES = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"}
 # A run of spaces after a visible character (indentation at a line start is kept).
 _SPACE_RUN = r"(\S)(?:[ \x{3000}]{2,}|\x{3000})"
@@ -168,6 +171,12 @@ def _fullwidth_ascii(expr: pl.Expr) -> pl.Expr:
     return expr
 
 
+def _spaces_between_japanese(expr: pl.Expr) -> pl.Expr:
+    space = r"[ \x{3000}]+"
+    expr = _twice(f"([{_JAPANESE}]){space}([{_JAPANESE_NOT_KATAKANA}])", "${1}${2}")(expr)
+    return _twice(f"([{_JAPANESE_NOT_KATAKANA}]){space}([{_JAPANESE}])", "${1}${2}")(expr)
+
+
 # --------------------------------------------------------------------------- the table
 
 RULES: tuple[Rule, ...] = (
@@ -187,8 +196,7 @@ RULES: tuple[Rule, ...] = (
          f"[{_KATAKANA}][{_HYPHENS}]"),
     Rule("compat_squares", _literal_map(compat_squares_map()), _char_class(compat_squares_map())),
     Rule("space_variants", lambda e: e.str.replace_all(_SPACE_VARIANTS, " "), _SPACE_VARIANTS),
-    Rule("spaces_between_japanese", _twice(f"([{_JAPANESE}])[ \\x{{3000}}]+([{_JAPANESE}])", "${1}${2}"),
-         f"[{_JAPANESE}][ \\x{{3000}}]"),
+    Rule("spaces_between_japanese", _spaces_between_japanese, f"[{_JAPANESE}][ \\x{{3000}}]"),
     Rule("space_runs", lambda e: e.str.replace_all(_SPACE_RUN, "${1} "), _SPACE_RUN),
     Rule("trailing_spaces", lambda e: e.str.replace_all(r"[ \t\x{3000}]+\n", "\n"), r"[ \t\x{3000}]\n"),
     Rule("blank_lines", lambda e: e.str.replace_all(r"\n{3,}", "\n\n"), r"\n\n\n"),
