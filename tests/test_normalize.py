@@ -14,7 +14,7 @@ import pytest
 
 from jinstruct.records import InputError, read_table
 from jinstruct.text import NormalizeConfig, normalize_records, normalize_texts
-from jinstruct.text.normalize import RULE_NAMES, normalize_expr, rule
+from jinstruct.text.normalize import RULE_NAMES, normalize_expr, rule_by_name
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "normalization.md"
@@ -44,7 +44,7 @@ def doc_rows(heading: str) -> list[tuple[str, str, str]]:
 
 
 def apply_rule(name: str, text: str) -> str:
-    return pl.select(rule(name).apply(pl.lit(text, dtype=pl.String))).item()
+    return pl.select(rule_by_name(name).apply(pl.lit(text, dtype=pl.String))).item()
 
 
 def test_doc_lists_every_rule_once_in_code_order():
@@ -119,7 +119,7 @@ def test_trigger_is_found_wherever_the_rule_changes_something(name, given, expec
     # normalize_records skips rows without the trigger, so a rule that changes
     # a text its trigger misses would silently do nothing in the stage.
     if expected != given:
-        assert pl.select(pl.lit(given).str.contains(rule(name).trigger)).item(), name
+        assert pl.select(pl.lit(given).str.contains(rule_by_name(name).trigger)).item(), name
 
 
 def test_records_path_equals_the_plain_expression():

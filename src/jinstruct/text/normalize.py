@@ -207,7 +207,7 @@ RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in RULES)
 _RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
 
-def rule(name: str) -> Rule:
+def rule_by_name(name: str) -> Rule:
     return _RULES_BY_NAME[name]
 
 

@@ -18,7 +18,7 @@ import polars as pl
 from jinstruct.progress import progress
 from jinstruct.records import InputError
 from jinstruct.stage import StageResult, empty_rejects
-from jinstruct.text.normalize import RULE_NAMES, RULES
+from jinstruct.text.normalize import RULE_NAMES, rule_by_name
 from jinstruct.text.pii import PII_KINDS, PLACEHOLDERS, masker
 
 RAW_PREFIX = "raw_"
@@ -109,7 +109,7 @@ def normalize_records(df: pl.DataFrame, params: Mapping | None, text_fields: Seq
     pii_masks: dict[str, int] = {}
     pii_records: dict[str, int] = {}
     if fields:
-        for rule in progress([r for r in RULES if config.rules[r.name]], desc="normalize", unit="rule"):
+        for rule in progress([rule_by_name(n) for n in config.enabled_rules], desc="normalize", unit="rule"):
             texts, before, after = _on_candidates(
                 texts, fields, rule.trigger, lambda rows, r=rule: rows.select([r.apply(pl.col(f)) for f in fields]))
             changed_by_rule[rule.name] = _any_changed(before, after, fields)
