@@ -261,8 +261,10 @@ def test_output_is_deterministic_bytes(tmp_path):
 
 # --------------------------------------------------------------------------- CLI and stage
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _run(args: list[str], cwd: Path, threads: int | None = None) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"}
+    if threads:
+        env["POLARS_MAX_THREADS"] = str(threads)
     return subprocess.run([sys.executable, "-m", "jinstruct", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -288,6 +290,20 @@ def test_cli_on_jsonl_with_a_non_schema_column(tmp_path):
     assert figures["rejected_by_reason"] == {"parse_error": 1}
     assert figures["pii_masks"] == {"email": 0, "card": 0, "phone": 1}
     assert "postal" not in figures["pii_records"]
+
+
+def test_same_bytes_with_one_or_two_threads(tmp_path):
+    texts = [given for _, given, _ in RULE_FIXTURES + doc_rows("## Rules") + doc_rows("## PII masking")]
+    frame = pl.DataFrame({"text": texts * 40, "n": list(range(len(texts) * 40))})
+    frame.write_parquet(tmp_path / "in.parquet")
+    outputs = []
+    for threads in (1, 2):
+        out = tmp_path / f"out{threads}.parquet"
+        done = _run(["normalize", "--input", str(tmp_path / "in.parquet"), "--output", str(out),
+                     "--stats", str(tmp_path / f"stats{threads}.json"), "--text-field", "text"], tmp_path, threads)
+        assert done.returncode == 0, done.stderr
+        outputs.append((out.read_bytes(), (tmp_path / f"stats{threads}.json").read_bytes()))
+    assert outputs[0] == outputs[1]
 
 
 def test_cli_unknown_rule_is_one_line(tmp_path):

@@ -132,9 +132,11 @@ def compat_squares_map() -> dict[str, str]:
 _INVISIBLE = r"[\x{200B}-\x{200F}\x{2060}-\x{2064}\x{FEFF}\x{180E}\x{00AD}\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 # C0 except tab, LF and CR (CR belongs to the newlines rule), DEL, C1.
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
-# Hyphen-, dash- and minus-like characters seen in place of ー. The ASCII
-# hyphen-minus is left out on purpose: it joins transliterated words (ジャン-ポール).
-_HYPHENS = r"\x{2010}-\x{2015}\x{2212}\x{2500}\x{2501}\x{FE63}\x{FF0D}\x{FF70}"
+# Hyphen- and minus-like characters typed or converted in place of ー. Left out
+# on purpose: the ASCII hyphen-minus (joins transliterated words: ジャン-ポール),
+# and the en dash, em dash and horizontal bar (ロンドン–パリ is a route,
+# ソフト—つまり a parenthesis).
+_HYPHENS = r"\x{2010}\x{2011}\x{2212}\x{2500}\x{2501}\x{FE63}\x{FF0D}\x{FF70}"
 _KATAKANA = r"\p{Katakana}\x{30FC}"
 # Characters that make a neighbouring space meaningless: hiragana, kanji, the
 # CJK symbols block (。、「」『』〜…) and full-width punctuation (！？（）) —
