@@ -73,8 +73,11 @@ def _any_changed(before: pl.DataFrame, after: pl.DataFrame, fields: Sequence[str
     return int(before.select(changed).to_series().sum())
 
 
+Frames = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+
+
 def _on_candidates(texts: pl.DataFrame, fields: Sequence[str], trigger: str,
-                   transform: Callable[[pl.DataFrame], pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                   transform: Callable[[pl.DataFrame], pl.DataFrame]) -> Frames:
     """Apply ``transform`` to the rows where some field contains ``trigger``.
 
     Returns (all rows afterwards, candidate rows before, candidate rows after).

@@ -27,6 +27,8 @@ PLACEHOLDERS = {"email": "<EMAIL>", "card": "<CARD>", "phone": "<PHONE>", "posta
 _EMAIL = (r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
           r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}")
 
+# The patterns below run with re.ASCII (\d is 0-9): full-width digits were folded by the rules.
+
 # Dash-like separators people type in phone numbers, including the long-vowel
 # mark ー that Japanese IMEs produce for "-" (090ー1234ー5678).
 _DASH = "[-‐‑‒–—―−－ー]"
@@ -35,8 +37,9 @@ _NOT_BEFORE = rf"(?!{_DASH}?[0-9])(?![A-Za-z])"
 
 # --- cards: 14-19 digits, contiguous or in the printed 4-4-4-4(-3) / 4-6-5 / 4-6-4 groups.
 _CARD = re.compile(
-    rf"{_NOT_AFTER}(?:\d{{4}}([ -])\d{{4}}\1\d{{4}}\1\d{{4}}(?:\1\d{{3}})?|\d{{4}}([ -])\d{{6}}\2\d{{4,5}}|\d{{14,19}})"
-    rf"{_NOT_BEFORE}")
+    rf"{_NOT_AFTER}(?:\d{{4}}([ -])\d{{4}}\1\d{{4}}\1\d{{4}}(?:\1\d{{3}})?"   # 4-4-4-4(-3), one separator
+    rf"|\d{{4}}([ -])\d{{6}}\2\d{{4,5}}"                                      # 4-6-5 / 4-6-4
+    rf"|\d{{14,19}}){_NOT_BEFORE}", re.ASCII)
 
 # --- phones: domestic numbers start with 0; +81 drops it. Separators: dash-likes,
 # parentheses around the area code, or (for +81 forms) spaces.
@@ -47,14 +50,16 @@ _PHONE = re.compile(
     rf"|0\d{{1,4}}\(\d{{1,4}}\)\d{{4}}"                                    # 03(1234)5678
     rf"|0\d{{1,4}}{_DASH}\d{{1,4}}{_DASH}\d{{3,4}}"                        # 03-1234-5678, 0120-123-456
     rf"|0\d{{9,10}}"                                                       # 0312345678, 09012345678
-    rf"){_NOT_BEFORE}")
+    rf"){_NOT_BEFORE}", re.ASCII)
 
 # --- postal codes: 〒 always; a bare 123-4567 only with address context around it.
 _PREFECTURE = r"(?:東京都|北海道|大阪府|京都府|[\u4e00-\u9fff]{2,3}県)"
+_AFTER_POSTAL_LABEL = "(?:" + "|".join(f"(?<=郵便番号{gap})" for gap in ("", ":", "：", ": ", "： ", " ")) + ")"
 _POSTAL = re.compile(
     rf"〒\s?\d{{3}}{_DASH}?\d{{4}}(?!\d)"
-    rf"|(?:(?<=郵便番号)|(?<=郵便番号[:：])|(?<=郵便番号[:：] )|(?<=郵便番号 ))\d{{3}}{_DASH}?\d{{4}}(?!\d)"
-    rf"|{_NOT_AFTER}\d{{3}}{_DASH}\d{{4}}(?=\s?{_PREFECTURE})")
+    rf"|{_AFTER_POSTAL_LABEL}\d{{3}}{_DASH}?\d{{4}}(?!\d)"
+    rf"|{_NOT_AFTER}\d{{3}}{_DASH}\d{{4}}(?=\s?{_PREFECTURE})", re.ASCII)
+
 
 def luhn_valid(digits: str) -> bool:
     """The Luhn (mod 10) checksum every payment card number carries (ISO/IEC 7812-1)."""
@@ -115,7 +120,8 @@ MASKERS: tuple[Masker, ...] = (
     Masker("card", r"[0-9]{4}[ \-]?[0-9]{4,6}[ \-]?[0-9]{4}", _in_python(lambda text: _CARD.sub(_card_or_keep, text))),
     Masker("phone", rf"\+81|0[0-9]{{1,4}}{_TRIGGER_SEPARATORS}[0-9]{{1,4}}{_TRIGGER_SEPARATORS}[0-9]{{3}}",
            _in_python(lambda text: _PHONE.sub(_phone_or_keep, text))),
-    Masker("postal", r"[0-9]{3}[\-‐‑‒–—―−－ー]?[0-9]{4}", _in_python(lambda text: _POSTAL.sub(PLACEHOLDERS["postal"], text))),
+    Masker("postal", r"[0-9]{3}[\-‐‑‒–—―−－ー]?[0-9]{4}",
+           _in_python(lambda text: _POSTAL.sub(PLACEHOLDERS["postal"], text))),
 )
 PII_KINDS = tuple(masker.kind for masker in MASKERS)
 _MASKERS_BY_KIND = {masker.kind: masker for masker in MASKERS}
