@@ -14,7 +14,7 @@ import pytest
 
 from jinstruct.records import InputError, read_table
 from jinstruct.text import NormalizeConfig, normalize_records, normalize_texts
-from jinstruct.text.normalize import RULE_NAMES, normalize_expr, rule_by_name
+from jinstruct.text.normalize import RULE_NAMES, normalize_expr, plain_characters, rare_character, rule_by_name
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "normalization.md"
@@ -120,6 +120,44 @@ def test_trigger_is_found_wherever_the_rule_changes_something(name, given, expec
     # a text its trigger misses would silently do nothing in the stage.
     if expected != given:
         assert pl.select(pl.lit(given).str.contains(rule_by_name(name).trigger)).item(), name
+
+
+@pytest.mark.parametrize("name, given, expected", RULE_FIXTURES + doc_rows("## Rules"))
+def test_key_chars_are_found_wherever_the_rule_changes_something(name, given, expected):
+    # Rows made only of plain characters skip rules with key characters.
+    key_chars = rule_by_name(name).key_chars
+    if expected != given and key_chars is not None:
+        assert pl.select(pl.lit(given).str.contains(key_chars)).item(), name
+        assert pl.select(pl.lit(given).str.contains(rare_character())).item(), name
+
+
+def test_plain_characters_are_the_ones_no_keyed_rule_acts_on():
+    def is_plain(char: str) -> bool:
+        return pl.select(pl.lit(char).str.contains(plain_characters())).item()
+
+    for char in "aア漢あ、。「」…①！？（）〜—\n\t ":
+        assert is_plain(char), repr(char)
+    for char in "ｱ\u3099゛～．－：Ａ１＠\u00a0\u200b\r\u0007㌔\u0301\u2010":
+        assert not is_plain(char), repr(char)
+
+
+DOLLY = REPO.parent / "shared" / "mirror" / "github.com" / "kunishou" / "databricks-dolly-15k-ja" / "archive"
+
+
+@pytest.mark.skipif(not DOLLY.is_dir(), reason="needs the offline mirror")
+def test_records_path_equals_the_plain_expression_on_dolly():
+    import tarfile
+    texts = []
+    with tarfile.open(next(DOLLY.glob("*.tar.gz"))) as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".jsonl") and len(texts) < 6000:
+                record = json.loads(tar.extractfile(member).read().decode("utf-8").splitlines()[0])
+                texts += [record["instruction"], record["input"], record["output"]]
+    # Spice the real text with every fixture so that each rule has work to do.
+    texts += [given for _, given, _ in RULE_FIXTURES + doc_rows("## Rules")]
+    no_pii = {"pii": {"email": False, "card": False, "phone": False, "postal": False}}
+    expected = pl.DataFrame({"t": texts}).select(normalize_expr("t"))["t"].to_list()
+    assert normalize_texts(texts, no_pii) == expected
 
 
 def test_records_path_equals_the_plain_expression():

@@ -18,7 +18,7 @@ import polars as pl
 from jinstruct.progress import progress
 from jinstruct.records import InputError
 from jinstruct.stage import StageResult, empty_rejects
-from jinstruct.text.normalize import RULE_NAMES, rule_by_name
+from jinstruct.text.normalize import RULE_NAMES, Rule, rare_character, rule_by_name
 from jinstruct.text.pii import PII_KINDS, PLACEHOLDERS, masker
 
 RAW_PREFIX = "raw_"
@@ -76,6 +76,19 @@ def _any_changed(before: pl.DataFrame, after: pl.DataFrame, fields: Sequence[str
 Frames = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
 
 
+def _rows_with(texts: pl.DataFrame, fields: Sequence[str], pattern: str) -> pl.Series:
+    """Indices of the rows where some field contains ``pattern``."""
+    return texts.select(pl.any_horizontal([pl.col(f).str.contains(pattern).fill_null(False) for f in fields]))\
+        .to_series().arg_true()
+
+
+def _merge(texts: pl.DataFrame, rows: pl.Series, part: pl.DataFrame, fields: Sequence[str]) -> pl.DataFrame:
+    """``texts`` with the rows at ``rows`` replaced by ``part``."""
+    if rows.len() == 0:
+        return texts
+    return texts.with_columns([texts[f].clone().scatter(rows, part[f]) for f in fields])
+
+
 def _on_candidates(texts: pl.DataFrame, fields: Sequence[str], trigger: str,
                    transform: Callable[[pl.DataFrame], pl.DataFrame]) -> Frames:
     """Apply ``transform`` to the rows where some field contains ``trigger``.
@@ -83,14 +96,39 @@ def _on_candidates(texts: pl.DataFrame, fields: Sequence[str], trigger: str,
     Returns (all rows afterwards, candidate rows before, candidate rows after).
     The other rows cannot change, and skipping them is most of the stage's speed.
     """
-    has_trigger = pl.any_horizontal([pl.col(f).str.contains(trigger).fill_null(False) for f in fields])
-    rows = texts.select(has_trigger).to_series().arg_true()
+    rows = _rows_with(texts, fields, trigger)
     before = texts[rows]
     if rows.len() == 0:
         return texts, before, before
     after = transform(before)
-    merged = texts.with_columns([texts[f].clone().scatter(rows, after[f]) for f in fields])
-    return merged, before, after
+    return _merge(texts, rows, after, fields), before, after
+
+
+def _apply_rules(texts: pl.DataFrame, fields: Sequence[str], rules: Sequence[Rule]) -> tuple[pl.DataFrame, dict]:
+    """All ``rules`` in order, and the rows each one changed.
+
+    Rules with ``key_chars`` run on the rows holding a character outside
+    ``plain_characters()`` only, set aside once for a run of such rules and
+    merged back before any other rule.
+    """
+    changed_by_rule = {}
+    set_aside: tuple[pl.Series, pl.DataFrame] | None = None
+    for rule in progress(rules, desc="normalize", unit="rule"):
+        transform = lambda rows, r=rule: rows.select([r.apply(pl.col(f)) for f in fields])  # noqa: E731
+        if rule.key_chars is not None:
+            if set_aside is None:
+                rare_rows = _rows_with(texts, fields, rare_character())
+                set_aside = (rare_rows, texts[rare_rows])
+            part, before, after = _on_candidates(set_aside[1], fields, rule.trigger, transform)
+            set_aside = (set_aside[0], part)
+        else:
+            if set_aside is not None:
+                texts, set_aside = _merge(texts, *set_aside, fields), None
+            texts, before, after = _on_candidates(texts, fields, rule.trigger, transform)
+        changed_by_rule[rule.name] = _any_changed(before, after, fields)
+    if set_aside is not None:
+        texts = _merge(texts, *set_aside, fields)
+    return texts, changed_by_rule
 
 
 def _count_placeholders(frame: pl.DataFrame, fields: Sequence[str], placeholder: str) -> int:
@@ -112,10 +150,7 @@ def normalize_records(df: pl.DataFrame, params: Mapping | None, text_fields: Seq
     pii_masks: dict[str, int] = {}
     pii_records: dict[str, int] = {}
     if fields:
-        for rule in progress([rule_by_name(n) for n in config.enabled_rules], desc="normalize", unit="rule"):
-            texts, before, after = _on_candidates(
-                texts, fields, rule.trigger, lambda rows, r=rule: rows.select([r.apply(pl.col(f)) for f in fields]))
-            changed_by_rule[rule.name] = _any_changed(before, after, fields)
+        texts, changed_by_rule = _apply_rules(texts, fields, [rule_by_name(n) for n in config.enabled_rules])
         for kind in config.enabled_pii:
             mask = masker(kind).mask
             texts, before, after = _on_candidates(
