@@ -40,7 +40,7 @@ class Rule:
 
     name: str
     apply: Transform
-    trigger: str
+    trigger: str | tuple[str, ...]   # several regexes: any of them (an alternation can scan slower)
     # A character class one of whose members every change of this rule involves.
     # Rules that have one run only on the rows holding a character outside
     # ``plain_characters()`` (70% of Dolly's rows hold none, so 11 scans shrink).
@@ -179,9 +179,11 @@ def _fullwidth_ascii(expr: pl.Expr) -> pl.Expr:
 
 
 def _spaces_between_japanese(expr: pl.Expr) -> pl.Expr:
+    # Japanese on both sides, and at least one side not katakana; groups of the
+    # alternative that did not match are replaced by "".
     space = r"[ \x{3000}]+"
-    expr = _twice(f"([{_JAPANESE}]){space}([{_JAPANESE_NOT_KATAKANA}])", "${1}${2}")(expr)
-    return _twice(f"([{_JAPANESE_NOT_KATAKANA}]){space}([{_JAPANESE}])", "${1}${2}")(expr)
+    pattern = f"([{_JAPANESE}]){space}([{_JAPANESE_NOT_KATAKANA}])|([{_JAPANESE_NOT_KATAKANA}]){space}([{_JAPANESE}])"
+    return _twice(pattern, "${1}${2}${3}${4}")(expr)
 
 
 def _class_rule(name: str, apply: Transform, character_class: str) -> Rule:
@@ -211,10 +213,10 @@ RULES: tuple[Rule, ...] = (
     # The rules below only delete whitespace or turn it into ASCII spaces: they never
     # bring in a character outside plain_characters(), so rows skipped above stay skippable.
     Rule("spaces_between_japanese", _spaces_between_japanese, f"[{_JAPANESE}][ \\x{{3000}}]"),
-    Rule("space_runs", lambda e: e.str.replace_all(_SPACE_RUN, "${1} "), _SPACE_RUN),
+    Rule("space_runs", lambda e: e.str.replace_all(_SPACE_RUN, "${1} "), r"  |\x{3000}"),
     Rule("trailing_spaces", lambda e: e.str.replace_all(r"[ \t\x{3000}]+\n", "\n"), r"[ \t\x{3000}]\n"),
     Rule("blank_lines", lambda e: e.str.replace_all(r"\n{3,}", "\n\n"), r"\n\n\n"),
-    Rule("strip", lambda e: e.str.strip_chars(), r"^\s|\s$"),
+    Rule("strip", lambda e: e.str.strip_chars(), (r"^\s", r"\s\z")),
 )
 
 RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in RULES)
@@ -223,6 +225,12 @@ _RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
 def rule_by_name(name: str) -> Rule:
     return _RULES_BY_NAME[name]
+
+
+def contains_trigger(expr: pl.Expr, trigger: str | tuple[str, ...]) -> pl.Expr:
+    """Whether ``expr`` holds the trigger (any of its regexes); null counts as no."""
+    patterns = (trigger,) if isinstance(trigger, str) else trigger
+    return pl.any_horizontal([expr.str.contains(pattern).fill_null(False) for pattern in patterns])
 
 
 @cache
