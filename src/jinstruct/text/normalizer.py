@@ -65,12 +65,16 @@ def _switches(given: object, names: Sequence[str], section: str) -> dict[str, bo
     return switches
 
 
+def _changed_rows(before: pl.DataFrame, after: pl.DataFrame, fields: Sequence[str]) -> pl.Series:
+    """Per row, whether any field differs (null-aware)."""
+    return before.select(pl.any_horizontal([before[f].ne_missing(after[f]) for f in fields])).to_series()
+
+
 def _any_changed(before: pl.DataFrame, after: pl.DataFrame, fields: Sequence[str]) -> int:
-    """Rows where any field differs (null-aware)."""
+    """How many rows differ in some field."""
     if not fields or before.height == 0:
         return 0
-    changed = pl.any_horizontal([before[f].ne_missing(after[f]) for f in fields])
-    return int(before.select(changed).to_series().sum())
+    return int(_changed_rows(before, after, fields).sum())
 
 
 Frames = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
@@ -128,8 +132,7 @@ def _apply_rules(texts: pl.DataFrame, fields: Sequence[str], rules: Sequence[Rul
             if rule.trigger != rule.key_chars:
                 rows = rows.gather(_rows_with(texts[rows], fields, rule.trigger))
         texts, before, after = _on_rows(texts, rows, fields, transform)
-        changed = pl.any_horizontal([before[f].ne_missing(after[f]) for f in fields])
-        changed_rows = before.select(changed).to_series()
+        changed_rows = _changed_rows(before, after, fields)
         changed_by_rule[rule.name] = int(changed_rows.sum())
         if rare is not None and changed_by_rule[rule.name]:
             rare = rare.clone().scatter(rows.filter(changed_rows), _rare_characters(after.filter(changed_rows), fields))
