@@ -92,7 +92,7 @@ def source_files(spec: SourceSpec, raw_dir: Path) -> list[Path]:
     """The fetched files of a source (archives: every extracted member, sorted)."""
     folder = raw_dir / spec.name
     if spec.kind == "archive":
-        paths = sorted(path for path in folder.rglob("*") if path.is_file())
+        paths = readers.files_under(folder)
     else:
         paths = [folder / location.file_name for location in spec.locations]
     missing = [path for path in paths if not path.is_file()]

@@ -2,10 +2,11 @@
 
 For every file of every enabled source, the mirror folders (``JINSTRUCT_MIRROR``,
 then ``fetch.mirrors``) are searched at ``<mirror>/<url without scheme>``; only
-when none holds it is the URL downloaded (Hub files through ``huggingface_hub``,
-everything else through urllib). Bytes stream into a temporary file beside
-their final place while being hashed; a pinned sha256 that does not match stops
-the whole fetch with one line naming the source, and nothing is written.
+when none holds it is the URL downloaded with urllib (Hub files from their
+``resolve/<revision>`` URL, with the user's Hub token when there is one). Bytes
+stream into a temporary file beside their final place while being hashed; a
+pinned sha256 that does not match stops the whole fetch with one line naming
+the source, and nothing is written.
 
 The whole output folder is assembled in a staging folder next to it and renamed
 into place at the end, so ``data/raw`` is either the previous complete set or
@@ -30,7 +31,7 @@ from jinstruct import __version__
 from jinstruct.progress import progress_bar
 from jinstruct.records import InputError, write_json
 from jinstruct.sources.archive import extract_members
-from jinstruct.sources.readers import count_records
+from jinstruct.sources.readers import count_records, files_under
 from jinstruct.sources.spec import Location, SourceSpec
 
 log = logging.getLogger("jinstruct")
@@ -65,21 +66,21 @@ def _stream(source, target: Path, desc: str, total: int | None) -> tuple[str, in
     return digest.hexdigest(), size
 
 
-def _download_url(url: str, target: Path, desc: str, timeout: float) -> tuple[str, int]:
+def _download_url(url: str, target: Path, desc: str, timeout: float, token: str | None = None) -> tuple[str, int]:
     request = urllib.request.Request(url, headers={"User-Agent": f"jinstruct/{__version__}"})
+    if token:
+        # not carried over redirects: the Hub sends file bytes from another host
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         return _stream(response, target, desc, int(length) if length and length.isdigit() else None)
 
 
-def _download_hub(spec: SourceSpec, location: Location, target: Path, desc: str) -> tuple[str, int]:
-    from huggingface_hub import hf_hub_download
+def _hub_token() -> str | None:
+    """The user's Hub token (HF_TOKEN or `hf auth login`), for gated datasets."""
+    from huggingface_hub import get_token
 
-    with tempfile.TemporaryDirectory(prefix="jinstruct-hub-") as cache_dir:
-        cached = hf_hub_download(spec.repo, location.path, repo_type="dataset", revision=spec.revision,
-                                 cache_dir=cache_dir, endpoint=spec.endpoint)
-        with open(cached, "rb") as handle:
-            return _stream(handle, target, desc, os.path.getsize(cached))
+    return get_token()
 
 
 def _unreachable(spec: SourceSpec, location: Location, mirrors: list[Path], reason: str) -> InputError:
@@ -131,14 +132,13 @@ def _fetch_remote(spec, location, tmp, mirrors, timeout, desc) -> tuple[str, str
                 return (str(candidate), *_stream(handle, tmp, desc, candidate.stat().st_size))
     log.info("[fetch] %s: downloading %s", spec.name, location.url)
     try:
-        if spec.kind == "hf":
-            return location.url, *_download_hub(spec, location, tmp, desc)
-        return location.url, *_download_url(location.url, tmp, desc, timeout)
+        token = _hub_token() if spec.kind == "hf" else None
+        return location.url, *_download_url(location.url, tmp, desc, timeout, token)
     except urllib.error.HTTPError as exc:
         raise _unreachable(spec, location, mirrors, f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise _unreachable(spec, location, mirrors, str(exc.reason)) from None
-    except OSError as exc:  # timeouts, resets, and huggingface_hub's connection errors
+    except OSError as exc:  # timeouts, connection resets
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _unreachable(spec, location, mirrors, reason) from None
 
@@ -156,7 +156,7 @@ def _fetch_source(spec: SourceSpec, staging: Path, mirrors: list[Path], fetch_pa
             extracted = extract_members(archive, folder, spec.members, int(fetch_params["max_archive_bytes"]),
                                         f"source {spec.name}")
             archive.unlink()
-            data_paths = sorted(path for path in folder.rglob("*") if path.is_file())
+            data_paths = files_under(folder)
             entry = {"members": spec.members, "extracted_files": extracted.files, "extracted_bytes": extracted.bytes}
         else:
             target = folder / location.file_name

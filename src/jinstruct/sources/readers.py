@@ -13,6 +13,7 @@ is read. A file that cannot be read at all raises InputError naming it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,12 @@ def read_jsonl(paths: Sequence[Path], base: Path, fields: dict[str, str]) -> Rea
             rows.append(row)
     return Read(_rows_frame(rows, fields), pl.DataFrame(errors, schema=ERROR_SCHEMA, orient="row"),
                 len(rows) + len(errors))
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file below ``folder``, in path order (os.walk: pathlib is slow on 15k files)."""
+    found = [os.path.join(root, name) for root, _, names in os.walk(folder) for name in names]
+    return [Path(name) for name in sorted(found)]
 
 
 def _read_bytes(path: Path) -> bytes:
