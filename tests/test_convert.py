@@ -224,6 +224,17 @@ def test_empty_source_file_stops_with_its_name(tmp_path):
         _convert(tmp_path, {"empty": _local(path, "jsonl", "columns")})
 
 
+def test_parquet_source_with_a_wrong_column_type_stops_with_one_line(tmp_path):
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    pl.DataFrame({"instruction": ["足して", "引いて"], "output": [3, None]}).write_parquet(good)
+    converted, _ = _convert(tmp_path / "a", {"nums": _local(good, "parquet", "columns")})
+    assert _records(converted)["nums:nums/good.parquet:1"]["output"] == "3"  # numbers are fine as text
+    assert _rejects(converted)["nums:nums/good.parquet:2"] == ("missing_field", "nums/good.parquet:2: no 'output'")
+    pl.DataFrame({"instruction": ["足して"], "output": [{"value": 3}]}).write_parquet(bad)
+    with pytest.raises(InputError, match=r"bad\.parquet: column 'output' holds Struct.*expected text"):
+        _convert(tmp_path / "b", {"nums": _local(bad, "parquet", "columns")})
+
+
 def test_hf_source_is_loaded_with_datasets(tmp_path):
     url = f"https://huggingface.co/datasets/owner/qa/resolve/{COMMIT}/data/train.jsonl"
     mirror = tmp_path / "mirror"

@@ -113,8 +113,21 @@ def read_rows(spec: SourceSpec, raw_dir: Path, fields: dict[str, str]) -> reader
     if spec.format not in ("jsonl", "json", "parquet", "csv"):
         raise InputError(f"params.yaml sources.{spec.name}: format {spec.format!r} has no fields to map")
     table = readers.read_table_files(paths, spec.format, via_datasets=spec.kind == "hf")
+    _check_column_types(table, fields, paths[0])
     return readers.Read(_fields_of_table(table, fields, paths[0].relative_to(raw_dir).as_posix()),
                         pl.DataFrame(schema=readers.ERROR_SCHEMA), table.height)
+
+
+def _check_column_types(table: pl.DataFrame, fields: dict[str, str], path: Path) -> None:
+    """A typed table (Parquet) whose column cannot hold the field stops with one line."""
+    for name, kind in fields.items():
+        dtype = table.schema.get(name)
+        if dtype is None or dtype == pl.Null:
+            continue
+        fits = {"text": dtype == pl.String or dtype.is_numeric(), "int": dtype.is_integer(),
+                "bool": dtype == pl.Boolean}.get(kind, isinstance(dtype, pl.List))
+        if not fits:
+            raise InputError(f"{path}: column {name!r} holds {dtype}, expected {kind}")
 
 
 def _fields_of_table(table: pl.DataFrame, fields: dict[str, str], file_name: str) -> pl.DataFrame:

@@ -107,6 +107,7 @@ def fetch_file(spec: SourceSpec, location: Location, target: Path, mirrors: list
             raise InputError(f"source {spec.name}: sha256 mismatch for {origin}: "
                              f"expected {location.sha256}, got {sha}")
         os.replace(tmp, target)
+        target.chmod(0o644)  # mkstemp made it private; source data is not
     finally:
         tmp.unlink(missing_ok=True)
     if not location.sha256:
