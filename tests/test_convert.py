@@ -118,6 +118,18 @@ def test_alpaca_seed_gives_one_record_per_instance_grouped_by_task(tmp_path):
     assert stats["upstream_records"] == {"alpaca_ja_seed": 2} and stats["records_in"] == 3
 
 
+def test_alpaca_seed_without_instances_or_outputs_is_rejected_with_the_field(tmp_path):
+    path = tmp_path / "seed.jsonl"
+    path.write_text('{"id": "t0", "instruction": "答えて", "instances": [], "is_classification": false}\n'
+                    '{"id": "t1", "instruction": "答えて", "instances": [{"input": "x", "output": "y"}, {"input": "z"}], '
+                    '"is_classification": false}\n', encoding="utf-8")
+    converted, stats = _convert(tmp_path, {"seed": _local(path, "jsonl", "alpaca_seed")})
+    assert set(_records(converted)) == {"seed:t1:0"}
+    assert _rejects(converted) == {"seed:t0:0": ("missing_field", "seed/seed.jsonl:1: no 'instances'"),
+                                   "seed:t1:1": ("missing_field", "seed/seed.jsonl:2: no 'output' in instance 1")}
+    assert stats["upstream_records"] == {"seed": 2} and stats["records_in"] == 3
+
+
 def test_tanaka_pairs_detokenise_and_emit_both_directions(tmp_path):
     sources = {"tanaka": {"kind": "local", "files": {"ja": {"path": str(FIXTURES / "tanaka" / "train.ja")},
                                                      "en": {"path": str(FIXTURES / "tanaka" / "train.en")}},
@@ -215,6 +227,17 @@ def test_bad_jsonl_lines_become_reasoned_rejects_and_nothing_is_lost(tmp_path):
     assert stats["records_in"] == 7 == stats["records_out"] + stats["records_rejected"]
     assert stats["upstream_records"] == {"mine": 7}
     assert set(converted.result.rejected.columns) >= {"id", "source", "stage", "reason", "detail", "group"}
+
+
+def test_a_repeated_upstream_id_keeps_the_first_record(tmp_path):
+    path = tmp_path / "dup.jsonl"
+    path.write_text('{"qid": "a", "instruction": "一", "output": "first"}\n'
+                    '{"qid": "a", "instruction": "二", "output": "second"}\n'
+                    '{"qid": "b", "instruction": "三", "output": "third"}\n', encoding="utf-8")
+    converted, stats = _convert(tmp_path, {"dup": _local(path, "jsonl", "columns", options={"id": "qid"})})
+    assert {key: row["output"] for key, row in _records(converted).items()} == {"dup:a": "first", "dup:b": "third"}
+    assert _rejects(converted) == {"dup:a": ("duplicate_id", "an earlier record has this id")}
+    assert stats["by_source"]["dup"] == {"in": 3, "out": 2, "rejected": 1}
 
 
 def test_empty_source_file_stops_with_its_name(tmp_path):

@@ -18,7 +18,7 @@ import polars as pl
 
 from jinstruct.records import InputError
 from jinstruct.sources.adapters import ADAPTERS
-from jinstruct.sources.candidates import CANDIDATE_COLUMNS, RECORD_COLUMNS, TASKS, Candidates
+from jinstruct.sources.candidates import CANDIDATE_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, Check, verdict
 from jinstruct.sources.spec import SourceSpec
 from jinstruct.stage import StageResult, partition
 
@@ -33,21 +33,28 @@ class Converted:
     parse_errors: int
 
 
+def _trimmed_empty(name: str) -> pl.Expr:
+    return pl.col(name).str.strip_chars() == ""
+
+
+# Reasons every source shares, judged after the adapter's own (which name the upstream field).
+SHARED_CHECKS = [
+    Check(pl.col("instruction").is_null(), "missing_field", "no instruction"),
+    Check(pl.col("output").is_null(), "missing_field", "no output"),
+    Check(_trimmed_empty("instruction"), "empty_field", "the instruction is empty"),
+    Check(_trimmed_empty("output"), "empty_field", "the output is empty"),
+    Check(~pl.col("task").is_in(TASKS), "unknown_task", pl.lit("task ") + pl.col("task")),
+    Check(~pl.col("id").is_first_distinct(), "duplicate_id", "an earlier record has this id"),
+]
+
+
 def _shared_checks(frame: pl.DataFrame) -> pl.DataFrame:
-    """Reasons every source shares, for candidates its adapter kept."""
-    text = lambda name: pl.col(name).str.strip_chars()  # noqa: E731
-    found = (
-        pl.when(pl.col("instruction").is_null()).then(pl.lit("missing_field|no instruction"))
-        .when(pl.col("output").is_null()).then(pl.lit("missing_field|no output"))
-        .when(text("instruction") == "").then(pl.lit("empty_field|the instruction is empty"))
-        .when(text("output") == "").then(pl.lit("empty_field|the output is empty"))
-        .when(~pl.col("task").is_in(TASKS)).then(pl.lit("unknown_task|task ") + pl.col("task"))
-        .when(~pl.col("id").is_first_distinct()).then(pl.lit("duplicate_id|an earlier record has this id"))
-    )
-    undecided = pl.col("reason").is_null()
+    """The adapter's verdict where it gave one, else the first failing shared check."""
+    reason, detail = verdict(SHARED_CHECKS)
+    decided = pl.col("reason").is_not_null()
     return frame.with_columns(
-        reason=pl.when(undecided).then(found.str.split_exact("|", 1).struct.field("field_0")).otherwise("reason"),
-        detail=pl.when(undecided).then(found.str.split_exact("|", 1).struct.field("field_1")).otherwise("detail"),
+        pl.when(decided).then(pl.col("reason")).otherwise(reason).alias("reason"),
+        pl.when(decided).then(pl.col("detail")).otherwise(detail).alias("detail"),
     )
 
 
