@@ -234,6 +234,9 @@ def test_source_validation_names_the_entry():
         parse_source("x", {**_url_source(None), "license": ""})
     disabled = {"a": _url_source(None), "b": {**_url_source(None), "enabled": False}}
     assert [spec.name for spec in enabled_sources(disabled)] == ["a"]
+    with pytest.raises(InputError, match="every entry of 'sources' is disabled"):
+        enabled_sources({"b": disabled["b"]})
+    assert enabled_sources({"b": {**disabled["b"], "task": "jnli"}}, "eval_sets") == []
     assert revision_from_url(ARCHIVE_URL) == COMMIT and revision_from_url("https://example.org/main/x") is None
 
 

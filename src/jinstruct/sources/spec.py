@@ -184,19 +184,26 @@ def parse_source(name: str, entry: dict, section: str = "sources") -> SourceSpec
 
 
 def enabled_sources(section_params: dict | None, section: str = "sources") -> list[SourceSpec]:
-    """The enabled entries of a params section, in name order (stable output order)."""
+    """The enabled entries of a params section, in name order (stable output order).
+
+    Building without instruction sources is a mistake; without benchmark files
+    (``eval_sets``) it is a choice, so that list may be empty.
+    """
+    may_be_empty = section == "eval_sets"
     if not section_params:
+        if may_be_empty:
+            return []
         raise InputError(f"params.yaml: section {section!r} lists no sources")
     if not isinstance(section_params, dict):
         raise InputError(f"params.yaml: {section!r} must map each source name to its settings")
     specs = []
     for name in sorted(section_params):
         entry = section_params[name]
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
-            raise _fail(f"{section}.{name}", "a source name may hold letters, digits, '_', '.', '-' only")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)):  # a folder name under data/raw
+            raise _fail(f"{section}.{name}", "a source name starts with a letter or digit, then letters, digits, '_', '.', '-'")
         if isinstance(entry, dict) and entry.get("enabled", True) is False:
             continue
         specs.append(parse_source(str(name), entry, section))
-    if not specs:
+    if not specs and not may_be_empty:
         raise InputError(f"params.yaml: every entry of {section!r} is disabled; nothing to fetch")
     return specs
