@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 import tarfile
 import zipfile
 from pathlib import Path
@@ -191,6 +192,21 @@ def test_zip_with_parent_path_is_refused(tmp_path):
     sha = put_in_mirror(mirror, url, buffer.getvalue())
     with pytest.raises(InputError, match=r"'\.\.' component"):
         _fetch({"bad": _archive_source(url, sha, "*.jsonl")}, tmp_path / "raw", [mirror])
+    assert not (tmp_path / "raw").exists()
+
+
+def test_zip_symlink_leaving_the_folder_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("repo/data/ok.jsonl", JSONL)
+        link = zipfile.ZipInfo("repo/data/link.jsonl")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16  # how zip marks a symlink; the content is its target
+        archive.writestr(link, "../../../etc/passwd")
+    url = f"https://example.org/owner/repo/archive/{COMMIT}.zip"
+    mirror = tmp_path / "mirror"
+    sha = put_in_mirror(mirror, url, buffer.getvalue())
+    with pytest.raises(InputError, match=r"'repo/data/link.jsonl' links outside the folder \(to '../../../etc/passwd'\)"):
+        _fetch({"bad": _archive_source(url, sha)}, tmp_path / "raw", [mirror])
     assert not (tmp_path / "raw").exists()
 
 
