@@ -1,0 +1,1 @@
+"""Japanese text utilities: normalisation, character classes, PII masking."""
