@@ -8,7 +8,9 @@ record and field, as helper columns, before any filter runs:
   (fields not listed are Japanese, so a ``--text-field`` file with no task
   column gets prose defaults), overridden per task by ``english_fields`` (the
   English side of a translation record is English);
-- the content kind (``code``, ``list`` or ``prose``): code and lists are kept
+- the content kind (``code``, ``list`` or ``prose``; a list is two or more
+  bulleted or numbered lines, at least four separated items per sentence end,
+  or three or more lines most of which end no sentence): code and lists are kept
   away from the prose heuristics (hiragana share, ellipses, repeated lines),
   because a Python answer or a list of katakana names is fine as it is.
 """
@@ -29,15 +31,20 @@ CODE_FENCE = "```"
 CODE_MARKERS = ["def ", "class ", "import ", "#include", "public ", "private ", "function", "return", "for (",
                 "for(", "while", "if (", "if(", "SELECT ", "print(", "console.", "var ", "let ", "const ", "fn ",
                 "package ", ";", "{", "}"]
+SQL_QUERY = r"\bSELECT\s.+\sFROM\s"
 CODE_LINE = (r"(?m)^[ \t]*(?:def |class |import |from \S+ import |#include|public |private |function |return\b|"
              r"for\s*\(|while\s*\(|if\s*\(|SELECT |print\(|console\.|var |let |const |fn |package )"
              r"|[;{}][ \t]*$")
 # A list item: a bullet or an enumerator at the start of a line.
-LIST_LINE = r"(?m)^\s*(?:[-*+・•●○◦▪■□◆◇]|\d{1,3}[.)．）:/、]|[（(]\d{1,3}[)）]|[①-⑳])\s*\S"
-# An enumeration on one line: separators but no sentence end, e.g. 「東京、大阪、名古屋」.
-ENUMERATION_SEPARATOR = r"[、,，/／;；]"
-SENTENCE_END = r"[。．.!！?？]\s*$|[。．!！?？]\s"
-
+LIST_LINE = r"(?m)^\s*(?:[-*+・•●○◦▪■□◆◇]|\d{1,3}[.)．）:/、]|\d{1,3}\s+[-–]\s|[（(]\d{1,3}[)）]|[①-⑳])\s*\S"
+# Separated items: 「東京、大阪、名古屋」, 『A』『B』, 「A｜B」. Japanese prose has one
+# or two 、 per sentence; an enumeration has many per sentence end.
+ENUMERATION_SEPARATOR = r"[、,，/／;；|｜]|』『|」「"
+SENTENCE_END = r"[。!！?？]"
+ITEMS_PER_SENTENCE = 4
+# A line that ends a sentence; lines of a list ("ムース：陸上") mostly do not.
+LINE_WITH_SENTENCE_END = r"(?m)[。．.!！?？」』][ \t]*$"
+NON_EMPTY_LINE = r"(?m)^[ \t]*\S"
 
 @dataclass(frozen=True)
 class FieldContext:
@@ -93,9 +100,11 @@ def content_kind(text: pl.Expr) -> pl.Expr:
     """``code``, ``list`` or ``prose`` for each text."""
     code_lines = pl.when(text.str.contains_any(CODE_MARKERS)).then(text).otherwise(pl.lit("")).str.count_matches(
         CODE_LINE)
-    is_code = text.str.contains(CODE_FENCE, literal=True) | (code_lines >= 2)
-    one_line_enumeration = (~text.str.contains("\n", literal=True)
-                            & (text.str.count_matches(ENUMERATION_SEPARATOR) >= 2)
-                            & ~text.str.contains(SENTENCE_END))
-    is_list = (text.str.count_matches(LIST_LINE) >= 2) | one_line_enumeration
+    is_code = text.str.contains(CODE_FENCE, literal=True) | (code_lines >= 2) | text.str.contains(SQL_QUERY)
+    separators = text.str.count_matches(ENUMERATION_SEPARATOR)
+    sentence_ends = text.str.count_matches(SENTENCE_END)
+    enumeration = (separators >= 2) & (separators >= ITEMS_PER_SENTENCE * pl.max_horizontal(sentence_ends, pl.lit(1)))
+    lines = text.str.count_matches(NON_EMPTY_LINE)
+    mostly_unfinished_lines = (lines >= 3) & (text.str.count_matches(LINE_WITH_SENTENCE_END) * 2 < lines)
+    is_list = (text.str.count_matches(LIST_LINE) >= 2) | enumeration | mostly_unfinished_lines
     return pl.when(is_code).then(pl.lit("code")).when(is_list).then(pl.lit("list")).otherwise(pl.lit("prose"))

@@ -15,14 +15,19 @@ fastText says ``ja`` with at least ``min_score.ja``, or when it holds kana and
 its Japanese-character share is at least ``mixed_min_japanese``; otherwise it is
 rejected only for a positive reason:
 
-- Chinese: no kana, some Han, and a simplified-only character or a Chinese
-  fastText label (zh, wuu, yue) with at least ``min_score.zh``. Chinese has no
-  kana, so kana presence is the tie-breaker between the two.
-- untranslated foreign prose: prose (not a list) with at least
+- Chinese: no kana, some Han, and a simplified-only character, or a Chinese
+  fastText label (zh, wuu, yue) with at least ``min_score.zh`` on a text of at
+  least ``chinese_min_chars``, mostly Han. Chinese has no kana, so kana presence is the
+  tie-breaker; the length guard is there because all-kanji Japanese terms
+  (「不法入国者等退去強制手続令」, a JSQuAD answer) get zh labels too, while a
+  Chinese *sentence* is longer and full of function characters.
+- untranslated foreign prose: prose (not a list) without kana, mostly Latin letters, with at least
   ``foreign_min_words`` Latin words and a non-Japanese label with at least
-  ``min_score.foreign``;
-- another script: less than half the characters Japanese or Latin (Korean,
-  Cyrillic, Thai ...).
+  ``min_score.foreign``; short English titles and names (「"We Light the Way"」)
+  stay;
+- another script: more than half the characters are letters of a script that
+  is neither Japanese nor Latin (Hangul, Cyrillic, Thai ...). Digits and
+  punctuation never count against a text.
 
 Texts shorter than ``min_chars`` visible characters skip fastText; there only
 the simplified-Chinese test applies. An English-expected field (the English
@@ -37,10 +42,11 @@ its answer matters (not on kana-bearing Japanese that passes by script); the
 label counts and score histogram in the stats cover those texts. Thresholds: 0.5
 for ``ja`` is CCNet's fastText-LID cut-off (Wenzek et al., 2020, keep documents
 whose language score is at least 0.5); ``en`` is lower (0.3) and
-``other_language_max_score`` high (0.97) because the Tanaka English side is
+``other_language_max_score`` high (0.995) because the Tanaka English side is
 lowercased and tokenised, which costs fastText confidence without making it
 less English (measured on the 50k Tanaka sentences: 96% ``en``; the rest
-``li``/``nl``/``tk`` with 99% of scores below 0.84).
+``li``/``nl``/``tk`` with 99% of scores below 0.84, and 「i met a certain mr
+smith .」 at nl 0.99), so only near-certain other languages (0.995) count.
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ import polars as pl
 from jinstruct.filters.base import REASON, DETAIL, Filter
 from jinstruct.filters.fields import FieldContext
 from jinstruct.records import InputError
-from jinstruct.text.scripts import HAN, JAPANESE, LATIN_LETTER, SIMPLIFIED_CHINESE, fraction, has_kana
+from jinstruct.text.scripts import (HAN, JAPANESE, LATIN_LETTER, OTHER_SCRIPT_LETTER, SIMPLIFIED_CHINESE, fraction,
+                                     has_kana)
 
 CHINESE_LABELS = ["zh", "wuu", "yue"]
 LATIN_WORD = r"[A-Za-z]{2,}"
@@ -104,6 +111,7 @@ class LanguageFilter(Filter):
         self.min_score = {lang: float(score) for lang, score in params["min_score"].items()}
         self.mixed_min_japanese = float(params["mixed_min_japanese"])
         self.foreign_min_words = int(params["foreign_min_words"])
+        self.chinese_min_chars = int(params["chinese_min_chars"])
         self.english_max_japanese = float(params["english_max_japanese"])
         self.other_language_max_score = float(params["other_language_max_score"])
         self._labels: dict[str, Counter] = {}
@@ -133,6 +141,7 @@ class LanguageFilter(Filter):
             han=text.str.contains(HAN),
             prose=fields.kind(name) == "prose",
             latin_words=text.str.count_matches(LATIN_WORD),
+            other_script=fraction(text, OTHER_SCRIPT_LETTER),
         )
         # fastText runs only where its answer matters: a kana-bearing Japanese-expected
         # text with enough Japanese characters passes whatever fastText says.
@@ -153,10 +162,11 @@ class LanguageFilter(Filter):
         kana, japanese, latin = pl.col("kana"), pl.col("japanese"), pl.col("latin")
         short = pl.col("length") < self.min_chars
         chinese_label = label.is_in(CHINESE_LABELS) & (score >= self.min_score["zh"])
-        chinese = ~kana & pl.col("han") & (pl.col("simplified") | chinese_label)
-        foreign_prose = (pl.col("prose") & (pl.col("latin_words") >= self.foreign_min_words)
+        chinese_sentence = chinese_label & (pl.col("length") >= self.chinese_min_chars) & (japanese >= 0.5)
+        chinese = ~kana & pl.col("han") & (pl.col("simplified") | chinese_sentence)
+        foreign_prose = (~kana & pl.col("prose") & (latin >= 0.5) & (pl.col("latin_words") >= self.foreign_min_words)
                          & (label != "ja") & (score >= self.min_score["foreign"]))
-        other_script = (japanese + latin) < 0.5
+        other_script = pl.col("other_script") > 0.5
         ja_pass = ((label == "ja") & (score >= self.min_score["ja"])) | (kana & (japanese >= self.mixed_min_japanese))
         ja_reject = pl.when(short).then(pl.col("simplified") & ~kana).otherwise(
             ~ja_pass & (chinese | foreign_prose | other_script))

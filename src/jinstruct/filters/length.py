@@ -9,7 +9,9 @@ Removes:
   there gets ``bounds["*"]["*"]``) and ``bounds[<task>]`` overrides them for one
   task. The default output minimum is 1 so that 「はい」 or 「B」 survive in
   classification and multiple choice; tasks whose answers are texts
-  (creative_writing, summarization, brainstorming) ask for more. The maxima
+  (creative_writing, summarization) ask for ten characters (Dolly's
+  categories are noisy: a one-word "brainstorming" answer such as 「ビリヤニ」
+  is often right, so brainstorming keeps the default). The maxima
   bound what a LoRA run with a 2k-token context can use (a Japanese character
   is about one token for small BPE vocabularies).
 - ``output_copies_prompt``: the output equals the instruction or a non-empty

@@ -14,7 +14,8 @@ Removes:
 - ``symbol_heavy``: a field of at least ``symbol_min_chars`` visible characters
   where letters and digits (of any script) are less than
   ``1 - symbol_max_fraction`` of it; code is exempt. Japanese prose runs at
-  about 10-15% punctuation; 0.5 is far above any natural text and catches ASCII
+  about 10-15% punctuation; 0.6 is far above any natural text (formulas such as
+  ``p(a/b) = p(b/a) * p(a) / p(b)`` reach 0.57) and catches ASCII
   art, separator lines and emoji strings. Gopher (Rae et al., 2021, App. A)
   uses a symbol-to-word ratio of 0.1 for web text; word counts are not
   meaningful for Japanese, so the character share is used instead.
@@ -22,9 +23,11 @@ Removes:
   ``ellipsis_max_fraction`` of its lines (truncated text). Both … (and ‥, ・・・)
   and ... count, so that normalisation choices cannot weaken the rule. Gopher
   uses 0.3 for lines ending with an ellipsis; Swallow (Okazaki et al., 2024)
-  0.2. We use 0.3 on multi-line texts and, as a one-line answer has only one
-  line, a single-line output ending in an ellipsis is rejected: it was cut off.
-  Instructions and inputs are exempt (「次の文を完成させてください: 昔々…」).
+  0.2. We use 0.3 on multi-line texts; a one-line text counts only from
+  ``ellipsis_single_line_min_chars`` characters on, because a short sentence
+  may trail off on purpose (Tanaka: "finally they said ..."), while a long
+  paragraph ending in … was cut off. Instructions and inputs are exempt
+  (「次の文を完成させてください: 昔々…」).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class NoiseFilter(ExprFilter):
         self.symbol_max_fraction = float(params["symbol_max_fraction"])
         self.ellipsis_max_fraction = float(params["ellipsis_max_fraction"])
         self.ellipsis_exempt_fields = set(params["ellipsis_exempt_fields"])
+        self.ellipsis_single_line_min_chars = int(params["ellipsis_single_line_min_chars"])
 
     def checks(self, fields: FieldContext) -> list[Check]:
         checks = []
@@ -87,6 +91,8 @@ class NoiseFilter(ExprFilter):
         lines = text.str.strip_chars().str.count_matches(r"(?m)^.*\S.*$")
         ending = text.str.count_matches(ELLIPSIS_LINE_END)
         share = pl.when(lines > 0).then(ending / lines).otherwise(0.0)
-        truncated = (fields.kind(name) != "code") & (share > self.ellipsis_max_fraction) & (ending > 0)
+        long_single_line = (lines > 1) | (fields.length(name) >= self.ellipsis_single_line_min_chars)
+        truncated = ((fields.kind(name) != "code") & (share > self.ellipsis_max_fraction) & (ending > 0)
+                     & long_single_line)
         return Check("ellipsis_ending", truncated,
                      pl.format("{}: {} of {} lines end in an ellipsis", pl.lit(name), ending, lines))

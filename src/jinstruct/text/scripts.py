@@ -21,6 +21,8 @@ HAN = r"\p{Han}"
 JAPANESE = r"[\p{Hiragana}\p{Katakana}\p{Han}ー々〆〇、。「」『』・]"
 LATIN_LETTER = r"[A-Za-z\p{Latin}]"
 WHITESPACE = r"\s"
+# Letters of scripts that are neither Japanese nor Latin (Hangul, Cyrillic, Thai ...).
+OTHER_SCRIPT_LETTER = r"[\p{L}&&[^\p{Latin}\p{Han}\p{Hiragana}\p{Katakana}ー々〆]]"
 # Letters and digits of any script: everything else is punctuation or a symbol.
 WORD_CHARACTER = r"[\p{L}\p{N}]"
 
