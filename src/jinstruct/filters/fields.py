@@ -9,8 +9,8 @@ record and field, as helper columns, before any filter runs:
   column gets prose defaults), overridden per task by ``english_fields`` (the
   English side of a translation record is English);
 - the content kind (``code``, ``list`` or ``prose``; a list is two or more
-  bulleted or numbered lines, at least four separated items per sentence end,
-  or three or more lines most of which end no sentence): code and lists are kept
+  bulleted or numbered lines, a Markdown table, at least four separated items
+  per sentence end, or three or more lines most of which end no sentence): code and lists are kept
   away from the prose heuristics (hiragana share, ellipses, repeated lines),
   because a Python answer or a list of katakana names is fine as it is.
 """
@@ -45,6 +45,8 @@ ITEMS_PER_SENTENCE = 4
 # A line that ends a sentence; lines of a list ("ムース：陸上") mostly do not.
 LINE_WITH_SENTENCE_END = r"(?m)[。．.!！?？」』][ \t]*$"
 NON_EMPTY_LINE = r"(?m)^[ \t]*\S"
+# A Markdown table row.
+TABLE_ROW = r"(?m)^[ \t]*\|?[^|\n]+\|[^\n]*$"
 
 @dataclass(frozen=True)
 class FieldContext:
@@ -106,5 +108,6 @@ def content_kind(text: pl.Expr) -> pl.Expr:
     enumeration = (separators >= 2) & (separators >= ITEMS_PER_SENTENCE * pl.max_horizontal(sentence_ends, pl.lit(1)))
     lines = text.str.count_matches(NON_EMPTY_LINE)
     mostly_unfinished_lines = (lines >= 3) & (text.str.count_matches(LINE_WITH_SENTENCE_END) * 2 < lines)
-    is_list = (text.str.count_matches(LIST_LINE) >= 2) | enumeration | mostly_unfinished_lines
+    is_list = ((text.str.count_matches(LIST_LINE) >= 2) | enumeration | mostly_unfinished_lines
+               | (text.str.count_matches(TABLE_ROW) >= 2))
     return pl.when(is_code).then(pl.lit("code")).when(is_list).then(pl.lit("list")).otherwise(pl.lit("prose"))

@@ -13,7 +13,8 @@ Removes:
 - ``url_only``: a field that is nothing but URLs.
 - ``symbol_heavy``: a field of at least ``symbol_min_chars`` visible characters
   where letters and digits (of any script) are less than
-  ``1 - symbol_max_fraction`` of it; code is exempt. Japanese prose runs at
+  ``1 - symbol_max_fraction`` of it; only prose is checked (code, tables and
+  enumerations such as 「'北'、'南'、'北'」 are symbol-dense by design). Japanese prose runs at
   about 10-15% punctuation; 0.6 is far above any natural text (formulas such as
   ``p(a/b) = p(b/a) * p(a) / p(b)`` reach 0.57) and catches ASCII
   art, separator lines and emoji strings. Gopher (Rae et al., 2021, App. A)
@@ -79,7 +80,7 @@ class NoiseFilter(ExprFilter):
                                 pl.format("{}: {} HTML/Markdown remnants", pl.lit(name), markup)))
             checks.append(Check("url_only", text.str.contains(URLS_ONLY), f"{name}: only URLs"))
             symbols = symbol_fraction(name)
-            checks.append(Check("symbol_heavy", not_code & (fields.length(name) >= self.symbol_min_chars)
+            checks.append(Check("symbol_heavy", fields.is_prose(name) & (fields.length(name) >= self.symbol_min_chars)
                                 & (symbols > self.symbol_max_fraction),
                                 pl.format("{}: {} of characters are symbols", pl.lit(name), symbols.round(2))))
             if name not in self.ellipsis_exempt_fields:
