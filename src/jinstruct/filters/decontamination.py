@@ -27,6 +27,7 @@ API shared with the evaluate stage, which counts overlap the same way::
 
     index = EvalIndex.build(eval_dir, eval_sets, ngram=20, extra_files=[...])
     index.matching_items(["text", ...])  # -> [set of eval item ids, ...] per text
+    index.collisions(texts)              # -> {position: set of eval item ids}, colliding texts only
     index.contaminated_items(texts)      # -> set of eval item ids hit by any text
     index.items                          # eval item id -> set name
 
@@ -167,8 +168,8 @@ class EvalIndex:
                         found.add(item_id)
         return found
 
-    def matching_items(self, texts: Iterable[str]) -> list[set[str]]:
-        """For each text, the ids of the eval items it shares an n-gram with (empty set: clean).
+    def collisions(self, texts: Iterable[str] | pl.Series) -> dict[int, set[str]]:
+        """Position of each colliding text -> ids of the eval items it shares an n-gram with.
 
         One Aho-Corasick scan over all texts for every registered n-gram and short
         item finds the colliding texts; only those are looked up one by one.
@@ -177,12 +178,15 @@ class EvalIndex:
         if self._patterns is None:
             self._patterns = sorted(set(self._grams) | self._short_keys)
         if not self._patterns:
-            return [set() for _ in range(len(keys))]
+            return {}
         collides = keys.str.contains_any(self._patterns).fill_null(False)
-        results: list[set[str]] = [set() for _ in range(len(keys))]
-        for row in collides.arg_true().to_list():
-            results[row] = self._match_key(keys[row])
-        return results
+        return {row: self._match_key(keys[row]) for row in collides.arg_true().to_list()}
+
+    def matching_items(self, texts: Iterable[str] | pl.Series) -> list[set[str]]:
+        """For each text, the ids of the eval items it shares an n-gram with (empty set: clean)."""
+        texts = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
+        found = self.collisions(texts)
+        return [found.get(row, set()) for row in range(len(texts))]
 
     def contaminated_items(self, texts: Iterable[str]) -> set[str]:
         """Ids of every eval item that any of the texts collides with."""
@@ -197,24 +201,20 @@ class DecontaminationFilter(Filter):
         self.collided: set[str] = set()
 
     def evaluate(self, frame: pl.DataFrame, fields: FieldContext) -> pl.DataFrame:
-        hits: list[set[str]] = [set() for _ in range(frame.height)]
-        first_field: list[str | None] = [None] * frame.height
+        hits: dict[int, set[str]] = {}
+        first_field: dict[int, str] = {}
         for name in fields.text_fields:
-            for row, found in enumerate(self.index.matching_items(frame[name])):
-                if found:
-                    hits[row] |= found
-                    first_field[row] = first_field[row] or name
-        reasons, details = [], []
-        for found, name in zip(hits, first_field):
-            if not found:
-                reasons.append(None)
-                details.append(None)
-                continue
+            for row, found in self.index.collisions(frame[name]).items():
+                hits.setdefault(row, set()).update(found)
+                first_field.setdefault(row, name)
+        reasons: list[str | None] = [None] * frame.height
+        details: list[str | None] = [None] * frame.height
+        for row, found in hits.items():
             self.collided |= found
             ordered = sorted(found)
             more = f" (+{len(ordered) - 1} more)" if len(ordered) > 1 else ""
-            reasons.append("contaminated")
-            details.append(f"{name}: shares a {self.index.ngram}-char span with {ordered[0]}{more}")
+            reasons[row] = "contaminated"
+            details[row] = f"{first_field[row]}: shares a {self.index.ngram}-char span with {ordered[0]}{more}"
         return pl.DataFrame({REASON: reasons, DETAIL: details}, schema={REASON: pl.String, DETAIL: pl.String})
 
     def extra_stats(self) -> dict:

@@ -121,41 +121,48 @@ class LanguageFilter(Filter):
         reason = pl.Series(REASON, [None] * frame.height, dtype=pl.String)
         detail = pl.Series(DETAIL, [None] * frame.height, dtype=pl.String)
         for name in fields.text_fields:
-            verdict = self._field_verdict(frame, fields, name)
-            first = reason.is_null() & verdict[REASON].is_not_null()
-            reason = pl.select(pl.when(first).then(verdict[REASON]).otherwise(reason)).to_series().alias(REASON)
-            detail = pl.select(pl.when(first).then(verdict[DETAIL]).otherwise(detail)).to_series().alias(DETAIL)
+            rows = reason.is_null() & frame.select(
+                (fields.lang(name) != "any") & (fields.kind(name) != "code") & (fields.length(name) > 0)).to_series()
+            if not rows.any():
+                continue
+            positions = rows.arg_true()
+            verdict = self._field_verdict(frame.filter(rows), fields, name)
+            hit = verdict[REASON].is_not_null()
+            if hit.any():
+                reason = reason.scatter(positions.filter(hit), verdict[REASON].filter(hit))
+                detail = detail.scatter(positions.filter(hit), verdict[DETAIL].filter(hit))
         return pl.DataFrame([reason, detail])
 
     def _field_verdict(self, frame: pl.DataFrame, fields: FieldContext, name: str) -> pl.DataFrame:
+        """Verdicts for one field on rows that are language-checked (expected ja/en, not code, not empty)."""
         text = pl.col(name)
+        length = fields.length(name)
         signals = frame.select(
             text=text,
             lang=fields.lang(name),
-            length=fields.length(name),
-            checked=(fields.lang(name) != "any") & (fields.kind(name) != "code"),
-            japanese=fraction(text, JAPANESE),
-            latin=fraction(text, LATIN_LETTER),
+            length=length,
+            japanese=fraction(text, JAPANESE, length),
+            latin=fraction(text, LATIN_LETTER, length),
             kana=has_kana(text),
             simplified=text.str.contains(SIMPLIFIED_CHINESE),
             han=text.str.contains(HAN),
             prose=fields.kind(name) == "prose",
             latin_words=text.str.count_matches(LATIN_WORD),
-            other_script=fraction(text, OTHER_SCRIPT_LETTER),
+            other_script=fraction(text, OTHER_SCRIPT_LETTER, length),
         )
         # fastText runs only where its answer matters: a kana-bearing Japanese-expected
         # text with enough Japanese characters passes whatever fastText says.
         passes_by_script = (signals["lang"] == "ja") & signals["kana"] & (signals["japanese"] >= self.mixed_min_japanese)
-        long_enough = signals["checked"] & (signals["length"] >= self.min_chars) & ~passes_by_script
+        needs_lid = (signals["length"] >= self.min_chars) & ~passes_by_script
         labels = pl.Series("label", [None] * frame.height, dtype=pl.String)
         scores = pl.Series("score", [None] * frame.height, dtype=pl.Float64)
-        if long_enough.any():
-            positions = long_enough.arg_true()
-            found_labels, found_scores = predict_languages(signals["text"].filter(long_enough).to_list())
+        if needs_lid.any():
+            positions = needs_lid.arg_true()
+            found_labels, found_scores = predict_languages(signals["text"].filter(needs_lid).to_list())
             labels = labels.scatter(positions, pl.Series(found_labels, dtype=pl.String))
             scores = scores.scatter(positions, pl.Series(found_scores, dtype=pl.Float64))
-            self._record(name, signals["lang"].filter(long_enough), found_labels, found_scores)
-        return signals.with_columns(label=labels, score=scores).select(self._rules(name))
+            self._record(name, signals["lang"].filter(needs_lid), found_labels, found_scores)
+        return signals.with_columns(label=labels, score=scores, checked=pl.lit(True)).select(self._rules(name))
 
     def _rules(self, name: str) -> list[pl.Expr]:
         lang, label, score = pl.col("lang"), pl.col("label"), pl.col("score")
@@ -182,12 +189,14 @@ class LanguageFilter(Filter):
                 pl.when(rejected).then(detail).alias(DETAIL)]
 
     def _record(self, name: str, expected: pl.Series, labels: list[str], scores: list[float]) -> None:
-        """Label counts and the score histogram per field and expected language."""
-        for lang, label, score in zip(expected.to_list(), labels, scores):
-            key = f"{name}:{lang}"
-            self._labels.setdefault(key, Counter())[label] += 1
-            bucket = min(int(score * 10), 9)
-            self._scores.setdefault(key, Counter())[f"{SCORE_BINS[bucket]:.1f}-{SCORE_BINS[bucket + 1]:.1f}"] += 1
+        """Label counts and the top-score histogram (10 fixed bins) per field and expected language."""
+        found = pl.DataFrame({"lang": expected, "label": labels, "score": scores}).with_columns(
+            bin=(pl.col("score") * 10).floor().clip(0, 9).cast(pl.Int64))
+        for lang, label, count in found.group_by("lang", "label").len().iter_rows():
+            self._labels.setdefault(f"{name}:{lang}", Counter())[label] += count
+        for lang, bucket, count in found.group_by("lang", "bin").len().iter_rows():
+            low, high = SCORE_BINS[bucket], SCORE_BINS[bucket + 1]
+            self._scores.setdefault(f"{name}:{lang}", Counter())[f"{low:.1f}-{high:.1f}"] += count
 
     def extra_stats(self) -> dict:
         return {"language_id": {

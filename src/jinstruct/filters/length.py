@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from jinstruct.filters.base import Check, ExprFilter
+from jinstruct.filters.base import Check, CheckGroup, ExprFilter
 from jinstruct.filters.fields import FieldContext
 
 WHITESPACE_AND_PUNCTUATION = r"[\s。、．，.,!！?？「」『』\"'()（）]"
@@ -52,6 +52,9 @@ class LengthFilter(ExprFilter):
         defaults = self.bounds["*"]
         low, high = self.bounds.get(task, {}).get(name) or defaults.get(name) or defaults["*"]
         return int(low), int(high)
+
+    def check_groups(self, fields: FieldContext) -> list[CheckGroup]:
+        return [CheckGroup(None, self.checks(fields))]
 
     def checks(self, fields: FieldContext) -> list[Check]:
         required = [name for name in self.required_fields if name in fields.text_fields] or list(fields.text_fields)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.filters.base import Check, ExprFilter
+from jinstruct.filters.base import Check, CheckGroup, ExprFilter
 from jinstruct.filters.fields import FieldContext
 from jinstruct.records import InputError
 
@@ -57,6 +57,9 @@ class NgWordFilter(ExprFilter):
 
     def __init__(self, params: dict):
         self.terms = load_terms(list(params["categories"]), list(params.get("extra_files") or []))
+
+    def check_groups(self, fields: FieldContext) -> list[CheckGroup]:
+        return [CheckGroup(None, self.checks(fields))]
 
     def checks(self, fields: FieldContext) -> list[Check]:
         if not self.terms:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from jinstruct.filters.base import Check, ExprFilter
+from jinstruct.filters.base import Check, CheckGroup, ExprFilter
 from jinstruct.filters.fields import FieldContext
 from jinstruct.text.scripts import symbol_fraction
 
@@ -51,6 +51,13 @@ MARKUP = (r"</?(?:div|span|p|br|a|img|table|tr|td|th|li|ul|ol|script|style|h[1-6
 URL = r"(?:https?://|www\.)\S+"
 URLS_ONLY = rf"^\s*(?:{URL}\s*)+$"
 ELLIPSIS_LINE_END = r"(?m)(?:…|‥|\.\.\.|・・・)\s*$"
+MOJIBAKE_MARKERS = list("ãäåæçè‚ƒ縺繧繝")
+
+
+def only_if_any(text: pl.Expr, markers: list[str]) -> pl.Expr:
+    """``text`` where it holds one of the literal ``markers``, else "": a cheap Aho-Corasick scan that
+    spares the costly regex on the (many) texts that cannot match it."""
+    return pl.when(text.str.contains_any(markers)).then(text).otherwise(pl.lit(""))
 
 
 class NoiseFilter(ExprFilter):
@@ -65,32 +72,35 @@ class NoiseFilter(ExprFilter):
         self.ellipsis_exempt_fields = set(params["ellipsis_exempt_fields"])
         self.ellipsis_single_line_min_chars = int(params["ellipsis_single_line_min_chars"])
 
-    def checks(self, fields: FieldContext) -> list[Check]:
+    def check_groups(self, fields: FieldContext) -> list[CheckGroup]:
+        return [CheckGroup(fields.length(name) > 0, self._field_checks(fields, name)) for name in fields.text_fields]
+
+    def _field_checks(self, fields: FieldContext, name: str) -> list[Check]:
         checks = []
-        for name in fields.text_fields:
-            text = pl.col(name)
-            not_code = fields.kind(name) != "code"
-            replacement = text.str.contains(REPLACEMENT_CHARACTER, literal=True)
-            traces = text.str.count_matches(MOJIBAKE)
-            checks.append(Check("mojibake", replacement | (traces >= self.mojibake_min),
-                                pl.format("{}: {} U+FFFD, {} mis-decoding traces", pl.lit(name),
-                                          text.str.count_matches(REPLACEMENT_CHARACTER, literal=True), traces)))
-            markup = text.str.count_matches(MARKUP)
-            checks.append(Check("markup", not_code & (markup >= self.markup_min),
-                                pl.format("{}: {} HTML/Markdown remnants", pl.lit(name), markup)))
-            checks.append(Check("url_only", text.str.contains(URLS_ONLY), f"{name}: only URLs"))
-            symbols = symbol_fraction(name)
-            checks.append(Check("symbol_heavy", fields.is_prose(name) & (fields.length(name) >= self.symbol_min_chars)
-                                & (symbols > self.symbol_max_fraction),
-                                pl.format("{}: {} of characters are symbols", pl.lit(name), symbols.round(2))))
-            if name not in self.ellipsis_exempt_fields:
-                checks.append(self._ellipsis_check(fields, name))
+        text = pl.col(name)
+        not_code = fields.kind(name) != "code"
+        replacement = text.str.contains(REPLACEMENT_CHARACTER, literal=True)
+        traces = only_if_any(text, MOJIBAKE_MARKERS).str.count_matches(MOJIBAKE)
+        checks.append(Check("mojibake", replacement | (traces >= self.mojibake_min),
+                            pl.format("{}: {} U+FFFD, {} mis-decoding traces", pl.lit(name),
+                                      text.str.count_matches(REPLACEMENT_CHARACTER, literal=True), traces)))
+        markup = only_if_any(text, ["<", "&", "]("]).str.count_matches(MARKUP)
+        checks.append(Check("markup", not_code & (markup >= self.markup_min),
+                            pl.format("{}: {} HTML/Markdown remnants", pl.lit(name), markup)))
+        checks.append(Check("url_only", only_if_any(text, ["http", "www."]).str.contains(URLS_ONLY),
+                            f"{name}: only URLs"))
+        symbols = symbol_fraction(name, fields.length(name))
+        checks.append(Check("symbol_heavy", fields.is_prose(name) & (fields.length(name) >= self.symbol_min_chars)
+                            & (symbols > self.symbol_max_fraction),
+                            pl.format("{}: {} of characters are symbols", pl.lit(name), symbols.round(2))))
+        if name not in self.ellipsis_exempt_fields:
+            checks.append(self._ellipsis_check(fields, name))
         return checks
 
     def _ellipsis_check(self, fields: FieldContext, name: str) -> Check:
         text = pl.col(name)
         lines = text.str.strip_chars().str.count_matches(r"(?m)^.*\S.*$")
-        ending = text.str.count_matches(ELLIPSIS_LINE_END)
+        ending = only_if_any(text, ["…", "‥", "...", "・・・"]).str.count_matches(ELLIPSIS_LINE_END)
         share = pl.when(lines > 0).then(ending / lines).otherwise(0.0)
         long_single_line = (lines > 1) | (fields.length(name) >= self.ellipsis_single_line_min_chars)
         truncated = ((fields.kind(name) != "code") & (share > self.ellipsis_max_fraction) & (ending > 0)

@@ -34,6 +34,7 @@ distinct text (polars' regex engine has no back-references).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 
@@ -45,13 +46,23 @@ from jinstruct.filters.fields import FieldContext
 # Runs of these are layout (Markdown rules, table borders, dotted leaders), not degeneration.
 FORMATTING_CHARACTERS = re.escape("-=_*~.#|+・…‥─━")
 SENTENCE_SPLIT = re.compile(r"[。！？!?\n]+")
+SENTENCE_END = r"[。！？!?]"
 WHITESPACE = re.compile(r"\s+")
 
 
-def longest_char_run(text: str, at_least: int) -> tuple[int, str]:
-    """Length and character of the first run of one non-space character at least ``at_least`` long (0, "" if none)."""
-    match = re.search(rf"([^\s{FORMATTING_CHARACTERS}])\1{{{at_least - 1},}}", text)
-    return (len(match.group(0)), match.group(1)) if match else (0, "")
+def char_runs(texts: list[str], at_least: int) -> dict[int, tuple[int, str]]:
+    """Index of each text holding a run of one non-space, non-layout character ``at_least`` long ->
+    (run length, character). One C-speed regex scan over all texts joined by newlines."""
+    pattern = re.compile(rf"([^\s{FORMATTING_CHARACTERS}])\1{{{at_least - 1},}}")
+    starts, offset = [], 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + 1
+    runs: dict[int, tuple[int, str]] = {}
+    for match in pattern.finditer("\n".join(texts)):
+        row = bisect.bisect_right(starts, match.start()) - 1
+        runs.setdefault(row, (len(match.group(0)), match.group(1)))
+    return runs
 
 
 def duplicate_fraction(items: list[str]) -> float:
@@ -82,18 +93,32 @@ class RepetitionFilter(Filter):
         self.prose_fields = params.get("prose_fields")
 
     def evaluate(self, frame: pl.DataFrame, fields: FieldContext) -> pl.DataFrame:
+        p = self.params
         reasons: list[str | None] = [None] * frame.height
         details: list[str | None] = [None] * frame.height
         for name in fields.text_fields:
             texts = frame[name].to_list()
             kinds = frame[f"__kind__{name}"].to_list()
+            prose_rules = self._prose_rules_apply(name)
+            # Only texts that can fail a line, sentence or n-gram rule reach Python: cheap counts decide.
+            candidates = frame.select((fields.kind(name) != "code") & (
+                (pl.col(name).str.count_matches(r"(?m)^[ \t]*\S") >= p["min_lines"])
+                | (pl.lit(prose_rules) & fields.is_prose(name)
+                   & ((pl.col(name).str.count_matches(SENTENCE_END) >= p["min_sentences"] - 1)
+                      | (fields.length(name) >= p["ngram_min_chars"]))))).to_series()
+            runs = char_runs(texts, p["max_char_run"])
+            rows = sorted(set(candidates.arg_true().to_list()) | set(runs))
             verdicts: dict[tuple[str, str], tuple[str, str] | None] = {}
-            for row, (text, kind) in enumerate(zip(texts, kinds)):
-                if reasons[row] is not None or kind == "code":
+            for row in rows:
+                if reasons[row] is not None or kinds[row] == "code":
                     continue
-                key = (text, kind)
+                if row in runs:
+                    run, char = runs[row]
+                    reasons[row], details[row] = "char_run", f"{name}: {char!r} repeated {run} times"
+                    continue
+                key = (texts[row], kinds[row] if prose_rules else "source")
                 if key not in verdicts:
-                    verdicts[key] = self.verdict(text, kind if self._prose_rules_apply(name) else "source")
+                    verdicts[key] = self.verdict(*key)
                 if verdicts[key] is not None:
                     reasons[row], what = verdicts[key]
                     details[row] = f"{name}: {what}"
@@ -104,11 +129,11 @@ class RepetitionFilter(Filter):
         return self.prose_fields is None or name in self.prose_fields or name not in ("instruction", "input", "output")
 
     def verdict(self, text: str, kind: str) -> tuple[str, str] | None:
-        """(reason, detail) for one text of a given kind, or None to keep it."""
+        """(reason, detail) of the line, sentence and n-gram rules for one text, or None to keep it.
+
+        ``kind`` is the content kind, or "source" for fields where only the line rule applies.
+        """
         p = self.params
-        run, char = longest_char_run(text, p["max_char_run"])
-        if run:
-            return "char_run", f"{char!r} repeated {run} times"
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if len(lines) >= p["min_lines"]:
             share = duplicate_fraction(lines)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from jinstruct.filters.base import Check, ExprFilter
+from jinstruct.filters.base import Check, CheckGroup, ExprFilter
 from jinstruct.filters.fields import FieldContext
 from jinstruct.text.scripts import hiragana_fraction, japanese_fraction
 
@@ -46,15 +46,16 @@ class ScriptFilter(ExprFilter):
         self.min_hiragana = float(params["min_hiragana"])
         self.min_japanese = float(params["min_japanese"])
 
-    def checks(self, fields: FieldContext) -> list[Check]:
-        checks = []
+    def check_groups(self, fields: FieldContext) -> list[CheckGroup]:
+        groups = []
         for name in fields.text_fields:
             applies = (fields.lang(name) == "ja") & fields.is_prose(name) & (fields.length(name) >= self.min_chars)
-            japanese, hiragana = japanese_fraction(name), hiragana_fraction(name)
-            checks.append(Check("low_japanese", applies & (japanese < self.min_japanese),
-                                pl.format("{}: japanese {} < {}", pl.lit(name), japanese.round(3),
-                                          pl.lit(self.min_japanese))))
-            checks.append(Check("low_hiragana", applies & (hiragana < self.min_hiragana),
-                                pl.format("{}: hiragana {} < {}", pl.lit(name), hiragana.round(3),
-                                          pl.lit(self.min_hiragana))))
-        return checks
+            japanese = japanese_fraction(name, fields.length(name))
+            hiragana = hiragana_fraction(name, fields.length(name))
+            groups.append(CheckGroup(applies, [
+                Check("low_japanese", japanese < self.min_japanese,
+                      pl.format("{}: japanese {} < {}", pl.lit(name), japanese.round(3), pl.lit(self.min_japanese))),
+                Check("low_hiragana", hiragana < self.min_hiragana,
+                      pl.format("{}: hiragana {} < {}", pl.lit(name), hiragana.round(3), pl.lit(self.min_hiragana))),
+            ]))
+        return groups

@@ -17,8 +17,12 @@ character-level filters, so Sudachi stays off the hot path:
 - ``too_many_tokens``: more than ``max_tokens`` Sudachi tokens (a bound in the
   unit a language model budget is counted in).
 
-Token counts of every tokenised text go to the stats as a histogram with fixed
-bins. ``normalized_form`` (Sudachi's spelling-variant folding: 打込む→打ち込む,
+Sudachi runs only where one of these can fire: on texts whose share of
+repeated character ``prefilter_char_ngram``-grams is at least
+``prefilter_min_share`` (a repeated word 5-gram is a repeated character run, so
+this loses nothing real at 0.3 against a 0.6 word bound), or that have more
+characters than ``max_tokens``. Token counts of the tokenised texts go to the
+stats as a histogram with fixed bins. ``normalized_form`` (Sudachi's spelling-variant folding: 打込む→打ち込む,
 ｽﾏﾎ→スマホ) is exposed for dedup and decontamination keys. Texts are tokenised
 once per distinct string, in batches, with the split mode from params (A short,
 B middle, C long units; C is the default because it keeps compounds whole).
@@ -34,6 +38,7 @@ import polars as pl
 
 from jinstruct.filters.base import DETAIL, REASON, Filter
 from jinstruct.filters.fields import FieldContext
+from jinstruct.filters.repetition import duplicate_ngram_fraction
 from jinstruct.progress import progress
 
 TOKEN_BINS = [0, 16, 32, 64, 128, 256, 512, 1024, 2048]
@@ -107,6 +112,8 @@ class WordFilter(Filter):
         self.max_duplicate = float(params["max_duplicate_ngram_fraction"])
         self.max_tokens = int(params["max_tokens"])
         self.fields = params.get("fields")
+        self.prefilter_ngram = int(params["prefilter_char_ngram"])
+        self.prefilter_min_share = float(params["prefilter_min_share"])
         self._histogram: dict[str, Counter] = {}
 
     def evaluate(self, frame: pl.DataFrame, fields: FieldContext) -> pl.DataFrame:
@@ -118,9 +125,15 @@ class WordFilter(Filter):
             eligible = frame.select((fields.lang(name) == "ja") & fields.is_prose(name)
                                     & (fields.length(name) >= self.min_chars)).to_series()
             rows = [row for row in eligible.arg_true().to_list() if reasons[row] is None]
-            if not rows:
-                continue
             texts = frame[name].gather(rows).to_list()
+            # Sudachi only where a word-level rule can fire: a repeated word 5-gram is also a
+            # repeated run of characters, and a text has at most as many tokens as characters.
+            chosen = [(row, text) for row, text in zip(rows, texts)
+                      if duplicate_ngram_fraction(text, self.prefilter_ngram) >= self.prefilter_min_share
+                      or len(text) > self.max_tokens]
+            if not chosen:
+                continue
+            rows, texts = [row for row, _ in chosen], [text for _, text in chosen]
             token_lists = tokenize(progress(texts, desc=f"sudachi {name}", total=len(texts)), self.split_mode)
             histogram = self._histogram.setdefault(name, Counter())
             for row, tokens in zip(rows, token_lists):

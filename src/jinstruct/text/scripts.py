@@ -48,25 +48,28 @@ def count(text: str | pl.Expr, pattern: str) -> pl.Expr:
     return _col(text).str.count_matches(pattern)
 
 
-def fraction(text: str | pl.Expr, pattern: str) -> pl.Expr:
-    """Share of the visible characters matching ``pattern``; 0 for empty text."""
-    length = visible_length(text)
+def fraction(text: str | pl.Expr, pattern: str, length: pl.Expr | None = None) -> pl.Expr:
+    """Share of the visible characters matching ``pattern``; 0 for empty text.
+
+    Pass ``length`` when the visible length is already a column, to save a pass.
+    """
+    length = visible_length(text) if length is None else length
     return pl.when(length > 0).then(count(text, pattern) / length).otherwise(0.0)
 
 
-def hiragana_fraction(text: str | pl.Expr) -> pl.Expr:
-    return fraction(text, HIRAGANA)
+def hiragana_fraction(text: str | pl.Expr, length: pl.Expr | None = None) -> pl.Expr:
+    return fraction(text, HIRAGANA, length)
 
 
-def japanese_fraction(text: str | pl.Expr) -> pl.Expr:
-    return fraction(text, JAPANESE)
+def japanese_fraction(text: str | pl.Expr, length: pl.Expr | None = None) -> pl.Expr:
+    return fraction(text, JAPANESE, length)
 
 
 def has_kana(text: str | pl.Expr) -> pl.Expr:
     return _col(text).str.contains(KANA)
 
 
-def symbol_fraction(text: str | pl.Expr) -> pl.Expr:
+def symbol_fraction(text: str | pl.Expr, length: pl.Expr | None = None) -> pl.Expr:
     """Share of visible characters that are neither letters nor digits of any script."""
-    length = visible_length(text)
+    length = visible_length(text) if length is None else length
     return pl.when(length > 0).then(1.0 - count(text, WORD_CHARACTER) / length).otherwise(0.0)
