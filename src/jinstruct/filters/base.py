@@ -80,11 +80,13 @@ class ExprFilter(Filter):
             if not rows.any():
                 continue
             positions = rows.arg_true()
-            verdict = frame.filter(rows).select(first_failing(group.checks))
-            hit = verdict[REASON].is_not_null()
+            subset = frame.filter(rows)
+            # Reasons first; the (formatted, costlier) details only for the rows that failed.
+            hit = subset.select(first_failing(group.checks)[0]).to_series().is_not_null()
             if hit.any():
-                reason = reason.scatter(positions.filter(hit), verdict[REASON].filter(hit))
-                detail = detail.scatter(positions.filter(hit), verdict[DETAIL].filter(hit))
+                verdict = subset.filter(hit).select(first_failing(group.checks))
+                reason = reason.scatter(positions.filter(hit), verdict[REASON])
+                detail = detail.scatter(positions.filter(hit), verdict[DETAIL])
         return pl.DataFrame([reason, detail])
 
 
