@@ -74,6 +74,10 @@ def test_names_titles_numbers_and_code_are_not_language_errors():
         rec(4, task="general", output="def add(a, b):\n    return a + b\n\nprint(add(1, 2))"),
         rec(5, instruction="The Science Laureates of the United States Act of 2013とは？"),
         rec(6, task="classification", output="はい"),
+        # Extractive answers inherit the passage's language.
+        rec(7, task="reading_comprehension", instruction="文章を読んで質問に答えてください。",
+            input="ラーマ5世の治世はタイ暦でจ.ศ.1234จัตวาศกに始まった。\n質問: 治世が始まった年は？", output="จ.ศ.1234จัตวาศก"),
+        rec(8, output="Danish Siddiqui（殺害）、Adnan Abidi、Sanna Irshad Matto & Amit Dave。"),
     ]
     assert set(reasons(keep).values()) == {None}
 
@@ -119,14 +123,16 @@ def test_outputs_that_copy_or_echo_the_prompt_are_rejected_but_extractive_answer
     passage = "織田信長は尾張国の戦国大名で、桶狭間の戦いで今川義元を破った。"
     copies_input = rec(1, task="summarization", instruction="次の文章を要約してください。", input=passage, output=passage)
     copies_instruction = rec(2, instruction="猫についての短い詩を書いてください。", output="猫についての 短い詩を書いてください")
-    echoes = rec(3, instruction="日本で一番長い川の名前を教えてください。", output="日本で一番長い川の名前を教えてください。はい。")
+    echoes = rec(3, instruction="日本で一番長い川の名前と、その長さを教えてください。", output="日本で一番長い川の名前と、その長さを教えて")
+    restates_then_answers = rec(6, instruction="ドイツの首都は？", output="ドイツの首都はベルリン")
     extractive = rec(4, task="reading_comprehension", instruction="文章を読んで質問に答えてください。",
                      input=passage + "\n質問: 今川義元を破った戦いは？", output="桶狭間の戦い")
     label_in_instruction = rec(5, task="classification", instruction="次の文は肯定的か否定的か答えてください。",
                                input="最高の一日だった。", output="肯定的")
-    assert reasons([copies_input, copies_instruction, echoes, extractive, label_in_instruction]) == {
+    assert reasons([copies_input, copies_instruction, echoes, extractive, label_in_instruction,
+                    restates_then_answers]) == {
         "fixture:1": "output_copies_prompt", "fixture:2": "output_copies_prompt",
-        "fixture:3": "output_echoes_question", "fixture:4": None, "fixture:5": None}
+        "fixture:3": "output_echoes_question", "fixture:4": None, "fixture:5": None, "fixture:6": None}
 
 
 # ------------------------------------------------------------------ noise
@@ -155,8 +161,12 @@ def test_ellipsis_endings_count_both_forms_and_spare_short_lines_and_instruction
     short_trail = rec(3, task="translation_en_ja", instruction="次の英文を日本語に翻訳してください。",
                       input="finally they said ...", output="ついに彼らは言った…")
     instruction_trail = rec(4, instruction="次の文の続きを書いてください：昔々あるところに…", output="おじいさんとおばあさんが住んでいました。")
-    assert reasons([cut_lines, long_cut, short_trail, instruction_trail]) == {
-        "fixture:1": "ellipsis_ending", "fixture:2": "ellipsis_ending", "fixture:3": None, "fixture:4": None}
+    after_full_stops = rec(5, task="brainstorming", output="手順1：場所を確保する。...\n手順2：石を並べる。...\n手順3：火をつける。...")
+    elided_middle = rec(6, output="ランリー・ゲイリー・コリンズはカナダのアイスホッケー選手で、キャリアの大半をマイナーリーグで過ごした...\n\n"
+                                  "コリンズは2022年6月に86歳で亡くなりました。")
+    assert reasons([cut_lines, long_cut, short_trail, instruction_trail, after_full_stops, elided_middle]) == {
+        "fixture:1": "ellipsis_ending", "fixture:2": "ellipsis_ending", "fixture:3": None, "fixture:4": None,
+        "fixture:5": None, "fixture:6": None}
 
 
 # ------------------------------------------------------------------ NG words
@@ -223,15 +233,19 @@ def test_list_suffixes_and_passages_restated_by_the_question_are_not_repetition(
 # ------------------------------------------------------------------ Sudachi word signals
 
 def test_repeated_word_ngrams_and_token_histogram():
-    looping = "私は毎朝コーヒーを飲みます。" + "そして私は毎朝コーヒーを飲みます、" * 3 + "それが習慣です。" * 2 + \
-        "週末には紅茶を飲むこともありますが、基本的にはコーヒーが好きです。"
+    # A generation loop: the same long clause over and over (word 10-grams repeat).
+    looping = "私は毎朝早く起きて、" + "駅前の小さな喫茶店でコーヒーを飲みながら新聞を読みます。" * 4 + "それが習慣です。"
+    # Templated lines (one per item of a classification) repeat short phrases only: kept.
+    templated = "\n".join(f"{name}は、チーズの一種です。" for name in
+                           ["ゴーダ", "ブリー", "チェダー", "マンチェゴ", "カマンベール", "エメンタール", "モッツァレラ"])
     varied = ("富士山は静岡県と山梨県の境にある日本一高い山です。標高は三千七百七十六メートルで、"
               "夏の登山シーズンには多くの人が山頂を目指します。冬は雪に覆われ、遠くからでもその姿がよく見えます。"
               "二〇一三年には世界文化遺産に登録され、信仰の対象と芸術の源泉として評価されました。")
-    result = run([rec(1, output=looping), rec(2, output=varied)], params={"repetition": {"enabled": False}})
+    result = run([rec(1, output=looping), rec(2, output=varied), rec(3, task="classification", output=templated)],
+                 params={"repetition": {"enabled": False}})
     assert dict(zip(result.rejected["id"], result.rejected["reason"])) == {"fixture:1": "repeated_words"}
-    # Only the text with repeated character runs needed Sudachi: the varied one was cleared by the prefilter.
-    assert sum(result.extra_stats["sudachi_token_histogram"]["output"].values()) == 1
+    # Only texts with repeated character runs needed Sudachi: the varied one was cleared by the prefilter.
+    assert sum(result.extra_stats["sudachi_token_histogram"]["output"].values()) == 2
     capped = run([rec(2, output=varied)], params={"words": {"max_tokens": 30}})
     assert capped.rejected["reason"].to_list() == ["too_many_tokens"]
     token_count = int(capped.rejected["detail"][0].split(": ")[1].split(" ")[0])

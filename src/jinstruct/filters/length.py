@@ -16,10 +16,11 @@ Removes:
   is about one token for small BPE vocabularies).
 - ``output_copies_prompt``: the output equals the instruction or a non-empty
   input once whitespace is ignored: the record teaches nothing.
-- ``output_echoes_question``: the output only repeats the instruction: it is
-  contained in the instruction and covers at least ``echo_min_share`` of it, or
-  it starts with the whole instruction and adds fewer than ``echo_max_extra``
-  characters. Outputs of fewer than ``echo_min_chars`` characters are exempt (an
+- ``output_echoes_question``: the output only repeats part of the instruction:
+  it is contained in it and covers at least ``echo_min_share`` of it (a truncated
+  copy of the question). An output that restates the question and then answers
+  (「ドイツの首都は？」→「ドイツの首都はベルリン」) is a good answer and stays.
+  Outputs of fewer than ``echo_min_chars`` characters are exempt (an
   instruction that lists the labels 肯定/否定 contains its one-word answer).
   Answers contained in the *input* are fine: that is extractive QA.
 """
@@ -46,7 +47,6 @@ class LengthFilter(ExprFilter):
         self.bounds = {task: dict(per_field) for task, per_field in params["bounds"].items()}
         self.echo_min_chars = int(params["echo_min_chars"])
         self.echo_min_share = float(params["echo_min_share"])
-        self.echo_max_extra = int(params["echo_max_extra"])
 
     def _bound(self, task: str, name: str) -> tuple[int, int]:
         defaults = self.bounds["*"]
@@ -94,8 +94,7 @@ class LengthFilter(ExprFilter):
             instruction = _compact("instruction")
             out_len, ins_len = output.str.len_chars(), instruction.str.len_chars()
             inside = instruction.str.contains(output, literal=True) & (out_len >= self.echo_min_share * ins_len)
-            prefix = output.str.starts_with(instruction) & (out_len - ins_len < self.echo_max_extra)
-            echoes = (out_len >= self.echo_min_chars) & (ins_len > 0) & (inside | prefix)
+            echoes = (out_len >= self.echo_min_chars) & (ins_len > 0) & (out_len < ins_len) & inside
             checks.append(Check("output_echoes_question", echoes,
                                 pl.format("output: repeats the instruction ({} of {} chars)", out_len, ins_len)))
         return checks

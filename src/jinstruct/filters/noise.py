@@ -24,10 +24,12 @@ Removes:
   ``ellipsis_max_fraction`` of its lines (truncated text). Both … (and ‥, ・・・)
   and ... count, so that normalisation choices cannot weaken the rule. Gopher
   uses 0.3 for lines ending with an ellipsis; Swallow (Okazaki et al., 2024)
-  0.2. We use 0.3 on multi-line texts; a one-line text counts only from
-  ``ellipsis_single_line_min_chars`` characters on, because a short sentence
-  may trail off on purpose (Tanaka: "finally they said ..."), while a long
-  paragraph ending in … was cut off. Instructions and inputs are exempt
+  0.2. We use 0.3 on texts of three or more lines; a shorter text counts when it
+  *ends* in an ellipsis and has at least ``ellipsis_single_line_min_chars``
+  characters, because a short sentence may trail off on purpose (Tanaka:
+  "finally they said ..."), while a long paragraph ending in … was cut off. An
+  ellipsis right after a finished sentence (「…確保する。...」, a step list's
+  style in Dolly-ja) is not a cut and does not count. Instructions and inputs are exempt
   (「次の文を完成させてください: 昔々…」).
 """
 
@@ -50,7 +52,9 @@ MARKUP = (r"</?(?:div|span|p|br|a|img|table|tr|td|th|li|ul|ol|script|style|h[1-6
           r"|!?\[[^\]\n]*\]\([^)\s]+\)")
 URL = r"(?:https?://|www\.)\S+"
 URLS_ONLY = rf"^\s*(?:{URL}\s*)+$"
-ELLIPSIS_LINE_END = r"(?m)(?:…|‥|\.\.\.|・・・)\s*$"
+# An ellipsis ending a line, not right after a finished sentence (「…する。...」 is a style, not a cut).
+ELLIPSIS_LINE_END = r"(?m)[^。．!！?？\s][ \t]*(?:…|‥|\.\.\.|・・・)[ \t]*$"
+LAST_LINE_ELLIPSIS = r"[^。．!！?？\s][ \t]*(?:…|‥|\.\.\.|・・・)\s*$"
 MOJIBAKE_MARKERS = list("ãäåæçè‚ƒ縺繧繝")
 
 
@@ -102,8 +106,9 @@ class NoiseFilter(ExprFilter):
         lines = text.str.strip_chars().str.count_matches(r"(?m)^.*\S.*$")
         ending = only_if_any(text, ["…", "‥", "...", "・・・"]).str.count_matches(ELLIPSIS_LINE_END)
         share = pl.when(lines > 0).then(ending / lines).otherwise(0.0)
-        long_single_line = (lines > 1) | (fields.length(name) >= self.ellipsis_single_line_min_chars)
-        truncated = ((fields.kind(name) != "code") & (share > self.ellipsis_max_fraction) & (ending > 0)
-                     & long_single_line)
+        many_lines = (lines >= 3) & (share > self.ellipsis_max_fraction)
+        cut_at_the_end = ((lines < 3) & (fields.length(name) >= self.ellipsis_single_line_min_chars)
+                          & text.str.contains(LAST_LINE_ELLIPSIS))
+        truncated = (fields.kind(name) != "code") & (ending > 0) & (many_lines | cut_at_the_end)
         return Check("ellipsis_ending", truncated,
                      pl.format("{}: {} of {} lines end in an ellipsis", pl.lit(name), ending, lines))

@@ -47,6 +47,7 @@ from jinstruct.filters.fields import FieldContext
 FORMATTING_CHARACTERS = re.escape("-=_*~.#|+・…‥─━")
 SENTENCE_SPLIT = re.compile(r"[。！？!?\n]+")
 SENTENCE_END = r"[。！？!?]"
+WORD = re.compile(r"\w")
 WHITESPACE = re.compile(r"\s+")
 
 
@@ -141,7 +142,8 @@ class RepetitionFilter(Filter):
                 return "repeated_lines", f"{share:.2f} of {len(lines)} lines are repeats"
         if kind != "prose":
             return None
-        sentences = [part.strip() for part in SENTENCE_SPLIT.split(text) if part.strip()]
+        # Pieces without a letter or digit ("...", "・") are punctuation, not sentences.
+        sentences = [part.strip() for part in SENTENCE_SPLIT.split(text) if WORD.search(part)]
         if len(sentences) >= p["min_sentences"]:
             share = duplicate_fraction(sentences)
             if share > p["max_duplicate_sentence_fraction"]:
