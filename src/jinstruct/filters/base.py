@@ -36,6 +36,21 @@ class Check:
     detail: pl.Expr | str = ""
 
 
+def no_verdicts(height: int) -> tuple[pl.Series, pl.Series]:
+    """Empty ``reason`` and ``detail`` columns: every row kept so far."""
+    return (pl.Series(REASON, [None] * height, dtype=pl.String), pl.Series(DETAIL, [None] * height, dtype=pl.String))
+
+
+def record_verdicts(reason: pl.Series, detail: pl.Series, positions: pl.Series,
+                    verdict: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Write a subset's verdict (rows at ``positions``) into the full columns, rejected rows only."""
+    hit = verdict[REASON].is_not_null()
+    if hit.any():
+        reason = reason.scatter(positions.filter(hit), verdict[REASON].filter(hit))
+        detail = detail.scatter(positions.filter(hit), verdict[DETAIL].filter(hit).fill_null(""))
+    return reason, detail
+
+
 class Filter:
     """Base class: ``evaluate`` returns a frame of ``reason`` and ``detail`` (one row per input row)."""
 
@@ -69,8 +84,7 @@ class ExprFilter(Filter):
         raise NotImplementedError
 
     def evaluate(self, frame: pl.DataFrame, fields: FieldContext) -> pl.DataFrame:
-        reason = pl.Series(REASON, [None] * frame.height, dtype=pl.String)
-        detail = pl.Series(DETAIL, [None] * frame.height, dtype=pl.String)
+        reason, detail = no_verdicts(frame.height)
         for group in self.check_groups(fields):
             if not group.checks:
                 continue
@@ -85,8 +99,7 @@ class ExprFilter(Filter):
             hit = subset.select(first_failing(group.checks)[0]).to_series().is_not_null()
             if hit.any():
                 verdict = subset.filter(hit).select(first_failing(group.checks))
-                reason = reason.scatter(positions.filter(hit), verdict[REASON])
-                detail = detail.scatter(positions.filter(hit), verdict[DETAIL])
+                reason, detail = record_verdicts(reason, detail, positions.filter(hit), verdict)
         return pl.DataFrame([reason, detail])
 
 
@@ -110,8 +123,7 @@ class Compose:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, frame: pl.DataFrame, fields: FieldContext) -> tuple[pl.Series, pl.Series]:
-        reasons = pl.Series(REASON, [None] * frame.height, dtype=pl.String)
-        details = pl.Series(DETAIL, [None] * frame.height, dtype=pl.String)
+        reasons, details = no_verdicts(frame.height)
         work = fields.annotate(frame)
         for flt in self.filters:
             pending = reasons.is_null()
@@ -121,11 +133,9 @@ class Compose:
             started = time.perf_counter()
             verdict = flt.evaluate(work.filter(pending), fields)
             self.seconds[flt.name] = self.seconds.get(flt.name, 0.0) + time.perf_counter() - started
-            hit = verdict[REASON].is_not_null()
-            if hit.any():
-                reasons = reasons.scatter(positions.filter(hit), verdict[REASON].filter(hit))
-                details = details.scatter(positions.filter(hit), verdict[DETAIL].filter(hit).fill_null(""))
-            log.debug("[filter] %s: %d of %d rows rejected", flt.name, int(hit.sum()), len(positions))
+            reasons, details = record_verdicts(reasons, details, positions, verdict)
+            log.debug("[filter] %s: %d of %d rows rejected", flt.name, verdict[REASON].is_not_null().sum(),
+                      len(positions))
         return reasons, details
 
     def extra_stats(self) -> dict:

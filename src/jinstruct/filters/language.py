@@ -60,7 +60,7 @@ from collections import Counter
 
 import polars as pl
 
-from jinstruct.filters.base import REASON, DETAIL, Filter
+from jinstruct.filters.base import DETAIL, REASON, Filter, no_verdicts, record_verdicts
 from jinstruct.filters.fields import FieldContext
 from jinstruct.records import InputError
 from jinstruct.text.scripts import (HAN, JAPANESE, LATIN_LETTER, OTHER_SCRIPT_LETTER, SIMPLIFIED_CHINESE, fraction,
@@ -121,8 +121,7 @@ class LanguageFilter(Filter):
         self._scores: dict[str, Counter] = {}
 
     def evaluate(self, frame: pl.DataFrame, fields: FieldContext) -> pl.DataFrame:
-        reason = pl.Series(REASON, [None] * frame.height, dtype=pl.String)
-        detail = pl.Series(DETAIL, [None] * frame.height, dtype=pl.String)
+        reason, detail = no_verdicts(frame.height)
         for name in fields.text_fields:
             checked = (fields.lang(name) != "any") & (fields.kind(name) != "code") & (fields.length(name) > 0)
             if name == "output" and "input" in frame.columns:
@@ -133,10 +132,7 @@ class LanguageFilter(Filter):
                 continue
             positions = rows.arg_true()
             verdict = self._field_verdict(frame.filter(rows), fields, name)
-            hit = verdict[REASON].is_not_null()
-            if hit.any():
-                reason = reason.scatter(positions.filter(hit), verdict[REASON].filter(hit))
-                detail = detail.scatter(positions.filter(hit), verdict[DETAIL].filter(hit))
+            reason, detail = record_verdicts(reason, detail, positions, verdict)
         return pl.DataFrame([reason, detail])
 
     def _field_verdict(self, frame: pl.DataFrame, fields: FieldContext, name: str) -> pl.DataFrame:
