@@ -1,6 +1,6 @@
 """Records/s of normalise + filter on the default build, side by side with HojiChar.
 
-    PYTHONPATH=src python bench/filter_bench.py [--input data/interim/deduped.parquet]
+    PYTHONPATH=src python bench/filter_bench.py [--input data/interim/converted.parquet]
         [--limit N] [--peer-python /work/bench-venvs/hojichar/bin/python]
 
 Ours: ``jinstruct.text.normalize_records`` (when the normalize stage is
@@ -59,7 +59,8 @@ def run_peer(records: pl.DataFrame, peer_python: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, default=Path("data/interim/deduped.parquet"))
+    parser.add_argument("--input", type=Path, default=Path("data/interim/converted.parquet"),
+                        help="records before normalisation (default: the convert stage output)")
     parser.add_argument("--limit", type=int, default=None, help="first N records only")
     parser.add_argument("--peer-python", type=Path, default=Path("/work/bench-venvs/hojichar/bin/python"))
     parser.add_argument("--eval-dir", type=Path, default=Path("data/eval"))

@@ -92,3 +92,12 @@ def test_cli_set_overrides_a_threshold(tmp_path: Path, monkeypatch):
     assert cli_main(["filter", "--input", str(source), "--output", "b.jsonl", "--rejects", "rb.jsonl",
                      "--set", "length.bounds.creative_writing.output=[50, 6000]"]) == 0
     assert json.loads((tmp_path / "rb.jsonl").read_text(encoding="utf-8"))["reason"] == "too_short"
+
+
+def test_cli_on_a_file_whose_every_line_is_broken_reports_them_as_rejects(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.jsonl").write_text("{not json\n[1, 2]\n", encoding="utf-8")
+    assert cli_main(["filter", "--input", "broken.jsonl", "--output", "kept.jsonl", "--rejects", "rejects.jsonl"]) == 0
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["reason"] for row in rejects] == ["parse_error", "parse_error"]
+    assert (tmp_path / "kept.jsonl").read_text(encoding="utf-8") == ""

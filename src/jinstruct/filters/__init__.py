@@ -27,7 +27,7 @@ from jinstruct.filters.repetition import RepetitionFilter
 from jinstruct.filters.script import ScriptFilter
 from jinstruct.filters.words import WordFilter
 from jinstruct.records import InputError
-from jinstruct.stage import StageResult, partition
+from jinstruct.stage import StageResult, empty_rejects, partition
 
 STAGE = "filter"
 FILTER_FAMILIES = {
@@ -89,6 +89,8 @@ def filter_records(df: pl.DataFrame, params: dict, text_fields, eval_dir: Path |
     """
     params = merged_params(params)
     text_fields = list(text_fields)
+    if df.height == 0:  # e.g. a file whose every line was a parse error: nothing to judge
+        return StageResult(df, empty_rejects(df), {"filter_order": []})
     compose = Compose(build_filters(params, eval_dir, eval_sets))
     fields = FieldContext.from_params(params, text_fields, df.columns)
     reasons, details = compose(df, fields)
