@@ -18,7 +18,6 @@ import argparse
 import importlib.resources
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path

@@ -82,7 +82,8 @@ def test_user_listed_eval_files(tmp_path: Path):
     params = {"decontamination": {"extra_files": [{"path": str(extra), "text_fields": ["prompt"], "id_field": "qid"}]}}
     leaked = rec(1, "有給休暇の申請期限は？", "社内規定によれば、有給休暇の申請は取得日の三日前までに行う必要があります。")
     result = run([leaked, rec(2, "日本で一番高い山は？", "富士山です。")], None, params)
-    assert result.rejected.select("id", "detail").rows() == [("fixture:1", "output: shares a 20-char span with my_eval:a1")]
+    assert result.rejected.select("id", "detail").rows() == [
+        ("fixture:1", "output: shares a 20-char span with my_eval:a1")]
 
 
 def test_eval_index_api_for_the_evaluate_stage(eval_dir: Path):

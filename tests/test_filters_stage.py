@@ -53,7 +53,8 @@ def test_stage_script_writes_outputs_rejects_and_a_reason_by_source_table(tmp_pa
     kept = pl.read_parquet(tmp_path / "data/interim/filtered.parquet")
     rejected = pl.read_parquet(tmp_path / "data/rejects/filter.parquet")
     assert sorted(kept["id"]) == ["fixture:1", "other:2"]
-    assert dict(zip(rejected["id"], rejected["reason"])) == {"fixture:2": "empty_output", "other:1": "language_mismatch"}
+    assert dict(zip(rejected["id"], rejected["reason"])) == {"fixture:2": "empty_output",
+                                                             "other:1": "language_mismatch"}
     stats = json.loads((tmp_path / "metrics/filter.json").read_text(encoding="utf-8"))
     assert stats["rejected_by_reason_source"] == {"empty_output": {"fixture": 1}, "language_mismatch": {"other": 1}}
     assert stats["by_source"]["other"] == {"in": 2, "out": 1, "rejected": 1}
@@ -76,7 +77,8 @@ def test_cli_filters_any_jsonl_with_a_text_field_and_keeps_other_columns(tmp_pat
     assert code == 0
     kept = [json.loads(line) for line in (tmp_path / "kept.jsonl").read_text(encoding="utf-8").splitlines()]
     assert kept == [{"text": "明日は雨が降るそうなので、傘を持って出かけましょう。", "score": 3, "id": "mine:1", "source": "mine"}]
-    rejects = {row["id"]: row["reason"] for row in map(json.loads, (tmp_path / "rejects.jsonl").read_text().splitlines())}
+    lines = (tmp_path / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    rejects = {row["id"]: row["reason"] for row in map(json.loads, lines)}
     assert rejects == {"mine:3": "language_mismatch", "mine:4": "empty_text", "parse:mine.jsonl:2": "parse_error"}
     stats = json.loads((tmp_path / "stats.json").read_text(encoding="utf-8"))
     assert (stats["records_in"], stats["records_out"], stats["records_rejected"]) == (4, 1, 3)

@@ -10,9 +10,10 @@ record and field, as helper columns, before any filter runs:
   English side of a translation record is English);
 - the content kind (``code``, ``list`` or ``prose``; a list is two or more
   bulleted or numbered lines, a Markdown table, at least four separated items
-  per sentence end, or three or more lines most of which end no sentence): code and lists are kept
-  away from the prose heuristics (hiragana share, ellipses, repeated lines),
-  because a Python answer or a list of katakana names is fine as it is.
+  per sentence end, or three or more lines most of which end no sentence).
+  Code and lists are kept away from the prose heuristics (hiragana and symbol
+  shares, n-gram and sentence repetition), because a Python answer or a list
+  of katakana names is fine as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ LINE_WITH_SENTENCE_END = r"(?m)[。．.!！?？」』][ \t]*$"
 NON_EMPTY_LINE = r"(?m)^[ \t]*\S"
 # A Markdown table row.
 TABLE_ROW = r"(?m)^[ \t]*\|?[^|\n]+\|[^\n]*$"
+
 
 @dataclass(frozen=True)
 class FieldContext:

@@ -154,7 +154,8 @@ class LanguageFilter(Filter):
         )
         # fastText runs only where its answer matters: a kana-bearing Japanese-expected
         # text with enough Japanese characters passes whatever fastText says.
-        passes_by_script = (signals["lang"] == "ja") & signals["kana"] & (signals["japanese"] >= self.mixed_min_japanese)
+        passes_by_script = ((signals["lang"] == "ja") & signals["kana"]
+                            & (signals["japanese"] >= self.mixed_min_japanese))
         needs_lid = (signals["length"] >= self.min_chars) & ~passes_by_script
         labels = pl.Series("label", [None] * frame.height, dtype=pl.String)
         scores = pl.Series("score", [None] * frame.height, dtype=pl.Float64)
