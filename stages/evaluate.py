@@ -10,9 +10,8 @@ from jinstruct.stage import stage_main
 
 def body() -> None:
     params = load_params("eval")
-    decontamination = (load_params("filter") or {}).get("decontamination") or {}
     metrics, plots = evaluate_build(Path("models/base"), Path("models/adapter"), Path("data/processed"),
-                                    Path("data/eval"), params, load_params("eval_sets"), decontamination)
+                                    Path("data/eval"), params, load_params("eval_sets"), load_params("filter"))
     write_json(metrics, "metrics/eval.json")
     write_json(plots["accuracy"], "plots/eval.json")
     write_json(plots["perplexity"], "plots/eval_perplexity.json")

@@ -25,6 +25,7 @@ from jinstruct.evaluate import fewshot, jcommonsenseqa, jnli, marc_ja, perplexit
 from jinstruct.evaluate.metrics import macro_f1, majority_baseline
 from jinstruct.evaluate.models import check_adapter_dataset
 from jinstruct.evaluate.scoring import Request, score_one_at_a_time, score_requests
+from jinstruct.evaluate.suite import evaluate_build
 from jinstruct.evaluate.templates import load_choice_template
 from jinstruct.records import InputError, dataset_hash, write_parquet
 
@@ -354,7 +355,6 @@ def test_cli_scores_a_user_marc_ja_file(model_dirs, capsys):
 
 def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_path):
     """stages/evaluate.py in a build folder: metrics, plots, hashes, and one planted contaminated item."""
-    pytest.importorskip("jinstruct.filters.decontamination")
     import shutil
     import subprocess
     import sys
@@ -395,7 +395,10 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
                          text=True, env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
     assert run.returncode == 0, run.stderr
     metrics = json.loads((project / "metrics" / "eval.json").read_text(encoding="utf-8"))
-    assert metrics["contamination"] == {"eval_items_in_train": 1}
+    # JNLI pairs reuse captions: every copied item holding the planted sentence counts.
+    holding = [row for row in raw_rows(JNLI_FILE)[:40] if planted["sentence1"] in (row["sentence1"], row["sentence2"])]
+    assert len(holding) >= 1
+    assert metrics["contamination"] == {"eval_items_in_train": len(holding)}
     assert metrics["dataset_hash"] == dataset_hash(splits)
     assert metrics["adapter_sha256"] == hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
     assert metrics["base_identity"] == {"name": "tiny-test-llama"}
@@ -412,8 +415,6 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
         (task, model) for task in ("jnli", "jcommonsenseqa") for model in ("base", "tuned", "majority class")}
 
     (project / "models" / "adapter" / "training_info.json").write_text(json.dumps({"dataset_hash": "c" * 64}))
-    refused = subprocess.run([sys.executable, str(repo / "stages" / "evaluate.py")], cwd=project, capture_output=True,
-                             text=True, env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
-    assert refused.returncode == 2
-    assert "the adapter was trained on dataset cccccccccccc" in refused.stderr
-    assert "Traceback" not in refused.stderr
+    with pytest.raises(InputError, match="the adapter was trained on dataset cccccccccccc"):
+        evaluate_build(project / "models" / "base", project / "models" / "adapter", processed,
+                       project / "data" / "eval", params["eval"], params["eval_sets"], params["filter"])

@@ -15,18 +15,21 @@ import polars as pl
 from jinstruct.records import TEXT_FIELDS
 
 
-def count_contaminated(train: pl.DataFrame, eval_dir: Path, eval_sets: dict, decontamination: dict) -> int:
+def count_contaminated(train: pl.DataFrame, eval_dir: Path, eval_sets: dict, filter_params: dict | None) -> int:
     """Number of eval items that share an n-gram with some text field of some training record.
 
     ``eval_sets`` is the params section of that name (which files are benchmarks);
-    ``decontamination`` the filter's decontamination params (``ngram``,
-    ``min_item_chars``, ``extra_files``). Fields are matched one by one, as the
-    filter does: joining them would invent n-grams that span two fields.
+    ``filter_params`` the ``filter`` section, merged with the filter's defaults
+    here so that evaluate counts with exactly the n-gram size and minimum item
+    length the filter removed with. Fields are matched one by one, as the filter
+    does: joining them would invent n-grams that span two fields.
     """
+    from jinstruct.filters import merged_params
     from jinstruct.filters.decontamination import EvalIndex
 
-    rule = {key: decontamination[key] for key in ("ngram", "min_item_chars", "extra_files") if key in decontamination}
-    index = EvalIndex.build(Path(eval_dir), eval_sets, **rule)
+    rule = merged_params(filter_params)["decontamination"]
+    index = EvalIndex.build(Path(eval_dir), eval_sets, rule["ngram"], rule.get("extra_files") or [],
+                            rule["min_item_chars"])
     found: set[str] = set()
     for field in TEXT_FIELDS:
         found |= index.contaminated_items(train[field].fill_null(""))

@@ -98,7 +98,7 @@ def plot_rows(results: dict) -> dict[str, list[dict]]:
 
 
 def evaluate_build(base_dir: Path, adapter_dir: Path, processed_dir: Path, eval_dir: Path, params: dict,
-                   eval_sets: dict, decontamination: dict) -> tuple[dict, dict[str, list[dict]]]:
+                   eval_sets: dict, filter_params: dict | None) -> tuple[dict, dict[str, list[dict]]]:
     """The evaluate stage: (metrics/eval.json content, plot rows) for base and tuned.
 
     Checks that the split files still match their manifest and refuses an adapter
@@ -111,7 +111,7 @@ def evaluate_build(base_dir: Path, adapter_dir: Path, processed_dir: Path, eval_
 
     _, splits = verify_processed(processed_dir)
     dataset_hash = check_adapter_dataset(adapter_dir, processed_dir / "manifest.json")
-    contaminated = count_contaminated(splits["train"], eval_dir, eval_sets, decontamination)
+    contaminated = count_contaminated(splits["train"], eval_dir, eval_sets, filter_params)
     if contaminated:
         log.warning(f"[evaluate] {contaminated} benchmark items overlap the training split: scores are inflated")
     tasks = load_tasks(params)
