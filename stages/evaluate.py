@@ -9,7 +9,11 @@ from jinstruct.stage import stage_main
 
 
 def body() -> None:
-    params = load_params("eval")
+    params = dict(load_params("eval"))
+    # Perplexity is measured in the prompt format the adapter was trained with.
+    training_template = (load_params("train") or {}).get("template")
+    if training_template:
+        params["prompt_template"] = training_template
     metrics, plots = evaluate_build(Path("models/base"), Path("models/adapter"), Path("data/processed"),
                                     Path("data/eval"), params, load_params("eval_sets"), load_params("filter"))
     write_json(metrics, "metrics/eval.json")

@@ -257,6 +257,13 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(tokenizer, tmp_pat
     assert metrics["overall"] == pytest.approx(len(tokenizer), rel=1e-4)
     assert set(metrics["by_task"]) == {"qa", "translation"}
     assert metrics["by_task"]["qa"] == pytest.approx(len(tokenizer), rel=1e-4)
+    # The stage passes the training template (a file without an id): it is used and named by stem + sha256.
+    training = tmp_path / "alpaca_ja.yaml"
+    training.write_text('prompt_input: "指示：{instruction}\\n入力：{input}\\n応答："\n'
+                        'prompt_no_input: "指示：{instruction}\\n応答："\n', encoding="utf-8")
+    trained_format = perplexity.load(tmp_path / "test.parquet", {"prompt_template": str(training)})
+    assert trained_format.requests()[0].context == "指示：日本の首都は？\n応答："
+    assert trained_format.summary()["template"] == f"alpaca_ja@{hashlib.sha256(training.read_bytes()).hexdigest()[:12]}"
 
 
 # --------------------------------------------------------------------------- models on disk, CLI

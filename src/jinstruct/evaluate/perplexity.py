@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 from jinstruct.evaluate.scoring import Request, Score
 from jinstruct.evaluate.templates import load_template
@@ -60,11 +61,28 @@ def _perplexity(logprob: float, tokens: int) -> float:
     return math.exp(-logprob / tokens)
 
 
+def prompt_template(params: dict) -> dict:
+    """The training prompt template (``params['prompt_template']``, a YAML file) or the shipped copy.
+
+    A file without an ``id`` (the training template) is named by its stem and
+    the first 12 hex digits of its sha256, so an edit shows in the metrics.
+    """
+    chosen = params.get("prompt_template")
+    if not chosen:
+        return load_template(NAME)
+    path = Path(chosen)
+    if not path.is_file():
+        raise InputError(f"{path}: no such prompt template")
+    template = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    template.setdefault("id", f"{path.stem}@{file_sha256(path)[:12]}")
+    return template
+
+
 def load(path: Path, params: dict) -> PerplexityTask:
-    template = load_template(NAME)
-    missing = [key for key in ("with_input", "without_input") if key not in template]
+    template = prompt_template(params)
+    missing = [key for key in ("prompt_input", "prompt_no_input") if not isinstance(template.get(key), str)]
     if missing:
-        raise InputError(f"templates/{NAME}.yaml: missing {', '.join(missing)}")
+        raise InputError(f"prompt template {template.get('id')}: missing {', '.join(missing)}")
     records = read_records(path).select("id", "task", "instruction", "input", "output").sort("id")
     empty = records.filter(pl.col("output").fill_null("").str.strip_chars() == "")
     records = records.filter(pl.col("output").fill_null("").str.strip_chars() != "")
@@ -74,7 +92,7 @@ def load(path: Path, params: dict) -> PerplexityTask:
     if records.height == 0:
         raise InputError(f"{path}: no records with an answer to score")
     prompts = [
-        (template["with_input"] if record_input else template["without_input"]).format(
+        (template["prompt_input"] if record_input.strip() else template["prompt_no_input"]).format(
             instruction=instruction, input=record_input)
         for instruction, record_input in zip(records["instruction"].to_list(),
                                              records["input"].fill_null("").to_list(), strict=True)
