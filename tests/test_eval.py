@@ -399,7 +399,8 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
     (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
 
     run = subprocess.run([sys.executable, str(repo / "stages" / "evaluate.py")], cwd=project, capture_output=True,
-                         text=True, env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
+                         text=True, timeout=300,
+                         env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr
     metrics = json.loads((project / "metrics" / "eval.json").read_text(encoding="utf-8"))
     # JNLI pairs reuse captions: every copied item holding the planted sentence counts.
