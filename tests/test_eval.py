@@ -60,7 +60,8 @@ def tokenizer() -> PreTrainedTokenizerFast:
         texts += [template.header, template.item, *template.choices.values()] * 20
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace()
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=2000, special_tokens=["<pad>", "<unk>", "<s>", "</s>"]))
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=2000,
+                                                       special_tokens=["<pad>", "<unk>", "<s>", "</s>"]))
     return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
                                    unk_token="<unk>")
 
@@ -90,7 +91,8 @@ def constant_logits_model(tokenizer, bias: dict[int, float]) -> LlamaForCausalLM
 def expected_logprob(tokenizer, bias: dict[int, float], text: str) -> float:
     vocab = len(tokenizer)
     log_normaliser = math.log((vocab - len(bias)) + sum(math.exp(v) for v in bias.values()))
-    return sum(bias.get(token, 0.0) - log_normaliser for token in tokenizer(text, add_special_tokens=False)["input_ids"])
+    tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return sum(bias.get(token, 0.0) - log_normaliser for token in tokens)
 
 
 def own_token(tokenizer, text: str, *others: str) -> int:
@@ -408,7 +410,8 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
     assert len(holding) >= 1
     assert metrics["contamination"] == {"eval_items_in_train": len(holding)}
     assert metrics["dataset_hash"] == dataset_hash(splits)
-    assert metrics["adapter_sha256"] == hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()).hexdigest()
+    weights = (adapter_dir / "adapter_model.safetensors").read_bytes()
+    assert metrics["adapter_sha256"] == hashlib.sha256(weights).hexdigest()
     assert metrics["base_identity"] == {"name": "tiny-test-llama"}
     for task in ("jnli", "jcommonsenseqa"):
         entry = metrics[task]

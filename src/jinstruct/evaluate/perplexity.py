@@ -47,7 +47,8 @@ class PerplexityTask:
         return {
             "overall": _perplexity(scored["logprob"].sum(), scored["tokens"].sum()),
             "tokens": int(scored["tokens"].sum()),
-            "by_task": {row["task"]: _perplexity(row["logprob"], row["tokens"]) for row in by_task.iter_rows(named=True)},
+            "by_task": {row["task"]: _perplexity(row["logprob"], row["tokens"])
+                        for row in by_task.iter_rows(named=True)},
         }
 
     def summary(self) -> dict:

@@ -185,7 +185,8 @@ def _score_shared(model, pad_id: int, group: list[_Encoded], prefix: _Prefix) ->
 
 
 def score_requests(model, tokenizer, requests: Sequence[Request], batch_size: int = 32,
-                   max_length: int | None = None, share_prefix: bool = True, desc: str = "scoring") -> list[list[Score]]:
+                   max_length: int | None = None, share_prefix: bool = True,
+                   desc: str = "scoring") -> list[list[Score]]:
     """Log-likelihood of every continuation of every request, ``batch_size`` sequences per pass."""
     model.eval()
     window = _max_length(model, max_length)
