@@ -1,0 +1,64 @@
+"""The dedup key of a record: which text is compared, and in which canonical form.
+
+The key joins the configured fields (default instruction + input + output;
+empty fields are skipped so moving text between instruction and input does not
+hide a duplicate) and folds away differences that never change meaning:
+
+- NFKC (full/half width: ＡＢＣ→ABC, ｶﾀｶﾅ→カタカナ, full-width digits and !?),
+  then lower case;
+- punctuation variants folded to one form (。/．→., 、/，→,, the quote family
+  「」『』“”‘’ → ", 〜/～ → ~), because Japanese text mixes them freely;
+- all whitespace removed: Japanese has no word spaces, so spaces in a key are
+  layout noise (tokenised corpora, line wrapping).
+
+The same canonical key feeds exact dedup (equal keys) and MinHash (character
+n-grams of the key). Changing this module changes every key: bump
+``settings.KEY_VERSION`` so older indexes are refused.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import xxhash
+
+_PUNCTUATION_FOLD = {
+    "。": ".", "．": ".", "、": ",", "，": ",",
+    "「": '"', "」": '"', "『": '"', "』": '"', "“": '"', "”": '"', "‘": '"', "’": '"', "'": '"',
+    "〜": "~", "～": "~",
+    "【": "[", "】": "]",
+}
+
+
+def canonical_key_expr(fields: tuple[str, ...] | list[str]) -> pl.Expr:
+    """The canonical dedup key of each row, as one polars expression."""
+    parts = [pl.col(name).cast(pl.String).replace("", None) for name in fields]
+    joined = pl.concat_str(parts, separator="\n", ignore_nulls=True).fill_null("")
+    return (
+        joined.str.normalize("NFKC")
+        .str.to_lowercase()
+        .str.replace_many(list(_PUNCTUATION_FOLD), list(_PUNCTUATION_FOLD.values()))
+        .str.replace_all(r"\s+", "")
+    )
+
+
+def numbers_expr(key: pl.Expr) -> pl.Expr:
+    """The digit runs of a key in order ("2000年8月31日" → "2000 8 31").
+
+    Instruction data often differ only in numbers (an arithmetic problem, a
+    date, a count) and then have different answers; a character n-gram Jaccard
+    cannot tell them from a typo, so near-duplicate pairs must agree on these.
+    """
+    return key.str.extract_all(r"[0-9]+").list.join(" ")
+
+
+def stable_hashes(values: pl.Series, bits: int = 64) -> pl.Series:
+    """xxh3 of each string: stable across processes, machines and polars versions.
+
+    polars' own ``hash`` is documented as unstable across versions, and the
+    hashes are stored in the index a later release compares against.
+    """
+    if bits == 128:
+        digest = xxhash.xxh3_128_hexdigest
+        return pl.Series(values.name, [digest(text.encode("utf-8")) for text in values.to_list()], dtype=pl.String)
+    digest64 = xxhash.xxh3_64_intdigest
+    return pl.Series(values.name, [digest64(text.encode("utf-8")) for text in values.to_list()], dtype=pl.UInt64)

@@ -1,0 +1,133 @@
+"""MinHash signatures of character n-grams, computed in numpy batches.
+
+The signatures are exactly those of ``datasketch.MinHash(num_perm, seed,
+hashfunc=shingle_hash32, scheme="affine32")`` updated with every character
+n-gram of the key (tests/test_dedup_minhash.py checks this): datasketch's
+permutation parameters are used as they are, and its affine32 step (MurmurHash3
+fmix32 pre-mix, then ``a·h + b`` modulo 2³²) is applied to whole arrays instead
+of one shingle at a time. No Python object is made per shingle; memory is
+bounded by ``chunk_records`` per worker and ``_BLOCK_SHINGLES`` per product.
+
+Character n-grams, never whitespace tokens: Japanese has no word spaces.
+A key shorter than n characters has no n-gram; its signature is left at the
+empty value and ``has_signature`` is False: such records are deduplicated by
+exact key only (docs/dedup.md, "Short records").
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+from datasketch import MinHash
+
+from jinstruct.progress import progress_bar
+
+EMPTY = np.uint32(0xFFFFFFFF)
+# Shingles per (shingles × num_perm) product: 2k × 128 × 4 B = 1 MB stays in
+# cache; measured fastest among 256…32k on the Dolly-ja texts (bench/).
+_BLOCK_SHINGLES = 2048
+_POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, used as the polynomial base
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutation parameters (a, b) for this seed."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser: datasketch's affine32 pre-mix."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def shingle_hashes64(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every character n-gram of every text, and n-grams per text.
+
+    The texts are concatenated as UTF-32 code points; a polynomial hash over a
+    sliding window of n code points is then mixed with fmix64. Windows that
+    cross from one text into the next are dropped.
+    """
+    lengths = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
+    counts = np.maximum(lengths - n + 1, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.uint64), counts
+    code_points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    windows = code_points.size - n + 1
+    rolling = np.zeros(windows, dtype=np.uint64)
+    for offset in range(n):
+        rolling = rolling * _POLY + code_points[offset:offset + windows]
+    starts = np.cumsum(lengths) - lengths
+    shingle_starts = np.cumsum(counts) - counts
+    positions = np.repeat(starts - shingle_starts, counts) + np.arange(total)
+    return _fmix64(rolling[positions]), counts
+
+
+def shingle_hash32(shingle: str) -> int:
+    """The 32-bit hash of one n-gram: the ``hashfunc`` to give datasketch.MinHash."""
+    hashes, _ = shingle_hashes64([shingle], len(shingle))
+    return int(hashes[0] & np.uint64(0xFFFFFFFF))
+
+
+def signatures(texts: list[str], n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(texts), num_perm) uint32 MinHash signatures; EMPTY rows for texts shorter than n."""
+    hashes64, counts = shingle_hashes64(texts, n)
+    premixed = _fmix32((hashes64 & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    result = np.full((len(texts), a.size), EMPTY, dtype=np.uint32)
+    ends = np.cumsum(counts)
+    first = 0
+    while first < len(texts):
+        # a block of whole texts holding about _BLOCK_SHINGLES n-grams (at least one text)
+        start = ends[first] - counts[first]
+        last = max(int(np.searchsorted(ends, start + _BLOCK_SHINGLES, side="right")), first + 1)
+        block_counts = counts[first:last]
+        nonempty = np.flatnonzero(block_counts)
+        if nonempty.size:
+            product = premixed[start:ends[last - 1], None] * a + b  # uint32 wrap-around = mod 2^32
+            offsets = (np.cumsum(block_counts) - block_counts)[nonempty]
+            result[first + nonempty] = np.minimum.reduceat(product, offsets, axis=0)
+        first = last
+    return result
+
+
+def _signature_job(job: tuple[list[str], int, np.ndarray, np.ndarray]) -> np.ndarray:
+    return signatures(*job)
+
+
+def signatures_parallel(texts: list[str], n: int, num_perm: int, seed: int, n_jobs: int,
+                        chunk_records: int) -> np.ndarray:
+    """Signatures of all texts, chunked by a fixed record count so the result is
+    identical whatever ``n_jobs`` is (chunks are computed independently and
+    concatenated in order)."""
+    a, b = permutations(num_perm, seed)
+    chunks = [texts[i:i + chunk_records] for i in range(0, len(texts), chunk_records)]
+    if not chunks:
+        return np.empty((0, num_perm), dtype=np.uint32)
+    jobs = [(chunk, n, a, b) for chunk in chunks]
+    parts: list[np.ndarray] = []
+    with progress_bar("minhash", total=len(texts)) as bar:
+        if n_jobs <= 1 or len(chunks) == 1:
+            for job in jobs:
+                parts.append(_signature_job(job))
+                bar.update(len(job[0]))
+        else:
+            # spawn, not fork: the parent holds polars' thread pool, which fork can deadlock
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(chunks)), mp_context=get_context("spawn")) as pool:
+                for job, part in zip(jobs, pool.map(_signature_job, jobs)):
+                    parts.append(part)
+                    bar.update(len(job[0]))
+    return np.concatenate(parts)
