@@ -15,8 +15,8 @@ from jinstruct.stage import stage_stats
 PARAMS = {"ngram": 5, "num_perm": 128, "threshold": 0.8, "n_jobs": 1}
 DETAIL = {
     "exact_duplicate": re.compile(r"^exact duplicate of (\S+) \(same normalised key, jaccard 1\.00\)$"),
-    "near_duplicate": re.compile(r"^near duplicate of (\S+) \(jaccard (0\.\d+|1\.0), MinHash estimate\)$"),
-    "duplicate_of_previous_release": re.compile(r"^duplicate of (\S+) in the previous release \(jaccard ([01]\.\d+)\)$"),
+    "near_duplicate": re.compile(r"^near duplicate of (\S+) \(jaccard ([01]\.\d\d), MinHash estimate\)$"),
+    "duplicate_of_previous_release": re.compile(r"^duplicate of (\S+) in the previous release \(jaccard ([01]\.\d\d)\)$"),
 }
 
 

@@ -198,12 +198,12 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
             _detail=pl.when("_is_exact")
             .then(pl.format("exact duplicate of {} (same normalised key, jaccard 1.00)", "_kept_id"))
             .otherwise(pl.format("near duplicate of {} (jaccard {}, {})", "_kept_id",
-                                 pl.col("_similarity").round(2).cast(pl.String), pl.lit(method))),
+                                 _two_decimals("_similarity"), pl.lit(method))),
             _cluster_id="_kept_id", _similarity="_similarity"),
         previous.select(
             "_row", _reason=pl.lit(PREVIOUS),
             _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
-                              pl.col("_similarity").round(2).cast(pl.String)),
+                              _two_decimals("_similarity")),
             _cluster_id="_matched_id", _similarity="_similarity"),
     ]).sort("_row")
 
@@ -232,6 +232,12 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         "groups_merged": int(work["_group"].n_unique() - groups.n_unique()),
     }}
     return DedupOutcome(StageResult(kept, rejected, stats), clusters, index, identity)
+
+
+def _two_decimals(column: str) -> pl.Expr:
+    """0.8765 → "0.88", 1.0 → "1.00": fixed-width similarity text for reject details."""
+    cents = (pl.col(column) * 100).round().cast(pl.Int64)
+    return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
 
 
 def _record_signatures(signed: _Signed, mask: np.ndarray, num_perm: int) -> np.ndarray:
