@@ -22,4 +22,5 @@ make_venv() {  # name, packages...
 # datatrove's Language.japanese tokenizer is spaCy's "ja", which needs SudachiPy
 # and its core dictionary; pyarrow/polars read the shared Parquet input.
 make_venv datatrove "datatrove[processing]" spacy sudachipy sudachidict-core pyarrow
-make_venv hojichar hojichar pyarrow
+# the [dedup] extra brings rensa (its Rust MinHash) and xxhash, which near-dedup needs
+make_venv hojichar "hojichar[dedup]" pyarrow

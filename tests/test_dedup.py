@@ -96,9 +96,24 @@ def test_numbers_guard_is_what_keeps_numeric_variants_apart():
     same_text = "次の計算をしてください。途中式も示し、百の位から順に足していく方法で答えを求めてください："
     rows = [record("m:1", same_text + "128 + 345", "473"), record("m:2", same_text + "128 + 346", "474")]
     _, kept_guarded, _ = run(rows)
-    _, kept_unguarded, rejected = run(rows, numbers_must_match=False)
+    _, kept_unguarded, rejected = run(rows, numbers_must_match=False, field_overlap=0)
     assert kept_guarded == {"m:1", "m:2"}
     assert len(kept_unguarded) == 1 and [r for r, _ in rejected.values()] == ["near_duplicate"]
+
+
+def test_questions_on_one_shared_passage_are_not_duplicates_but_their_copies_are():
+    passage = FUJI_Q + FUJI_A + KYOTO_Q + KYOTO_A  # a long shared context dominates the whole-record Jaccard
+    rows = [
+        record("q:1", "富士山の標高は？", "3776メートルです。", input=passage, task="reading_comprehension"),
+        record("q:2", "京都に残る寺の例を挙げてください。", "清水寺と金閣寺です。", input=passage,
+               task="reading_comprehension"),
+        record("q:3", "質問：京都に残る寺の例を挙げてください", "清水寺と金閣寺です。", input=passage,
+               task="reading_comprehension"),  # a real near duplicate of q:2 (prefix, punctuation)
+    ]
+    outcome, kept, rejected = run(rows, threshold=0.7)
+    assert kept == {"q:1", "q:2"} and set(rejected) == {"q:3"}
+    _, kept_unchecked, _ = run(rows, threshold=0.7, field_overlap=0, numbers_must_match=False)
+    assert len(kept_unchecked) == 1  # without the per-field check the passage makes all three "duplicates"
 
 
 def test_short_records_are_deduplicated_by_exact_key_only():
@@ -203,6 +218,7 @@ def test_key_fields_are_a_parameter():
     ({"bands": 20, "rows": 10}, "exceeds dedup.num_perm"),
     ({"verify": "fuzzy"}, "dedup.verify"),
     ({"ngram": 0}, "dedup.ngram"),
+    ({"field_overlap": 2}, "dedup.field_overlap"),
     ({"fields": ["body"]}, "no column 'body'"),
 ])
 def test_bad_params_are_one_line_errors(params, message):

@@ -2,7 +2,7 @@
 
 The index is one Parquet file (``data/interim/dedup_index.parquet``) holding,
 for every record the build kept: id, task, the canonical-key hash (xxh3-128),
-the numbers hash, and the MinHash signature. Its key-value metadata records
+the numbers hash, the MinHash signature and the per-field bigram sketches. Its key-value metadata records
 the settings that make signatures comparable (fields, n, num_perm, seed, key
 version); an index built with other settings is refused with a clear message,
 never compared silently.
@@ -30,11 +30,14 @@ _METADATA_KEY = "jinstruct.dedup"
 
 
 def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers: pl.Series,
-                signatures: np.ndarray, has_signature: np.ndarray) -> pl.DataFrame:
+                signatures: np.ndarray, field_sketches: np.ndarray, field_sizes: np.ndarray,
+                has_signature: np.ndarray) -> pl.DataFrame:
     return pl.DataFrame({
         "id": ids, "task": tasks, "key_hash": key_hashes, "numbers_hash": numbers,
         "has_signature": has_signature,
-        "signature": pl.Series("signature", signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
+        "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
+        "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt32, field_sketches.shape[1])),
+        "field_sizes": pl.Series(field_sizes, dtype=pl.Array(pl.Int32, field_sizes.shape[1])),
     }).sort("id")
 
 

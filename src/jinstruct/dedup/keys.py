@@ -1,8 +1,8 @@
 """The dedup key of a record: which text is compared, and in which canonical form.
 
-The key joins the configured fields (default instruction + input + output;
-empty fields are skipped so moving text between instruction and input does not
-hide a duplicate) and folds away differences that never change meaning:
+The key joins the configured fields (default instruction + input + output),
+each folded the same way so that differences that never change meaning vanish
+(and moving text between instruction and input does not hide an exact duplicate):
 
 - NFKC (full/half width: ＡＢＣ→ABC, ｶﾀｶﾅ→カタカナ, full-width digits and !?),
   then lower case;
@@ -29,16 +29,20 @@ _PUNCTUATION_FOLD = {
 }
 
 
-def canonical_key_expr(fields: tuple[str, ...] | list[str]) -> pl.Expr:
-    """The canonical dedup key of each row, as one polars expression."""
-    parts = [pl.col(name).cast(pl.String).replace("", None) for name in fields]
-    joined = pl.concat_str(parts, separator="\n", ignore_nulls=True).fill_null("")
+def canonical_text_expr(column: str) -> pl.Expr:
+    """The canonical form of one text column (rules in the module docstring)."""
     return (
-        joined.str.normalize("NFKC")
+        pl.col(column).cast(pl.String).fill_null("")
+        .str.normalize("NFKC")
         .str.to_lowercase()
         .str.replace_many(list(_PUNCTUATION_FOLD), list(_PUNCTUATION_FOLD.values()))
         .str.replace_all(r"\s+", "")
     )
+
+
+def canonical_key_expr(canonical_columns: list[str]) -> pl.Expr:
+    """The dedup key: the canonical fields concatenated (whitespace, and so any separator, is gone)."""
+    return pl.concat_str([pl.col(name) for name in canonical_columns])
 
 
 def numbers_expr(key: pl.Expr) -> pl.Expr:

@@ -96,3 +96,32 @@ def exact_similarity(texts: list[str], left: np.ndarray, right: np.ndarray, n: i
         union = a.size + b.size - shared
         result[position] = shared / union if union else 1.0
     return result
+
+
+def fields_agree(sketches: np.ndarray, sizes: np.ndarray, left: np.ndarray, right: np.ndarray,
+                 minimum: float) -> np.ndarray:
+    """Per pair: does every key field of one record overlap the same field of the other?
+
+    ``sketches`` holds, per signature row, one small bigram MinHash per field side
+    by side; ``sizes`` the bigram count of each field. The overlap coefficient
+    |A∩B| / min(|A|, |B|) is derived from the estimated Jaccard J and the sizes:
+    J(|A|+|B|) / ((1+J)·min(|A|, |B|)). Overlap rather than Jaccard, so that a
+    prefix or an appended sentence does not count against a short field; both
+    fields empty agree, one empty does not. This is what keeps two questions on
+    one shared passage (JSQuAD, Dolly closed_qa) apart: the passage dominates
+    the whole-record Jaccard, but the instruction and output fields differ.
+    """
+    fields = sizes.shape[1]
+    agree = np.ones(left.size, dtype=bool)
+    if minimum <= 0 or left.size == 0:
+        return agree
+    per_field = sketches.shape[1] // fields
+    for field in range(fields):
+        a, b = sizes[left, field].astype(np.float64), sizes[right, field].astype(np.float64)
+        jaccard = signature_similarity(sketches[:, field * per_field:(field + 1) * per_field], left, right)
+        smaller = np.minimum(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            overlap = np.where(smaller > 0, jaccard * (a + b) / ((1 + jaccard) * smaller), 0.0)
+        both_empty = (a == 0) & (b == 0)
+        agree &= both_empty | ((smaller > 0) & (overlap >= minimum))
+    return agree

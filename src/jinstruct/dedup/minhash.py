@@ -17,6 +17,7 @@ exact key only (docs/dedup.md, "Short records").
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
@@ -104,30 +105,48 @@ def signatures(texts: list[str], n: int, a: np.ndarray, b: np.ndarray) -> np.nda
     return result
 
 
-def _signature_job(job: tuple[list[str], int, np.ndarray, np.ndarray]) -> np.ndarray:
-    return signatures(*job)
+@dataclass(frozen=True)
+class SketchSpec:
+    """One kind of MinHash to compute: n-gram size, permutations, seed."""
+    ngram: int
+    num_perm: int
+    seed: int
+
+
+def _sketch_job(job: tuple[list[list[str]], list[tuple[int, np.ndarray, np.ndarray]]]) -> list[np.ndarray]:
+    columns, specs = job
+    return [signatures(texts, n, a, b) for texts, (n, a, b) in zip(columns, specs)]
+
+
+def sketches_parallel(columns: list[list[str]], specs: list[SketchSpec], n_jobs: int,
+                      chunk_records: int) -> list[np.ndarray]:
+    """One signature matrix per (text column, spec) pair, over records in order.
+
+    Records are chunked by a fixed count, so the result is identical whatever
+    ``n_jobs`` is (chunks are computed independently and concatenated in order).
+    """
+    resolved = [(spec.ngram, *permutations(spec.num_perm, spec.seed)) for spec in specs]
+    total = len(columns[0]) if columns else 0
+    jobs = [([column[start:start + chunk_records] for column in columns], resolved)
+            for start in range(0, total, chunk_records)]
+    if not jobs:
+        return [np.empty((0, spec.num_perm), dtype=np.uint32) for spec in specs]
+    parts: list[list[np.ndarray]] = []
+    with progress_bar("minhash", total=total) as bar:
+        if n_jobs <= 1 or len(jobs) == 1:
+            for job in jobs:
+                parts.append(_sketch_job(job))
+                bar.update(len(job[0][0]))
+        else:
+            # spawn, not fork: the parent holds polars' thread pool, which fork can deadlock
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=get_context("spawn")) as pool:
+                for job, part in zip(jobs, pool.map(_sketch_job, jobs)):
+                    parts.append(part)
+                    bar.update(len(job[0][0]))
+    return [np.concatenate([part[index] for part in parts]) for index in range(len(specs))]
 
 
 def signatures_parallel(texts: list[str], n: int, num_perm: int, seed: int, n_jobs: int,
                         chunk_records: int) -> np.ndarray:
-    """Signatures of all texts, chunked by a fixed record count so the result is
-    identical whatever ``n_jobs`` is (chunks are computed independently and
-    concatenated in order)."""
-    a, b = permutations(num_perm, seed)
-    chunks = [texts[i:i + chunk_records] for i in range(0, len(texts), chunk_records)]
-    if not chunks:
-        return np.empty((0, num_perm), dtype=np.uint32)
-    jobs = [(chunk, n, a, b) for chunk in chunks]
-    parts: list[np.ndarray] = []
-    with progress_bar("minhash", total=len(texts)) as bar:
-        if n_jobs <= 1 or len(chunks) == 1:
-            for job in jobs:
-                parts.append(_signature_job(job))
-                bar.update(len(job[0]))
-        else:
-            # spawn, not fork: the parent holds polars' thread pool, which fork can deadlock
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(chunks)), mp_context=get_context("spawn")) as pool:
-                for job, part in zip(jobs, pool.map(_signature_job, jobs)):
-                    parts.append(part)
-                    bar.update(len(job[0]))
-    return np.concatenate(parts)
+    """Signatures of one text column (see ``sketches_parallel``)."""
+    return sketches_parallel([texts], [SketchSpec(n, num_perm, seed)], n_jobs, chunk_records)[0]

@@ -8,7 +8,8 @@ Order of work (docs/dedup.md explains each rule):
 3. with ``previous_index``: records duplicating a previous release are
    rejected first (``duplicate_of_previous_release``);
 4. LSH candidates (same task only), confirmed when the two records are in
-   different groups, carry the same numbers, and are similar enough;
+   different groups, carry the same numbers, overlap field by field, and are
+   similar enough as a whole;
 5. union-find over exact and confirmed pairs; each cluster keeps one record
    (clusters.py), the others are rejected naming the kept id and similarity;
 6. the groups of every cluster are merged for the split stage.
@@ -23,10 +24,10 @@ import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
-from jinstruct.dedup.keys import canonical_key_expr, numbers_expr, stable_hashes
-from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity
-from jinstruct.dedup.minhash import EMPTY, signatures_parallel
-from jinstruct.dedup.settings import DedupSettings, resolve_settings
+from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, fields_agree, signature_similarity
+from jinstruct.dedup.minhash import EMPTY, SketchSpec, sketches_parallel
+from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings, resolve_settings
 from jinstruct.records import InputError
 from jinstruct.stage import StageResult, mark_rejected
 
@@ -51,11 +52,12 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
                          f"(columns: {', '.join(df.columns)}); set dedup.fields or --text-field")
     task = pl.col("task").cast(pl.String).fill_null("") if "task" in df.columns else pl.lit("")
     group = pl.col("group").cast(pl.String).fill_null(pl.col("id")) if "group" in df.columns else pl.col("id")
+    field_columns = [f"_field_{position}" for position in range(len(settings.fields))]
     work = df.select(
         pl.col("id").cast(pl.String), pl.col("source").cast(pl.String), _task=task, _group=group,
-        _key=canonical_key_expr(settings.fields),
+        **{column: canonical_text_expr(name) for column, name in zip(field_columns, settings.fields)},
         **({"output": pl.col("output").cast(pl.String)} if "output" in df.columns else {}),
-    ).with_row_index("_row")
+    ).with_row_index("_row").with_columns(_key=canonical_key_expr(field_columns))
     numbers = numbers_expr(pl.col("_key")) if settings.numbers_must_match else pl.lit("")
     work = work.with_columns(
         _exact_root=pl.col("_row").min().over("_task", "_key"),
@@ -68,22 +70,39 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
                              _numbers_hash=stable_hashes(work["_numbers"]))
 
 
+def _field_columns(work: pl.DataFrame) -> list[str]:
+    return [column for column in work.columns if column.startswith("_field_")]
+
+
 @dataclass
 class _Signed:
-    """Signatures of the distinct keys, and which signature row each record uses (-1: none)."""
-    matrix: np.ndarray
-    rows: np.ndarray          # record row of each signature row
-    of_record: np.ndarray     # signature row of each record, or -1
+    """Sketches of the distinct keys, and which sketch row each record uses (-1: none)."""
+    matrix: np.ndarray        # (m, num_perm) MinHash of the key's n-grams
+    fields: np.ndarray        # (m, fields × FIELD_PERM) bigram MinHash of each field, side by side
+    sizes: np.ndarray         # (m, fields) bigram count of each field
+    rows: np.ndarray          # record row of each sketch row
+    of_record: np.ndarray     # sketch row of each record, or -1
+
+
+def _field_sizes(work: pl.DataFrame) -> np.ndarray:
+    counts = work.select([(pl.col(c).str.len_chars().cast(pl.Int64) - FIELD_NGRAM + 1).clip(lower_bound=0)
+                          for c in _field_columns(work)])
+    return counts.to_numpy().astype(np.int32).reshape(work.height, len(counts.columns))
 
 
 def _sign(work: pl.DataFrame, settings: DedupSettings) -> _Signed:
     signed_rows = work.filter((pl.col("_row") == pl.col("_exact_root")) & pl.col("_has_signature"))["_row"].to_numpy()
-    matrix = signatures_parallel(work["_key"].gather(signed_rows).to_list(), settings.ngram, settings.num_perm,
-                                 settings.seed, settings.n_jobs, settings.chunk_records)
+    signed = work[signed_rows]
+    columns = ["_key", *_field_columns(work)]
+    specs = [SketchSpec(settings.ngram, settings.num_perm, settings.seed)]
+    specs += [SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)] * (len(columns) - 1)
+    matrices = sketches_parallel([signed[column].to_list() for column in columns], specs, settings.n_jobs,
+                                 settings.chunk_records)
     position = np.full(work.height, -1, dtype=np.int64)
     position[signed_rows] = np.arange(signed_rows.size)
     roots = work["_exact_root"].to_numpy().astype(np.int64)
-    return _Signed(matrix, signed_rows.astype(np.int64), position[roots])
+    return _Signed(matrices[0], np.hstack(matrices[1:]), _field_sizes(signed), signed_rows.astype(np.int64),
+                   position[roots])
 
 
 def _similarity(settings: DedupSettings, work: pl.DataFrame, signed: _Signed,
@@ -123,6 +142,12 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     offset = previous_matrix.shape[0]
     across = pairs[(pairs[:, 0] < offset) & (pairs[:, 1] >= offset)]
     similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
+    field_sketches = np.concatenate([
+        previous_signed["field_sketch"].to_numpy().astype(np.uint32).reshape(offset, -1), signed.fields])
+    field_sizes = np.concatenate([
+        previous_signed["field_sizes"].to_numpy().astype(np.int32).reshape(offset, -1), signed.sizes])
+    agree = fields_agree(field_sketches, field_sizes, across[:, 0], across[:, 1], settings.field_overlap)
+    across, similarity = across[agree], similarity[agree]
     near = pl.DataFrame({
         "_signed_row": signed.rows[across[:, 1] - offset].astype(np.uint32),
         "_matched_id": previous_signed["id"].gather(across[:, 0]),
@@ -152,6 +177,7 @@ def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSe
     groups = work["_group_code"].to_numpy()
     numbers = work["_numbers_hash"].to_numpy()
     eligible = (groups[left] != groups[right]) & (numbers[left] == numbers[right]) & ~excluded[left] & ~excluded[right]
+    eligible &= fields_agree(signed.fields, signed.sizes, pairs[:, 0], pairs[:, 1], settings.field_overlap)
     left, right = left[eligible], right[eligible]
     similar = _similarity(settings, work, signed, left, right) >= settings.threshold
     return np.stack([left[similar], right[similar]], axis=1), int(pairs.shape[0])
@@ -216,11 +242,12 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     rejected = mark_rejected(df.filter(pl.Series(rejected_mask)), STAGE, verdict["_reason"], verdict["_detail"])
 
     clusters = _cluster_table(members, verdict, work)
+    keep = pl.Series(~rejected_mask)
     index = index_frame(
-        kept["id"], work["_task"].filter(pl.Series(~rejected_mask)), work["_key_hash"].filter(pl.Series(~rejected_mask)),
-        work["_numbers_hash"].filter(pl.Series(~rejected_mask)),
-        _record_signatures(signed, ~rejected_mask, settings.num_perm),
-        (signed.of_record[~rejected_mask] >= 0))
+        kept["id"], work["_task"].filter(keep), work["_key_hash"].filter(keep), work["_numbers_hash"].filter(keep),
+        _per_record(signed.matrix, signed.of_record[~rejected_mask], EMPTY),
+        _per_record(signed.fields, signed.of_record[~rejected_mask], EMPTY),
+        _field_sizes(work.filter(keep)), signed.of_record[~rejected_mask] >= 0)
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
         "ngram": settings.ngram, "num_perm": settings.num_perm,
@@ -240,11 +267,11 @@ def _two_decimals(column: str) -> pl.Expr:
     return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
 
 
-def _record_signatures(signed: _Signed, mask: np.ndarray, num_perm: int) -> np.ndarray:
-    positions = signed.of_record[mask]
-    result = np.full((positions.size, num_perm), EMPTY, dtype=np.uint32)
+def _per_record(matrix: np.ndarray, positions: np.ndarray, empty) -> np.ndarray:
+    """Rows of a sketch matrix for records by sketch position; ``empty`` where a record has none."""
+    result = np.full((positions.size, matrix.shape[1]), empty, dtype=matrix.dtype)
     has = positions >= 0
-    result[has] = signed.matrix[positions[has]]
+    result[has] = matrix[positions[has]]
     return result
 
 

@@ -28,6 +28,7 @@ class DedupSettings:
     rows: int = 0
     verify: str = "signature"
     numbers_must_match: bool = True
+    field_overlap: float = 0.5
     bucket_window: int = 32
     source_priority: tuple[str, ...] = ()
     n_jobs: int = 1
@@ -37,8 +38,16 @@ class DedupSettings:
     def index_identity(self) -> dict:
         """What must match between two builds for their signatures to be comparable."""
         return {"fields": list(self.fields), "ngram": self.ngram, "num_perm": self.num_perm, "seed": self.seed,
-                "key_version": KEY_VERSION}
+                "field_sketch": [FIELD_NGRAM, FIELD_PERM], "key_version": KEY_VERSION}
 
+
+# The per-field check (lsh.fields_agree) uses character bigrams, so that one
+# typo in a ten-character question still leaves most of its n-grams, and 16
+# permutations: enough to tell "the same question" (overlap near 1) from
+# "another question on the same passage" (overlap near 0) at an eighth of
+# the main signature's cost.
+FIELD_NGRAM = 2
+FIELD_PERM = 16
 
 # Bumped whenever keys.canonical_key_expr changes, so an old index is refused
 # rather than silently compared with differently normalised keys.
@@ -81,6 +90,9 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     verify = params.get("verify", "signature")
     if verify not in VERIFY_MODES:
         raise InputError(f"dedup.verify: expected one of {', '.join(VERIFY_MODES)}, got {verify!r}")
+    field_overlap = params.get("field_overlap", 0.5)
+    if not isinstance(field_overlap, (int, float)) or not 0.0 <= float(field_overlap) <= 1.0:
+        raise InputError(f"dedup.field_overlap: expected a share in [0, 1] (0 = off), got {field_overlap!r}")
     priority = params.get("source_priority") or []
     if not isinstance(priority, list):
         raise InputError("dedup.source_priority: expected a list of source names")
@@ -88,6 +100,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     return DedupSettings(
         fields=fields, ngram=ngram, num_perm=num_perm, seed=int(params.get("seed", 1)), threshold=threshold,
         bands=bands, rows=rows, verify=verify, numbers_must_match=bool(params.get("numbers_must_match", True)),
+        field_overlap=float(field_overlap),
         bucket_window=_positive_int(params, "bucket_window", 32), source_priority=tuple(priority),
         n_jobs=_positive_int(params, "n_jobs", 1), chunk_records=_positive_int(params, "chunk_records", 20_000),
         previous_index=str(previous) if previous else None,
