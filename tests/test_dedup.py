@@ -15,7 +15,7 @@ from jinstruct.stage import stage_stats
 PARAMS = {"ngram": 5, "num_perm": 128, "threshold": 0.8, "n_jobs": 1}
 DETAIL = {
     "exact_duplicate": re.compile(r"^exact duplicate of (\S+) \(same normalised key, jaccard 1\.00\)$"),
-    "near_duplicate": re.compile(r"^near duplicate of (\S+) \(jaccard ([01]\.\d\d), MinHash estimate\)$"),
+    "near_duplicate": re.compile(r"^near duplicate of (\S+) \(jaccard ([01]\.\d\d), (MinHash estimate|exact Jaccard)\)$"),
     "duplicate_of_previous_release": re.compile(r"^duplicate of (\S+) in the previous release \(jaccard ([01]\.\d\d)\)$"),
 }
 
@@ -224,3 +224,16 @@ def test_key_fields_are_a_parameter():
 def test_bad_params_are_one_line_errors(params, message):
     with pytest.raises(InputError, match=re.escape(message)):
         dedup_records(frame([record("a:1", FUJI_Q, FUJI_A)]), params)
+
+
+def test_exact_verification_reports_the_true_jaccard_of_the_n_gram_sets():
+    # keys already in canonical form (no whitespace, folded punctuation), so the sets below are the real ones
+    first = "日本の首都はどこですか東京です東京は関東地方にあり日本で最も人口の多い都市です"
+    second = "日本の首都はどこですか東京です東京は関東地方にあり日本で一番人口の多い都市です"
+    rows = [record("a:1", first, ""), record("a:2", second, "")]
+    outcome, kept, rejected = run(rows, verify="exact", threshold=0.6, containment=0)
+    grams = [{text[i:i + 5] for i in range(len(text) - 4)} for text in (first, second)]
+    expected = len(grams[0] & grams[1]) / len(grams[0] | grams[1])
+    assert kept == {"a:1"}
+    assert rejected["a:2"] == ("near_duplicate", f"near duplicate of a:1 (jaccard {expected:.2f}, exact Jaccard)")
+    assert outcome.clusters.filter(id="a:2")["similarity"].item() == pytest.approx(expected)

@@ -31,10 +31,10 @@ _METADATA_KEY = "jinstruct.dedup"
 
 def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers: pl.Series,
                 signatures: np.ndarray, field_sketches: np.ndarray, field_sizes: np.ndarray,
-                has_signature: np.ndarray) -> pl.DataFrame:
+                has_signature: np.ndarray, shingles: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({
         "id": ids, "task": tasks, "key_hash": key_hashes, "numbers_hash": numbers,
-        "has_signature": has_signature,
+        "has_signature": has_signature, "shingles": shingles.alias("shingles"),
         "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
         "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt32, field_sketches.shape[1])),
         "field_sizes": pl.Series(field_sizes, dtype=pl.Array(pl.Int32, field_sizes.shape[1])),

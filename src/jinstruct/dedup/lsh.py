@@ -119,9 +119,26 @@ def fields_agree(sketches: np.ndarray, sizes: np.ndarray, left: np.ndarray, righ
     for field in range(fields):
         a, b = sizes[left, field].astype(np.float64), sizes[right, field].astype(np.float64)
         jaccard = signature_similarity(sketches[:, field * per_field:(field + 1) * per_field], left, right)
-        smaller = np.minimum(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            overlap = np.where(smaller > 0, jaccard * (a + b) / ((1 + jaccard) * smaller), 0.0)
+        overlap = overlap_from_jaccard(jaccard, a, b)
         both_empty = (a == 0) & (b == 0)
-        agree &= both_empty | ((smaller > 0) & (overlap >= minimum))
+        agree &= both_empty | ((np.minimum(a, b) > 0) & (overlap >= minimum))
     return agree
+
+
+def overlap_from_jaccard(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+    """|A∩B| / min(|A|, |B|) from the Jaccard and the set sizes: J(|A|+|B|) / ((1+J)·min)."""
+    smaller = np.minimum(size_a, size_b).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(smaller > 0, jaccard * (size_a + size_b) / ((1 + jaccard) * smaller), 0.0)
+
+
+def confirmed(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, threshold: float,
+              containment: float) -> np.ndarray:
+    """A candidate pair is a near duplicate when its Jaccard reaches ``threshold``, or
+    when one record is (almost) contained in the other: overlap ≥ ``containment``
+    (0 = off). Containment is what finds a short record copied with a prefix or an
+    appended sentence, whose Jaccard is low only because it is short."""
+    result = jaccard >= threshold
+    if containment > 0:
+        result |= overlap_from_jaccard(jaccard, size_a, size_b) >= containment
+    return result

@@ -9,7 +9,8 @@ Order of work (docs/dedup.md explains each rule):
    rejected first (``duplicate_of_previous_release``);
 4. LSH candidates (same task only), confirmed when the two records are in
    different groups, carry the same numbers, overlap field by field, and are
-   similar enough as a whole;
+   similar enough as a whole (Jaccard ≥ threshold, or one contained in the
+   other: overlap ≥ containment);
 5. union-find over exact and confirmed pairs; each cluster keeps one record
    (clusters.py), the others are rejected naming the kept id and similarity;
 6. the groups of every cluster are merged for the split stage.
@@ -25,7 +26,7 @@ import polars as pl
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
 from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
-from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, fields_agree, signature_similarity
+from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.minhash import EMPTY, SketchSpec, sketches_parallel
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings, resolve_settings
 from jinstruct.records import InputError
@@ -142,18 +143,22 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     offset = previous_matrix.shape[0]
     across = pairs[(pairs[:, 0] < offset) & (pairs[:, 1] >= offset)]
     similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
+    shingles = np.concatenate([previous_signed["shingles"].to_numpy(),
+                               (work["_key"].str.len_chars().cast(pl.Int64) - settings.ngram + 1).to_numpy()[signed.rows]])
     field_sketches = np.concatenate([
         previous_signed["field_sketch"].to_numpy().astype(np.uint32).reshape(offset, -1), signed.fields])
     field_sizes = np.concatenate([
         previous_signed["field_sizes"].to_numpy().astype(np.int32).reshape(offset, -1), signed.sizes])
     agree = fields_agree(field_sketches, field_sizes, across[:, 0], across[:, 1], settings.field_overlap)
+    agree &= confirmed(similarity, shingles[across[:, 0]], shingles[across[:, 1]], settings.threshold,
+                       settings.containment)
     across, similarity = across[agree], similarity[agree]
     near = pl.DataFrame({
         "_signed_row": signed.rows[across[:, 1] - offset].astype(np.uint32),
         "_matched_id": previous_signed["id"].gather(across[:, 0]),
         "_previous_numbers": previous_signed["numbers_hash"].gather(across[:, 0]),
         "_similarity": similarity,
-    }).filter(pl.col("_similarity") >= settings.threshold)
+    })
     # spread each distinct key's match to every record with that key
     near = (
         candidates.select("_row", "_exact_root", "_numbers_hash")
@@ -179,7 +184,9 @@ def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSe
     eligible = (groups[left] != groups[right]) & (numbers[left] == numbers[right]) & ~excluded[left] & ~excluded[right]
     eligible &= fields_agree(signed.fields, signed.sizes, pairs[:, 0], pairs[:, 1], settings.field_overlap)
     left, right = left[eligible], right[eligible]
-    similar = _similarity(settings, work, signed, left, right) >= settings.threshold
+    similarity = _similarity(settings, work, signed, left, right)
+    shingles = (work["_key"].str.len_chars().cast(pl.Int64) - settings.ngram + 1).to_numpy()
+    similar = confirmed(similarity, shingles[left], shingles[right], settings.threshold, settings.containment)
     return np.stack([left[similar], right[similar]], axis=1), int(pairs.shape[0])
 
 
@@ -247,7 +254,8 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         kept["id"], work["_task"].filter(keep), work["_key_hash"].filter(keep), work["_numbers_hash"].filter(keep),
         _per_record(signed.matrix, signed.of_record[~rejected_mask], EMPTY),
         _per_record(signed.fields, signed.of_record[~rejected_mask], EMPTY),
-        _field_sizes(work.filter(keep)), signed.of_record[~rejected_mask] >= 0)
+        _field_sizes(work.filter(keep)), signed.of_record[~rejected_mask] >= 0,
+        (work["_key"].str.len_chars().cast(pl.Int64) - settings.ngram + 1).clip(lower_bound=0).filter(keep))
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
         "ngram": settings.ngram, "num_perm": settings.num_perm,

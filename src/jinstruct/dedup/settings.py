@@ -24,6 +24,8 @@ class DedupSettings:
     num_perm: int = 128
     seed: int = 1
     threshold: float = 0.8
+    containment: float = 0.95
+    lsh_threshold: float = 0.6
     bands: int = 0
     rows: int = 0
     verify: str = "signature"
@@ -61,6 +63,15 @@ def _positive_int(params: dict, name: str, default: int) -> int:
     return value
 
 
+def _share(params: dict, name: str, default: float) -> float:
+    value = params.get(name, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise InputError(f"dedup.{name}: expected a share in [0, 1], got {value!r}")
+    return float(value)
+
+
 def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ...] | None = None) -> DedupSettings:
     """Settings from a ``dedup`` params section; ``text_fields`` (CLI) override ``fields``."""
     params = dict(params or {})
@@ -78,10 +89,12 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     bands, rows = params.get("bands"), params.get("rows")
     if (bands is None) != (rows is None):
         raise InputError("dedup.bands and dedup.rows: give both (explicit LSH shape) or neither (derived from threshold)")
+    containment = _share(params, "containment", 0.95)
+    lsh_threshold = _share(params, "lsh_threshold", min(threshold, 0.6))
     if bands is None:
         # datasketch's optimiser: the b × r minimising equal-weighted false
-        # positive and false negative probability mass around the threshold.
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # positive and false negative probability mass around lsh_threshold.
+        lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
         bands, rows = lsh.b, lsh.r
     else:
         bands, rows = _positive_int(params, "bands", 1), _positive_int(params, "rows", 1)
@@ -90,9 +103,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     verify = params.get("verify", "signature")
     if verify not in VERIFY_MODES:
         raise InputError(f"dedup.verify: expected one of {', '.join(VERIFY_MODES)}, got {verify!r}")
-    field_overlap = params.get("field_overlap", 0.5)
-    if not isinstance(field_overlap, (int, float)) or not 0.0 <= float(field_overlap) <= 1.0:
-        raise InputError(f"dedup.field_overlap: expected a share in [0, 1] (0 = off), got {field_overlap!r}")
+    field_overlap = _share(params, "field_overlap", 0.5)
     priority = params.get("source_priority") or []
     if not isinstance(priority, list):
         raise InputError("dedup.source_priority: expected a list of source names")
@@ -100,7 +111,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     return DedupSettings(
         fields=fields, ngram=ngram, num_perm=num_perm, seed=int(params.get("seed", 1)), threshold=threshold,
         bands=bands, rows=rows, verify=verify, numbers_must_match=bool(params.get("numbers_must_match", True)),
-        field_overlap=float(field_overlap),
+        field_overlap=field_overlap, containment=containment, lsh_threshold=lsh_threshold,
         bucket_window=_positive_int(params, "bucket_window", 32), source_priority=tuple(priority),
         n_jobs=_positive_int(params, "n_jobs", 1), chunk_records=_positive_int(params, "chunk_records", 20_000),
         previous_index=str(previous) if previous else None,
