@@ -16,6 +16,8 @@ exact key only (docs/dedup.md, "Short records").
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -118,35 +120,46 @@ def _sketch_job(job: tuple[list[list[str]], list[tuple[int, np.ndarray, np.ndarr
     return [signatures(texts, n, a, b) for texts, (n, a, b) in zip(columns, specs)]
 
 
-def sketches_parallel(columns: list[list[str]], specs: list[SketchSpec], n_jobs: int,
-                      chunk_records: int) -> list[np.ndarray]:
-    """One signature matrix per (text column, spec) pair, over records in order.
+def sketches_parallel(total: int, chunk_columns: Callable[[int, int], list[list[str]]], specs: list[SketchSpec],
+                      n_jobs: int, chunk_records: int) -> list[np.ndarray]:
+    """One signature matrix per (text column, spec) pair over ``total`` records in order.
 
-    Records are chunked by a fixed count, so the result is identical whatever
-    ``n_jobs`` is (chunks are computed independently and concatenated in order).
+    ``chunk_columns(start, stop)`` gives the text columns of records start..stop;
+    it is called lazily with at most two chunks per worker in flight, so the
+    texts never all exist as Python strings at once. Records are chunked by a
+    fixed count, so the result is identical whatever ``n_jobs`` is (chunks are
+    computed independently and concatenated in order).
     """
     resolved = [(spec.ngram, *permutations(spec.num_perm, spec.seed)) for spec in specs]
-    total = len(columns[0]) if columns else 0
-    jobs = [([column[start:start + chunk_records] for column in columns], resolved)
-            for start in range(0, total, chunk_records)]
-    if not jobs:
+    if total == 0:
         return [np.empty((0, spec.num_perm), dtype=np.uint32) for spec in specs]
+    jobs = ((chunk_columns(start, min(start + chunk_records, total)), resolved)
+            for start in range(0, total, chunk_records))
     parts: list[list[np.ndarray]] = []
     with progress_bar("minhash", total=total) as bar:
-        if n_jobs <= 1 or len(jobs) == 1:
+        if n_jobs <= 1 or total <= chunk_records:
             for job in jobs:
                 parts.append(_sketch_job(job))
                 bar.update(len(job[0][0]))
         else:
             # spawn, not fork: the parent holds polars' thread pool, which fork can deadlock
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=get_context("spawn")) as pool:
-                for job, part in zip(jobs, pool.map(_sketch_job, jobs)):
-                    parts.append(part)
-                    bar.update(len(job[0][0]))
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+                in_flight: deque = deque()
+                for job in jobs:
+                    in_flight.append((len(job[0][0]), pool.submit(_sketch_job, job)))
+                    if len(in_flight) >= 2 * n_jobs:
+                        size, future = in_flight.popleft()
+                        parts.append(future.result())
+                        bar.update(size)
+                while in_flight:
+                    size, future = in_flight.popleft()
+                    parts.append(future.result())
+                    bar.update(size)
     return [np.concatenate([part[index] for part in parts]) for index in range(len(specs))]
 
 
 def signatures_parallel(texts: list[str], n: int, num_perm: int, seed: int, n_jobs: int,
                         chunk_records: int) -> np.ndarray:
-    """Signatures of one text column (see ``sketches_parallel``)."""
-    return sketches_parallel([texts], [SketchSpec(n, num_perm, seed)], n_jobs, chunk_records)[0]
+    """Signatures of one list of texts (see ``sketches_parallel``)."""
+    return sketches_parallel(len(texts), lambda start, stop: [texts[start:stop]], [SketchSpec(n, num_perm, seed)],
+                             n_jobs, chunk_records)[0]

@@ -97,8 +97,10 @@ def _sign(work: pl.DataFrame, settings: DedupSettings) -> _Signed:
     columns = ["_key", *_field_columns(work)]
     specs = [SketchSpec(settings.ngram, settings.num_perm, settings.seed)]
     specs += [SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)] * (len(columns) - 1)
-    matrices = sketches_parallel([signed[column].to_list() for column in columns], specs, settings.n_jobs,
-                                 settings.chunk_records)
+    texts = signed.select(columns)
+    matrices = sketches_parallel(
+        texts.height, lambda start, stop: [texts[column].slice(start, stop - start).to_list() for column in columns],
+        specs, settings.n_jobs, settings.chunk_records)
     position = np.full(work.height, -1, dtype=np.int64)
     position[signed_rows] = np.arange(signed_rows.size)
     roots = work["_exact_root"].to_numpy().astype(np.int64)
