@@ -5,8 +5,10 @@
 
 For each size, builds (or reuses) the deterministic corpus of bench/dedup_corpus.py
 under --workdir, runs each tool in its own process (its own venv's python), and
-prints one row per tool: records/s (dedup only), peak RSS, removals, precision,
-recall and F1 of removal, and how many hard negatives it removed.
+prints one row per tool: records/s (dedup only, wall time), records per CPU
+second (this process and its workers; robust when other jobs share the machine),
+peak RSS, removals, precision, recall and F1 of removal, and how many hard
+negatives it removed. Lines starting with # hold the full JSON of each run.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jinstruct-dedup-bench"))
     args = parser.parse_args()
-    print(f"{'size':>9} {'tool':<10} {'records/s':>10} {'seconds':>8} {'peak RSS MB':>12} {'removed':>8} "
+    print(f"{'size':>9} {'tool':<10} {'records/s':>10} {'rec/CPU-s':>10} {'seconds':>8} {'peak RSS MB':>12} {'removed':>8} "
           f"{'precision':>9} {'recall':>7} {'F1':>6} {'hard neg. removed':>17}")
     for size in args.sizes:
         folder = args.workdir / f"{size}-{args.seed}"
@@ -97,7 +99,8 @@ def main() -> int:
                 continue
             quality = score(corpus, result.pop("removed_ids"))
             rss = max(result["peak_rss_mb"], result["peak_rss_worker_mb"])
-            print(f"{size:>9} {tool:<10} {result['records_per_s']:>10,} {result['seconds']:>8.1f} {rss:>12,} "
+            print(f"{size:>9} {tool:<10} {result['records_per_s']:>10,} {result['records_per_cpu_s']:>10,} "
+                  f"{result['seconds']:>8.1f} {rss:>12,} "
                   f"{quality['removed']:>8} {quality['precision']:>9.4f} {quality['recall']:>7.4f} "
                   f"{quality['f1']:>6.4f} {quality['hard_negatives_removed']:>17}", flush=True)
             print("#", json.dumps({"size": size, **result, **quality}), flush=True)

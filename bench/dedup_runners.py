@@ -20,6 +20,13 @@ import time
 from pathlib import Path
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its waited-for workers: unlike wall time,
+    barely affected by other jobs sharing the machine."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _peak_rss_mb() -> dict:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -125,15 +132,18 @@ def main() -> int:
     parser.add_argument("--params", type=Path, default=Path(__file__).resolve().parents[1] / "params.yaml")
     parser.add_argument("--workdir", type=Path, help="datatrove's intermediate folders")
     args = parser.parse_args()
+    cpu_before = _cpu_seconds()
     if args.tool == "jinstruct":
         removed, seconds, records = run_jinstruct(args.corpus, args.n_jobs, args.params)
     elif args.tool == "hojichar":
         removed, seconds, records = run_hojichar(args.corpus)
     else:
         removed, seconds, records = run_datatrove(args.corpus, args.n_jobs, args.workdir)
+    cpu = _cpu_seconds() - cpu_before  # includes reading the input, a small share for every tool
     args.removed.write_text("".join(f"{record_id}\n" for record_id in removed), encoding="utf-8")
     print(json.dumps({"tool": args.tool, "records": records, "removed": len(removed), "seconds": round(seconds, 2),
-                      "records_per_s": round(records / seconds), **_peak_rss_mb()}))
+                      "records_per_s": round(records / seconds), "cpu_seconds": round(cpu, 1),
+                      "records_per_cpu_s": round(records / cpu), **_peak_rss_mb()}))
     return 0
 
 

@@ -20,7 +20,7 @@ make_venv() {  # name, packages...
 }
 
 # datatrove's Language.japanese tokenizer is spaCy's "ja", which needs SudachiPy
-# and its core dictionary; pyarrow/polars read the shared Parquet input.
-make_venv datatrove "datatrove[processing]" spacy sudachipy sudachidict-core pyarrow
+# and its core dictionary; its JsonlReader needs orjson, which no extra pulls in.
+make_venv datatrove "datatrove[processing]" orjson spacy sudachipy sudachidict-core pyarrow
 # the [dedup] extra brings rensa (its Rust MinHash) and xxhash, which near-dedup needs
 make_venv hojichar "hojichar[dedup]" pyarrow

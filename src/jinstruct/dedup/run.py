@@ -63,6 +63,7 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
     work = work.with_columns(
         _exact_root=pl.col("_row").min().over("_task", "_key"),
         _has_signature=pl.col("_key").str.len_chars() >= settings.ngram,
+        _shingles=(pl.col("_key").str.len_chars().cast(pl.Int64) - settings.ngram + 1).clip(lower_bound=0),
         _task_code=pl.col("_task").rank("dense").cast(pl.Int64),
         _group_code=pl.col("_group").rank("dense").cast(pl.Int64),
         _numbers=numbers,
@@ -145,8 +146,7 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     offset = previous_matrix.shape[0]
     across = pairs[(pairs[:, 0] < offset) & (pairs[:, 1] >= offset)]
     similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
-    shingles = np.concatenate([previous_signed["shingles"].to_numpy(),
-                               (work["_key"].str.len_chars().cast(pl.Int64) - settings.ngram + 1).to_numpy()[signed.rows]])
+    shingles = np.concatenate([previous_signed["shingles"].to_numpy(), work["_shingles"].to_numpy()[signed.rows]])
     field_sketches = np.concatenate([
         previous_signed["field_sketch"].to_numpy().astype(np.uint32).reshape(offset, -1), signed.fields])
     field_sizes = np.concatenate([
@@ -187,7 +187,7 @@ def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSe
     eligible &= fields_agree(signed.fields, signed.sizes, pairs[:, 0], pairs[:, 1], settings.field_overlap)
     left, right = left[eligible], right[eligible]
     similarity = _similarity(settings, work, signed, left, right)
-    shingles = (work["_key"].str.len_chars().cast(pl.Int64) - settings.ngram + 1).to_numpy()
+    shingles = work["_shingles"].to_numpy()
     similar = confirmed(similarity, shingles[left], shingles[right], settings.threshold, settings.containment)
     return np.stack([left[similar], right[similar]], axis=1), int(pairs.shape[0])
 
@@ -211,37 +211,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     roots = components(work.height, np.concatenate([exact_pairs, near_pairs]))
 
     work = work.with_columns(_cluster=pl.Series(roots))
-    in_cluster = (pl.len().over("_cluster") > 1) & ~pl.Series(excluded)
-    ranked = keep_order(work.filter(in_cluster), settings.source_priority)
-    kept_of_cluster = ranked.filter(pl.col("_rank") == 0).select(
-        "_cluster", _kept_row="_row", _kept_id="id", _kept_key_hash="_key_hash")
-    members = ranked.join(kept_of_cluster, on="_cluster").sort("_row")
-    rejected_members = members.filter(pl.col("_rank") > 0)
-    left = rejected_members["_row"].to_numpy().astype(np.int64)
-    right = rejected_members["_kept_row"].to_numpy().astype(np.int64)
-    is_exact = (rejected_members["_key_hash"] == rejected_members["_kept_key_hash"]).to_numpy()
-    similarity = np.ones(left.size)
-    if (~is_exact).any():
-        similarity[~is_exact] = _similarity(settings, work, signed, left[~is_exact], right[~is_exact])
-    method = "exact Jaccard" if settings.verify == "exact" else "MinHash estimate"
-    rejected_members = rejected_members.with_columns(_similarity=pl.Series(similarity), _is_exact=pl.Series(is_exact))
-
-    verdict = pl.concat([
-        rejected_members.select(
-            "_row",
-            _reason=pl.when("_is_exact").then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
-            _detail=pl.when("_is_exact")
-            .then(pl.format("exact duplicate of {} (same normalised key, jaccard 1.00)", "_kept_id"))
-            .otherwise(pl.format("near duplicate of {} (jaccard {}, {})", "_kept_id",
-                                 _two_decimals("_similarity"), pl.lit(method))),
-            _cluster_id="_kept_id", _similarity="_similarity"),
-        previous.select(
-            "_row", _reason=pl.lit(PREVIOUS),
-            _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
-                              _two_decimals("_similarity")),
-            _cluster_id="_matched_id", _similarity="_similarity"),
-    ]).sort("_row")
-
+    members, verdict = _verdicts(work, signed, settings, previous, excluded)
     rejected_mask = np.zeros(work.height, dtype=bool)
     rejected_mask[verdict["_row"].to_numpy()] = True
     groups = merged_groups(work["_group"], roots)
@@ -257,18 +227,54 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         _per_record(signed.matrix, signed.of_record[~rejected_mask], EMPTY),
         _per_record(signed.fields, signed.of_record[~rejected_mask], EMPTY),
         _field_sizes(work.filter(keep)), signed.of_record[~rejected_mask] >= 0,
-        (work["_key"].str.len_chars().cast(pl.Int64) - settings.ngram + 1).clip(lower_bound=0).filter(keep))
+        work["_shingles"].filter(keep))
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
+        "containment": settings.containment,
         "ngram": settings.ngram, "num_perm": settings.num_perm,
         "short_records": int((~work["_has_signature"]).sum()),
         "signed_keys": int(signed.rows.size), "candidate_pairs": candidates,
         "confirmed_near_pairs": int(near_pairs.shape[0]),
-        "clusters": int(kept_of_cluster.height),
+        "clusters": int(members.filter(pl.col("_rank") == 0).height),
         "largest_cluster": int(members.group_by("_cluster").len()["len"].max() or 0) if members.height else 0,
         "groups_merged": int(work["_group"].n_unique() - groups.n_unique()),
     }}
     return DedupOutcome(StageResult(kept, rejected, stats), clusters, index, identity)
+
+
+def _verdicts(work: pl.DataFrame, signed: _Signed, settings: DedupSettings, previous: pl.DataFrame,
+              excluded: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(members of every cluster with ``_rank``, 0 = kept; one reject row per removed record)."""
+    in_cluster = (pl.len().over("_cluster") > 1) & ~pl.Series(excluded)
+    ranked = keep_order(work.filter(in_cluster), settings.source_priority)
+    kept_of_cluster = ranked.filter(pl.col("_rank") == 0).select(
+        "_cluster", _kept_row="_row", _kept_id="id", _kept_key_hash="_key_hash")
+    members = ranked.join(kept_of_cluster, on="_cluster").sort("_row")
+    rejected = members.filter(pl.col("_rank") > 0)
+    left = rejected["_row"].to_numpy().astype(np.int64)
+    right = rejected["_kept_row"].to_numpy().astype(np.int64)
+    is_exact = (rejected["_key_hash"] == rejected["_kept_key_hash"]).to_numpy()
+    similarity = np.ones(left.size)
+    if (~is_exact).any():
+        similarity[~is_exact] = _similarity(settings, work, signed, left[~is_exact], right[~is_exact])
+    method = "exact Jaccard" if settings.verify == "exact" else "MinHash estimate"
+    rejected = rejected.with_columns(_similarity=pl.Series(similarity), _is_exact=pl.Series(is_exact))
+    verdict = pl.concat([
+        rejected.select(
+            "_row",
+            _reason=pl.when("_is_exact").then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
+            _detail=pl.when("_is_exact")
+            .then(pl.format("exact duplicate of {} (same normalised key, jaccard 1.00)", "_kept_id"))
+            .otherwise(pl.format("near duplicate of {} (jaccard {}, {})", "_kept_id",
+                                 _two_decimals("_similarity"), pl.lit(method))),
+            _cluster_id="_kept_id", _similarity="_similarity"),
+        previous.select(
+            "_row", _reason=pl.lit(PREVIOUS),
+            _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
+                              _two_decimals("_similarity")),
+            _cluster_id="_matched_id", _similarity="_similarity"),
+    ]).sort("_row")
+    return members, verdict
 
 
 def _two_decimals(column: str) -> pl.Expr:
