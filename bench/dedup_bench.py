@@ -1,7 +1,7 @@
 """Dedup benchmark: jinstruct against datatrove and HojiChar on labelled corpora.
 
     bench/setup_peers.sh                       # once: the peers' own venvs
-    python bench/dedup_bench.py --sizes 100000 500000 [--peers hojichar datatrove] [--peer-max 100000]
+    python bench/dedup_bench.py --sizes 100000 500000 [--tools jinstruct hojichar datatrove] [--peer-max 100000]
 
 For each size, builds (or reuses) the deterministic corpus of bench/dedup_corpus.py
 under --workdir, runs each tool in its own process (its own venv's python), and
@@ -74,7 +74,8 @@ def run_tool(tool: str, folder: Path, n_jobs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
-    parser.add_argument("--peers", nargs="*", default=["hojichar", "datatrove"], choices=sorted(PEER_PYTHON))
+    parser.add_argument("--tools", nargs="+", default=["jinstruct", "hojichar", "datatrove"],
+                        choices=["jinstruct", *sorted(PEER_PYTHON)])
     parser.add_argument("--peer-max", type=int, default=100_000,
                         help="run peers only on corpora up to this size (datatrove needs ~1 h per 500k here)")
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -90,8 +91,8 @@ def main() -> int:
             write_corpus(build_corpus(size, args.seed), folder)
             print(f"# built corpus {size} in {time.perf_counter() - started:.0f}s at {folder}", flush=True)
         corpus = pl.read_parquet(folder / "corpus.parquet", columns=["id", "truth", "kind"])
-        tools = ["jinstruct"] + ([peer for peer in args.peers if PEER_PYTHON[peer].exists()]
-                                 if size <= args.peer_max else [])
+        tools = [tool for tool in args.tools
+                 if tool == "jinstruct" or (size <= args.peer_max and PEER_PYTHON[tool].exists())]
         for tool in tools:
             result = run_tool(tool, folder, args.n_jobs)
             if "error" in result:

@@ -27,15 +27,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     explicit_fields = args.text_fields
+    outcomes = []
 
     def factory(params: dict, _default_fields: list[str]):
         def transform(frame):
-            outcome = dedup_records(frame, params, explicit_fields)
-            if args.clusters:
-                write_records(outcome.clusters, args.clusters)
-            if args.index:
-                write_index(outcome.index, outcome.identity, args.index)
-            return outcome.result
+            outcomes.append(dedup_records(frame, params, explicit_fields))
+            return outcomes[-1].result
         return transform
 
-    return run_datastage(args, "dedup", factory)
+    code = run_datastage(args, "dedup", factory)  # checks the accounting, writes output, rejects, stats
+    if args.clusters:
+        write_records(outcomes[-1].clusters, args.clusters)
+    if args.index:
+        write_index(outcomes[-1].index, outcomes[-1].identity, args.index)
+    return code
