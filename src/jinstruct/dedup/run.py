@@ -59,17 +59,17 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
         **{column: canonical_text_expr(name) for column, name in zip(field_columns, settings.fields)},
         **({"output": pl.col("output").cast(pl.String)} if "output" in df.columns else {}),
     ).with_row_index("_row").with_columns(_key=canonical_key_expr(field_columns))
-    numbers = numbers_expr(pl.col("_key")) if settings.numbers_must_match else pl.lit("")
+    numbers = numbers_expr(pl.col("_key")) if settings.numbers_must_match else pl.repeat("", pl.len())
     work = work.with_columns(
-        _exact_root=pl.col("_row").min().over("_task", "_key"),
         _has_signature=pl.col("_key").str.len_chars() >= settings.ngram,
         _shingles=(pl.col("_key").str.len_chars().cast(pl.Int64) - settings.ngram + 1).clip(lower_bound=0),
         _task_code=pl.col("_task").rank("dense").cast(pl.Int64),
         _group_code=pl.col("_group").rank("dense").cast(pl.Int64),
-        _numbers=numbers,
     )
-    return work.with_columns(_key_hash=stable_hashes(work["_key"], bits=128),
-                             _numbers_hash=stable_hashes(work["_numbers"]))
+    work = work.with_columns(_key_hash=stable_hashes(work["_key"], bits=128),
+                             _numbers_hash=stable_hashes(work.select(numbers).to_series()))
+    # exact duplicates: same task and key (by its 128-bit hash, so the key text can be dropped later)
+    return work.with_columns(_exact_root=pl.col("_row").min().over("_task", "_key_hash"))
 
 
 def _field_columns(work: pl.DataFrame) -> list[str]:
@@ -92,7 +92,7 @@ def _field_sizes(work: pl.DataFrame) -> np.ndarray:
     return counts.to_numpy().astype(np.int32).reshape(work.height, len(counts.columns))
 
 
-def _sign(work: pl.DataFrame, settings: DedupSettings) -> _Signed:
+def _sign(work: pl.DataFrame, settings: DedupSettings, field_sizes: np.ndarray) -> _Signed:
     signed_rows = work.filter((pl.col("_row") == pl.col("_exact_root")) & pl.col("_has_signature"))["_row"].to_numpy()
     signed = work[signed_rows]
     columns = ["_key", *_field_columns(work)]
@@ -105,7 +105,7 @@ def _sign(work: pl.DataFrame, settings: DedupSettings) -> _Signed:
     position = np.full(work.height, -1, dtype=np.int64)
     position[signed_rows] = np.arange(signed_rows.size)
     roots = work["_exact_root"].to_numpy().astype(np.int64)
-    return _Signed(matrices[0], np.hstack(matrices[1:]), _field_sizes(signed), signed_rows.astype(np.int64),
+    return _Signed(matrices[0], np.hstack(matrices[1:]), field_sizes[signed_rows], signed_rows.astype(np.int64),
                    position[roots])
 
 
@@ -197,7 +197,10 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
     work = _prepared(df, settings)
-    signed = _sign(work, settings)
+    field_sizes = _field_sizes(work)
+    signed = _sign(work, settings, field_sizes)
+    # the texts are no longer needed (unless verification compares exact n-gram sets): free them
+    work = work.drop(*_field_columns(work), *([] if settings.verify == "exact" else ["_key"]))
     previous = _previous_release_matches(work, signed, settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
@@ -205,7 +208,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     near_pairs, candidates = _confirmed_near_pairs(work, signed, settings, excluded)
     exact_pairs = (
         work.filter(~pl.Series(excluded))
-        .select(pl.col("_row").min().over("_task", "_key").alias("_root"), "_row")
+        .select(pl.col("_row").min().over("_task", "_key_hash").alias("_root"), "_row")
         .to_numpy().astype(np.int64)
     )
     roots = components(work.height, np.concatenate([exact_pairs, near_pairs]))
@@ -226,7 +229,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         kept["id"], work["_task"].filter(keep), work["_key_hash"].filter(keep), work["_numbers_hash"].filter(keep),
         _per_record(signed.matrix, signed.of_record[~rejected_mask], EMPTY),
         _per_record(signed.fields, signed.of_record[~rejected_mask], EMPTY),
-        _field_sizes(work.filter(keep)), signed.of_record[~rejected_mask] >= 0,
+        field_sizes[~rejected_mask], signed.of_record[~rejected_mask] >= 0,
         work["_shingles"].filter(keep))
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
