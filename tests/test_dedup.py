@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import polars as pl
 import pytest
 from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q, TANAKA, frame, record
 
