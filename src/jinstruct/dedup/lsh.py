@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.minhash import _fmix64
+from jinstruct.dedup.minhash import fmix
 
 _PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 × 4 B × 2 = 64 MB at most
 
@@ -30,7 +30,7 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     for band in range(bands):
         h = np.full(signatures.shape[0], np.uint64(band + 1), dtype=np.uint64)
         for column in range(band * rows, (band + 1) * rows):
-            h = _fmix64(h ^ signatures[:, column].astype(np.uint64))
+            h = fmix(h ^ signatures[:, column].astype(np.uint64), 64)
         result[:, band] = h
     return result
 

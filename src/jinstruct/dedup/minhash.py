@@ -41,21 +41,20 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
+# MurmurHash3 finalisers (shift, multiplier, shift, multiplier, shift) per width;
+# the 32-bit one is datasketch's affine32 pre-mix.
+_FMIX = {64: (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33), 32: (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)}
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser: datasketch's affine32 pre-mix."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
+def fmix(h: np.ndarray, width: int) -> np.ndarray:
+    """MurmurHash3's finaliser over an array of uint64 (width 64) or uint32 (width 32)."""
+    dtype = np.uint64 if width == 64 else np.uint32
+    shift1, multiplier1, shift2, multiplier2, shift3 = (dtype(value) for value in _FMIX[width])
+    h = h ^ (h >> shift1)
+    h = h * multiplier1
+    h = h ^ (h >> shift2)
+    h = h * multiplier2
+    return h ^ (h >> shift3)
 
 
 def shingle_hashes64(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +77,7 @@ def shingle_hashes64(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     starts = np.cumsum(lengths) - lengths
     shingle_starts = np.cumsum(counts) - counts
     positions = np.repeat(starts - shingle_starts, counts) + np.arange(total)
-    return _fmix64(rolling[positions]), counts
+    return fmix(rolling[positions], 64), counts
 
 
 def shingle_hash32(shingle: str) -> int:
@@ -90,7 +89,7 @@ def shingle_hash32(shingle: str) -> int:
 def signatures(texts: list[str], n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(texts), num_perm) uint32 MinHash signatures; EMPTY rows for texts shorter than n."""
     hashes64, counts = shingle_hashes64(texts, n)
-    premixed = _fmix32((hashes64 & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    premixed = fmix((hashes64 & np.uint64(0xFFFFFFFF)).astype(np.uint32), 32)
     result = np.full((len(texts), a.size), EMPTY, dtype=np.uint32)
     ends = np.cumsum(counts)
     block = max(_PRODUCT_VALUES // a.size, 1)
