@@ -43,10 +43,10 @@ def candidate_pairs(signatures: np.ndarray, partitions: np.ndarray, bands: int, 
         return np.empty((0, 2), dtype=np.int64)
     hashes = band_hashes(signatures, bands, rows)
     buckets = pl.DataFrame({
-        "partition": np.repeat(partitions.astype(np.int64), bands),
+        "partition": np.repeat(partitions.astype(np.int32), bands),
         "band": np.tile(np.arange(bands, dtype=np.int32), n),
         "hash": hashes.reshape(-1),
-        "row": np.repeat(np.arange(n, dtype=np.int64), bands),
+        "row": np.repeat(np.arange(n, dtype=np.int32), bands),
     }).sort("partition", "band", "hash", "row")
     key_changed = (
         (pl.col("partition") != pl.col("partition").shift(1))
@@ -63,7 +63,7 @@ def candidate_pairs(signatures: np.ndarray, partitions: np.ndarray, bands: int, 
         found.append(np.stack([row[:-distance][same], row[distance:][same]], axis=1))
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    pairs = np.sort(np.concatenate(found), axis=1)  # rows ascend within a bucket, so this is a no-op kept for clarity
+    pairs = np.concatenate(found)  # i < j: rows ascend within a bucket
     unique = pl.DataFrame({"i": pairs[:, 0], "j": pairs[:, 1]}).unique().sort("i", "j")
     return unique.to_numpy().astype(np.int64)
 
