@@ -55,14 +55,18 @@ def numbers_expr(key: pl.Expr) -> pl.Expr:
     return key.str.extract_all(r"[0-9]+").list.join(" ")
 
 
-def stable_hashes(values: pl.Series, bits: int = 64) -> pl.Series:
+def stable_hashes(values: pl.Series, bits: int = 64, batch: int = 100_000) -> pl.Series:
     """xxh3 of each string: stable across processes, machines and polars versions.
 
     polars' own ``hash`` is documented as unstable across versions, and the
-    hashes are stored in the index a later release compares against.
+    hashes are stored in the index a later release compares against. Strings
+    are converted to Python in batches so that millions of keys never exist as
+    Python objects at once.
     """
     if bits == 128:
-        digest = xxhash.xxh3_128_hexdigest
-        return pl.Series(values.name, [digest(text.encode("utf-8")) for text in values.to_list()], dtype=pl.String)
-    digest64 = xxhash.xxh3_64_intdigest
-    return pl.Series(values.name, [digest64(text.encode("utf-8")) for text in values.to_list()], dtype=pl.UInt64)
+        digest, dtype = (lambda text: xxhash.xxh3_128_hexdigest(text.encode("utf-8"))), pl.String
+    else:
+        digest, dtype = (lambda text: xxhash.xxh3_64_intdigest(text.encode("utf-8"))), pl.UInt64
+    parts = [pl.Series(values.name, [digest(text) for text in values.slice(start, batch).to_list()], dtype=dtype)
+             for start in range(0, values.len(), batch)]
+    return pl.concat(parts) if parts else pl.Series(values.name, [], dtype=dtype)
