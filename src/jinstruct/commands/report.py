@@ -1,0 +1,27 @@
+"""``jinstruct report``: write the HTML report of the build in the current folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=Path, default=Path("reports/index.html"), help="the HTML file to write")
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="the build folder holding metrics/, data/, models/ (default: here)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a report param, e.g. --set sample_records=2000")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jinstruct.report import write_report
+
+    params_file = args.root / PARAMS_FILE
+    params = {}
+    if params_file.is_file():  # a folder without params.yaml gets the built-in defaults
+        params = load_params(path=params_file).get("report") or {}
+    write_report(args.root, args.output, apply_overrides(params, args.set))
+    return 0

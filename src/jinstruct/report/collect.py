@@ -1,0 +1,302 @@
+"""Read a build's files into one plain ``Build`` value.
+
+Every input is optional: a build stopped half-way (or one that skipped
+training) still gets a report, and each missing piece is named in
+``Build.missing`` so the page can say what it could not show. Files written by
+other stages are read defensively (column and key names may grow), but a file
+that exists and cannot be parsed is an ``InputError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from jinstruct.records import InputError, SPLIT_NAMES, TEXT_FIELDS
+
+log = logging.getLogger("jinstruct")
+
+DATA_STAGES = ("convert", "normalize", "dedup", "filter", "split")
+DEDUPED = Path("data/interim/deduped.parquet")
+FILTERED = Path("data/interim/filtered.parquet")
+NORMALIZED = Path("data/interim/normalized.parquet")
+CLUSTERS = Path("data/interim/dedup_clusters.parquet")
+PROCESSED = Path("data/processed")
+REJECTS = Path("data/rejects")
+TRAIN_METRICS = Path("metrics/train.json")
+EVAL_METRICS = Path("metrics/eval.json")
+LOSS_CURVES = Path("dvclive/plots/metrics")
+BASE_MODEL = Path("models/base")
+
+
+@dataclass
+class Build:
+    """Everything the report shows, as plain values and small frames."""
+
+    root: Path
+    manifest: dict | None = None
+    stage_stats: dict[str, dict] = field(default_factory=dict)   # pipeline order
+    mix: pl.DataFrame | None = None              # split, source, task, records
+    reject_examples: dict[str, pl.DataFrame] = field(default_factory=dict)  # stage -> rows
+    clusters: pl.DataFrame | None = None         # cluster, id, kept, similarity (one row per member)
+    cluster_texts: pl.DataFrame | None = None    # id, text of the members of the example clusters
+    train: dict | None = None
+    loss_curves: dict[str, pl.DataFrame] = field(default_factory=dict)  # name -> step, value
+    eval_rows: list[dict] = field(default_factory=list)  # task, base, tuned, delta, n, k
+    eval_meta: dict = field(default_factory=dict)
+    filter_histograms: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> {bin label: count}
+    missing: dict[str, str] = field(default_factory=dict)  # section -> what is absent
+
+    def path(self, relative: Path | str) -> Path:
+        return self.root / relative
+
+
+# --------------------------------------------------------------------------- small readers
+
+
+def read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a JSON object, found a {type(value).__name__}")
+    return value
+
+
+def scan_parquet(path: Path) -> pl.LazyFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        frame = pl.scan_parquet(path)
+        frame.collect_schema()
+    except Exception as exc:  # polars raises several types for a corrupt file
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    return frame
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _stage_stats(build: Build) -> None:
+    funnel = (build.manifest or {}).get("funnel") or {}
+    for stage in DATA_STAGES:
+        stats = read_json(build.path(f"metrics/{stage}.json")) or funnel.get(stage)
+        if isinstance(stats, dict) and "records_in" in stats:
+            build.stage_stats[stage] = stats
+    build.filter_histograms = find_histograms(build.stage_stats.get("filter", {}))
+    absent = [stage for stage in DATA_STAGES if stage not in build.stage_stats]
+    if absent:
+        build.missing["funnel"] = "no stats for " + ", ".join(f"metrics/{s}.json" for s in absent)
+
+
+def find_histograms(value: object, path: str = "") -> dict[str, dict[str, int]]:
+    """Every ``...histogram`` object of bin label -> count inside a stats file, by dotted path.
+
+    The filter stage records fixed-bin histograms (language-ID scores, script
+    ratios) among its extra stats; the report shows whatever it finds there.
+    """
+    found = {}
+    if isinstance(value, dict):
+        for key, sub in sorted(value.items()):
+            name = f"{path}.{key}" if path else str(key)
+            counts = isinstance(sub, dict) and sub and all(isinstance(v, int) for v in sub.values())
+            if "histogram" in str(key) and counts:
+                found[name] = {str(label): int(count) for label, count in sub.items()}
+            else:
+                found.update(find_histograms(sub, name))
+    return found
+
+
+def _mix(build: Build) -> None:
+    """Records per split, source and task: from the manifest, else counted from the splits."""
+    counts = (build.manifest or {}).get("counts")
+    rows = []
+    if isinstance(counts, dict):
+        for split, by_source in counts.items():
+            for source, by_task in (by_source or {}).items():
+                for task, records in (by_task or {}).items():
+                    rows.append({"split": split, "source": source, "task": task, "records": int(records)})
+    else:
+        for split in SPLIT_NAMES:
+            frame = scan_parquet(build.path(PROCESSED / f"{split}.parquet"))
+            if frame is not None:
+                grouped = frame.group_by("source", "task").len("records").collect()
+                rows += [{"split": split, **row} for row in grouped.iter_rows(named=True)]
+    if rows:
+        build.mix = pl.DataFrame(rows, schema={"split": pl.String, "source": pl.String, "task": pl.String,
+                                               "records": pl.Int64}).sort("split", "source", "task")
+    else:
+        build.missing["mix"] = f"no {PROCESSED}/manifest.json counts and no split files"
+
+
+def _reject_examples(build: Build, per_reason: int) -> None:
+    """The first few rejects of each reason (by id), so a reader can judge the filter."""
+    for stage in DATA_STAGES:
+        frame = scan_parquet(build.path(REJECTS / f"{stage}.parquet"))
+        if frame is None:
+            continue
+        columns = frame.collect_schema().names()
+        if "reason" not in columns:
+            raise InputError(f"{build.path(REJECTS / f'{stage}.parquet')}: no 'reason' column")
+        wanted = [c for c in ("id", "source", "task", "reason", "detail", *TEXT_FIELDS,
+                              *(f"raw_{f}" for f in TEXT_FIELDS)) if c in columns]
+        examples = (frame.select(wanted).sort("reason", "id" if "id" in columns else "reason", nulls_last=True)
+                    .group_by("reason", maintain_order=True).head(per_reason).collect())
+        if examples.height:
+            build.reject_examples[stage] = examples
+    if not build.reject_examples:
+        build.missing["rejects"] = f"no rejected records under {REJECTS}/"
+
+
+def _first_column(columns: list[str], *candidates: str) -> str | None:
+    return next((name for name in candidates if name in columns), None)
+
+
+def normalise_clusters(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per cluster member (cluster, id, kept, similarity), whatever the layout.
+
+    Accepts one row per member (a cluster column plus ``id``) or one row per
+    cluster with a list of member ids; the kept flag may be a boolean column or
+    the id of the kept member.
+    """
+    columns = frame.columns
+    cluster = _first_column(columns, "cluster_id", "cluster", "cluster_key", "group")
+    members = next((c for c in columns if frame.schema[c] == pl.List(pl.String)), None)
+    if cluster is None:
+        raise InputError(f"no cluster column among {', '.join(columns)}")
+    if members is not None:
+        frame = frame.explode(members).rename({members: "__member"})
+        member = "__member"
+    else:
+        member = _first_column(columns, "id", "member_id", "record_id")
+        if member is None:
+            raise InputError(f"no member id column among {', '.join(columns)}")
+    kept_flag = _first_column(columns, "kept", "keep", "is_kept", "is_representative", "representative")
+    kept_id = _first_column(columns, "kept_id", "representative_id", "keeper_id")
+    if kept_flag is not None and frame.schema[kept_flag] == pl.Boolean:
+        kept = pl.col(kept_flag)
+    elif kept_id is not None:
+        kept = pl.col(kept_id) == pl.col(member)
+    else:
+        kept = pl.lit(None, dtype=pl.Boolean)
+    similarity = _first_column(columns, "similarity", "jaccard", "estimated_jaccard", "score")
+    return frame.select(
+        cluster=pl.col(cluster).cast(pl.String),
+        id=pl.col(member).cast(pl.String),
+        kept=kept,
+        similarity=pl.col(similarity).cast(pl.Float64) if similarity else pl.lit(None, dtype=pl.Float64),
+    ).filter(pl.col("id").is_not_null())
+
+
+def _clusters(build: Build, example_count: int) -> None:
+    path = build.path(CLUSTERS)
+    if not path.is_file():
+        build.missing["clusters"] = f"no {CLUSTERS}"
+        return
+    try:
+        build.clusters = normalise_clusters(pl.read_parquet(path))
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    wanted = example_cluster_ids(build.clusters, example_count)
+    member_ids = build.clusters.filter(pl.col("cluster").is_in(wanted))["id"].unique()
+    texts = []
+    for source in (NORMALIZED, DEDUPED, REJECTS / "dedup.parquet"):
+        frame = scan_parquet(build.path(source))
+        if frame is not None and {"id", *TEXT_FIELDS} <= set(frame.collect_schema().names()):
+            texts.append(frame.filter(pl.col("id").is_in(member_ids.implode()))
+                         .select("id", text=record_text()).collect())
+    if texts:
+        build.cluster_texts = pl.concat(texts).unique("id", keep="first").sort("id")
+
+
+def example_cluster_ids(clusters: pl.DataFrame, count: int) -> list[str]:
+    """The largest clusters (ties by cluster id), as the clearest examples of what dedup merges."""
+    sizes = clusters.group_by("cluster").len("size").sort(["size", "cluster"], descending=[True, False])
+    return sizes.filter(pl.col("size") > 1).head(count)["cluster"].to_list()
+
+
+def record_text() -> pl.Expr:
+    """Instruction, input and output joined as one text (empty fields skipped)."""
+    return pl.concat_str([pl.col(f).fill_null("") for f in TEXT_FIELDS], separator="\n").str.strip_chars()
+
+
+def _train(build: Build) -> None:
+    build.train = read_json(build.path(TRAIN_METRICS))
+    curves_dir = build.path(LOSS_CURVES)
+    for path in sorted(curves_dir.rglob("*.tsv")) if curves_dir.is_dir() else []:
+        name = path.relative_to(curves_dir).with_suffix("").as_posix()
+        try:
+            frame = pl.read_csv(path, separator="\t")
+        except Exception as exc:
+            raise InputError(f"{path}: not a readable TSV file ({type(exc).__name__})") from None
+        value = next((c for c in reversed(frame.columns) if c not in ("step", "timestamp")), None)
+        if "step" in frame.columns and value is not None and frame.height:
+            build.loss_curves[name] = frame.select(step=pl.col("step").cast(pl.Int64),
+                                                   value=pl.col(value).cast(pl.Float64))
+    if build.train is None and not build.loss_curves:
+        build.missing["train"] = f"no {TRAIN_METRICS} and no curves under {LOSS_CURVES}/"
+
+
+def eval_rows(metrics: dict) -> list[dict]:
+    """Per-task rows from metrics/eval.json: any object holding both ``base`` and ``tuned``.
+
+    Accepts ``{"tasks": {task: {...}}}``, ``{task: {...}}`` or a list of rows with a ``task`` key.
+    """
+    candidates = metrics.get("tasks", metrics)
+    if isinstance(candidates, list):
+        items = [(str(row.get("task")), row) for row in candidates if isinstance(row, dict)]
+    elif isinstance(candidates, dict):
+        items = list(candidates.items())
+    else:
+        items = []
+    rows = []
+    for task, scores in items:
+        if isinstance(scores, dict) and "base" in scores and "tuned" in scores:
+            base, tuned = _number(scores["base"]), _number(scores["tuned"])
+            delta = _number(scores.get("delta"))
+            if delta is None and base is not None and tuned is not None:
+                delta = tuned - base
+            rows.append({"task": task, "base": base, "tuned": tuned, "delta": delta,
+                         "n": scores.get("n"), "k": scores.get("k"), "metric": scores.get("metric")})
+    return sorted(rows, key=lambda row: row["task"])
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, dict):  # e.g. {"accuracy": 0.5} or {"score": 0.5}
+        value = value.get("score", value.get("accuracy", next(iter(value.values()), None)))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _eval(build: Build) -> None:
+    metrics = read_json(build.path(EVAL_METRICS))
+    if metrics is None:
+        build.missing["eval"] = f"no {EVAL_METRICS}"
+        return
+    build.eval_rows = eval_rows(metrics)
+    build.eval_meta = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    if not build.eval_rows:
+        build.missing["eval"] = f"{EVAL_METRICS} holds no task with both base and tuned scores"
+
+
+def collect(root: Path, examples_per_reason: int = 3, example_clusters: int = 5) -> Build:
+    """Read everything the report shows from the build rooted at ``root``."""
+    build = Build(root=Path(root))
+    build.manifest = read_json(build.path(PROCESSED / "manifest.json"))
+    if build.manifest is None:
+        build.missing["header"] = f"no {PROCESSED}/manifest.json"
+    _stage_stats(build)
+    _mix(build)
+    _reject_examples(build, examples_per_reason)
+    _clusters(build, example_clusters)
+    _train(build)
+    _eval(build)
+    return build
