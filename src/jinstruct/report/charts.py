@@ -18,10 +18,10 @@ import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic and makes it
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # IPAexGothic has no U+2212 MINUS SIGN; an ASCII hyphen avoids a missing glyph on negative ticks.
 matplotlib.rcParams["axes.unicode_minus"] = False
-matplotlib.rcParams["svg.hashsalt"] = "jinstruct"
 
 PHASE_COLOURS = {"before filter": "#9aa5b1", "after filter": "#1f6feb"}
 KEPT_COLOUR = "#1f6feb"
@@ -56,7 +56,7 @@ def funnel_chart(stage_stats: dict[str, dict]) -> bytes:
     axes.invert_yaxis()
     axes.set_xlabel("records レコード数")
     axes.set_title("Records kept and rejected per stage / ステージ別の残存と除外")
-    axes.legend(loc="lower right", fontsize="small", ncols=2)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     return png_bytes(figure)
 
 
@@ -77,7 +77,7 @@ def source_task_chart(mix: pl.DataFrame) -> bytes:
     axes.invert_yaxis()
     axes.set_xlabel("records in train + validation + test")
     axes.set_title("Source × task mix / ソース × タスクの構成")
-    axes.legend(title="task", fontsize="small", loc="lower right")
+    axes.legend(title="task", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return png_bytes(figure)
 
 
@@ -99,7 +99,7 @@ def length_chart(lengths: pl.DataFrame, unit: str) -> bytes:
         frame = lengths.filter(pl.col("field") == field_name)
         ceiling = max(1.0, float(np.percentile(frame["length"].to_numpy(), 99.5)))
         _overlaid_histograms(axes, frame, "length", np.linspace(0, ceiling, 41))
-        axes.set_title(field_name)
+        axes.set_title(field_name if frame["length"].max() else f"{field_name} (always empty)")
         axes.set_xlabel(label)
         if index == 1:
             axes.set_ylabel("records")
@@ -140,7 +140,7 @@ def recorded_histograms_chart(histograms: dict[str, dict[str, int]]) -> bytes:
     names = list(histograms)[:12]
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
-    figure = _figure(10.0, 2.6 * rows)
+    figure = _figure(3.4 * columns + 0.6, 2.6 * rows + 0.4)
     figure.suptitle("Histograms recorded by the filter stage / フィルタ段階の記録")
     for index, name in enumerate(names, start=1):
         axes = figure.add_subplot(rows, columns, index)
@@ -155,10 +155,12 @@ def cluster_size_chart(clusters: pl.DataFrame) -> bytes:
     sizes = clusters.group_by("cluster").len("size").group_by("size").len("clusters").sort("size")
     figure = _figure(8.0, 3.0)
     axes = figure.add_subplot()
-    axes.bar(sizes["size"].to_numpy(), sizes["clusters"].to_numpy(), color=KEPT_COLOUR)
-    axes.set_yscale("log")
+    axes.bar(sizes["size"].to_numpy(), sizes["clusters"].to_numpy(), color=KEPT_COLOUR, width=0.8)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if sizes["clusters"].max() > 100:  # pairs usually outnumber big clusters by orders of magnitude
+        axes.set_yscale("log")
     axes.set_xlabel("records in the cluster クラスタの大きさ")
-    axes.set_ylabel("clusters (log)")
+    axes.set_ylabel("clusters")
     axes.set_title("Near-duplicate cluster sizes / 重複クラスタの大きさ")
     return png_bytes(figure)
 
