@@ -25,7 +25,7 @@ import pytest
 
 from jinstruct.records import SCHEMA_FIELDS, dataset_hash, write_json, write_parquet
 from jinstruct.report import write_report
-from jinstruct.report.collect import eval_rows, normalise_clusters
+from jinstruct.report.collect import collect, eval_rows, normalise_clusters
 from jinstruct.stage import StageResult, mark_rejected, stage_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,10 +132,10 @@ def make_build(root: Path) -> Path:
                 "code": {"git_commit": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
                          "jinstruct_version": "0.1.0"}},
                root / "data/processed/manifest.json")
-    write_json({"dataset_hash": digest, "final_train_loss": 2.5, "final_eval_loss": 2.75, "tokens_per_second": 2100.0},
-               root / "metrics/train.json")
-    for name, values in (("train/loss", [5.0, 4.0, 3.2, 2.9, 2.5]), ("eval/loss", [5.1, 4.3, 3.5, 3.1, 2.75])):
-        path = root / "dvclive/plots/metrics" / f"{name}.tsv"
+    write_json({"dataset_hash": digest, "train_loss": 2.5, "validation_loss_before": 5.5, "validation_loss": 2.75,
+                "tokens_per_second": 2100.0}, root / "metrics/train.json")
+    for name, values in (("train/loss", [5.0, 4.0, 3.2, 2.9, 2.5]), ("train/lr", [0.001, 0.002, 0.002, 0.001, 0.0])):
+        path = root / "dvclive/train/plots/metrics" / f"{name}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("step\tloss\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(values)), encoding="utf-8")
     write_json({"dataset_hash": digest, "tasks": {
@@ -302,6 +302,15 @@ def test_partial_build_without_model(tmp_path):
     page = (root / "index.html").read_text(encoding="utf-8")
     assert "no metrics/eval.json" in page and "model-token lengths not shown" in page
     assert summary.images == 8  # no token lengths, no eval chart; loss curves still there
+
+
+def test_training_curves_and_validation_points(built):
+    root, _, _ = built
+    build = collect(root)
+    assert sorted(build.curves) == ["train/loss", "train/lr"]
+    assert build.curves["train/loss"]["value"].to_list() == [5.0, 4.0, 3.2, 2.9, 2.5]
+    # validation loss before tuning at step 0, after tuning at the last logged step
+    assert build.validation_loss == {0: 5.5, 4: 2.75}
 
 
 def test_cluster_layouts_read_alike():

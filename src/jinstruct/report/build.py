@@ -62,8 +62,8 @@ def draw_charts(build: Build, dists: Distributions) -> tuple[dict[str, bytes], l
         jobs["filter_histograms"] = lambda: charts.recorded_histograms_chart(build.filter_histograms)
     if build.clusters is not None and build.clusters.height:
         jobs["clusters"] = lambda: charts.cluster_size_chart(build.clusters)
-    if build.loss_curves:
-        jobs["loss"] = lambda: charts.loss_chart(build.loss_curves)
+    if build.curves or build.validation_loss:
+        jobs["loss"] = lambda: charts.training_chart(build.curves, build.validation_loss)
     if build.eval_rows:
         jobs["eval"] = lambda: charts.eval_chart(build.eval_rows)
     images = {}

@@ -9,6 +9,7 @@ are built as ``Figure`` objects (no pyplot global state) and saved without the
 from __future__ import annotations
 
 import io
+import itertools
 
 import matplotlib
 
@@ -165,16 +166,25 @@ def cluster_size_chart(clusters: pl.DataFrame) -> bytes:
     return png_bytes(figure)
 
 
-def loss_chart(curves: dict[str, pl.DataFrame]) -> bytes:
-    figure = _figure(8.0, 3.4)
-    axes = figure.add_subplot()
-    for index, (name, curve) in enumerate(sorted(curves.items())):
-        axes.plot(curve["step"].to_numpy(), curve["value"].to_numpy(), color=PALETTE[index % len(PALETTE)],
-                  marker="o" if curve.height < 30 else None, markersize=3, label=name)
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.set_title("Training and validation loss / 学習・検証損失")
-    axes.legend(fontsize="small")
+def training_chart(curves: dict[str, pl.DataFrame], validation: dict[int, float]) -> bytes:
+    """Loss curves (plus validation loss at the steps it was measured); other curves, e.g. lr, beside them."""
+    losses = {name: curve for name, curve in sorted(curves.items()) if "loss" in name}
+    others = {name: curve for name, curve in sorted(curves.items()) if "loss" not in name}
+    panels = [panel for panel in (losses, others) if panel] or [{}]
+    figure = _figure(8.0 if len(panels) == 1 else 11.0, 3.4)
+    for index, panel in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        for colour, (name, curve) in zip(itertools.cycle(PALETTE), panel.items()):
+            axes.plot(curve["step"].to_numpy(), curve["value"].to_numpy(), color=colour,
+                      marker="o" if curve.height < 30 else None, markersize=3, label=name)
+        if index == 1 and validation:
+            steps = sorted(validation)
+            axes.plot(steps, [validation[s] for s in steps], color="black", marker="s", linestyle="--",
+                      label="validation loss 検証損失")
+        axes.set_xlabel("step")
+        axes.set_ylabel("loss" if index == 1 else "value")
+        axes.legend(fontsize="small")
+    figure.suptitle("Training and validation loss / 学習・検証損失")
     return png_bytes(figure)
 
 

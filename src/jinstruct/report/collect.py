@@ -29,7 +29,7 @@ PROCESSED = Path("data/processed")
 REJECTS = Path("data/rejects")
 TRAIN_METRICS = Path("metrics/train.json")
 EVAL_METRICS = Path("metrics/eval.json")
-LOSS_CURVES = Path("dvclive/plots/metrics")
+DVCLIVE = Path("dvclive")  # dvclive folders anywhere below (dvclive/, dvclive/train/, ...)
 BASE_MODEL = Path("models/base")
 
 
@@ -45,7 +45,8 @@ class Build:
     clusters: pl.DataFrame | None = None         # cluster, id, kept, similarity (one row per member)
     cluster_texts: pl.DataFrame | None = None    # id, text of the members of the example clusters
     train: dict | None = None
-    loss_curves: dict[str, pl.DataFrame] = field(default_factory=dict)  # name -> step, value
+    curves: dict[str, pl.DataFrame] = field(default_factory=dict)  # dvclive metric name -> step, value
+    validation_loss: dict[int, float] = field(default_factory=dict)  # step -> loss
     eval_rows: list[dict] = field(default_factory=list)  # task, base, tuned, delta, n, k
     eval_meta: dict = field(default_factory=dict)
     filter_histograms: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> {bin label: count}
@@ -230,20 +231,36 @@ def record_text() -> pl.Expr:
 
 
 def _train(build: Build) -> None:
+    """metrics/train.json and every per-step curve dvclive wrote (``<dir>/plots/metrics/<name>.tsv``)."""
     build.train = read_json(build.path(TRAIN_METRICS))
-    curves_dir = build.path(LOSS_CURVES)
-    for path in sorted(curves_dir.rglob("*.tsv")) if curves_dir.is_dir() else []:
-        name = path.relative_to(curves_dir).with_suffix("").as_posix()
+    live_root = build.path(DVCLIVE)
+    for path in sorted(live_root.rglob("*.tsv")) if live_root.is_dir() else []:
+        posix = path.as_posix()
+        if "/plots/metrics/" not in posix:
+            continue
+        name = posix.split("/plots/metrics/", 1)[1].removesuffix(".tsv")
         try:
             frame = pl.read_csv(path, separator="\t")
         except Exception as exc:
             raise InputError(f"{path}: not a readable TSV file ({type(exc).__name__})") from None
         value = next((c for c in reversed(frame.columns) if c not in ("step", "timestamp")), None)
         if "step" in frame.columns and value is not None and frame.height:
-            build.loss_curves[name] = frame.select(step=pl.col("step").cast(pl.Int64),
-                                                   value=pl.col(value).cast(pl.Float64))
-    if build.train is None and not build.loss_curves:
-        build.missing["train"] = f"no {TRAIN_METRICS} and no curves under {LOSS_CURVES}/"
+            build.curves[name] = frame.select(step=pl.col("step").cast(pl.Int64),
+                                              value=pl.col(value).cast(pl.Float64))
+    build.validation_loss = validation_points(build.train or {}, build.curves)
+    if build.train is None and not build.curves:
+        build.missing["train"] = f"no {TRAIN_METRICS} and no dvclive curves under {DVCLIVE}/"
+
+
+def validation_points(train: dict, curves: dict[str, pl.DataFrame]) -> dict[int, float]:
+    """Validation loss before and after tuning (metrics/train.json) placed at the first and last step."""
+    last_step = max((int(curve["step"].max()) for curve in curves.values()), default=int(train.get("steps", 1) or 1))
+    points = {}
+    for key, step in (("validation_loss_before", 0), ("validation_loss", last_step)):
+        value = _number(train.get(key))
+        if value is not None:
+            points[step] = value
+    return points
 
 
 def eval_rows(metrics: dict) -> list[dict]:
