@@ -102,6 +102,7 @@ def make_build(root: Path) -> Path:
                "tanaka:0020", "tanaka:0050"],
         "kept": [True, False, False, True, False, True, False],
         "similarity": [1.0, 0.91, 0.88, 1.0, 0.9, 1.0, 0.86],
+        "reason": [None, "near_duplicate", "near_duplicate", None, "exact_duplicate", None, "near_duplicate"],
     })
     write_parquet(clusters, root / "data/interim/dedup_clusters.parquet")
     filter_rejects = pl.concat([
@@ -328,7 +329,15 @@ def test_eval_shapes_read_alike():
     nested = {"dataset_hash": "h", "tasks": {"jnli": {"base": 0.3, "tuned": 0.5, "n": 10}}}
     flat = {"dataset_hash": "h", "jnli": {"base": {"accuracy": 0.3}, "tuned": {"accuracy": 0.5}, "n": 10}}
     rows = {"tasks": [{"task": "jnli", "base": 0.3, "tuned": 0.5, "n": 10}]}
-    for metrics in (nested, flat, rows):
+    # the evaluate stage's own shape: several scores per model, a delta per score
+    several = {"dataset_hash": "h", "templates": {"jnli": "t1"}, "jnli": {
+        "n": 10, "k": 0, "majority_baseline": {"label": "neutral", "acc": 0.6},
+        "base": {"acc": 0.3, "macro_f1": 0.2, "confusion": {"a": {"a": 1}}},
+        "tuned": {"acc": 0.5, "macro_f1": 0.4, "confusion": {"a": {"a": 1}}},
+        "delta": {"acc": 0.2, "macro_f1": 0.2}}}
+    (row,) = eval_rows(several)
+    assert (row["metric"], row["majority"]) == ("acc", 0.6)
+    for metrics in (nested, flat, rows, several):
         (row,) = eval_rows(metrics)
         assert (row["task"], row["base"], row["tuned"], row["n"]) == ("jnli", 0.3, 0.5, 10)
         assert row["delta"] == pytest.approx(0.2)

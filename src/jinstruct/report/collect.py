@@ -161,7 +161,7 @@ def _first_column(columns: list[str], *candidates: str) -> str | None:
 
 
 def normalise_clusters(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per cluster member (cluster, id, kept, similarity), whatever the layout.
+    """One row per cluster member (cluster, id, kept, similarity, reason), whatever the layout.
 
     Accepts one row per member (a cluster column plus ``id``) or one row per
     cluster with a list of member ids; the kept flag may be a boolean column or
@@ -188,11 +188,13 @@ def normalise_clusters(frame: pl.DataFrame) -> pl.DataFrame:
     else:
         kept = pl.lit(None, dtype=pl.Boolean)
     similarity = _first_column(columns, "similarity", "jaccard", "estimated_jaccard", "score")
+    reason = _first_column(columns, "reason", "match", "kind")
     return frame.select(
         cluster=pl.col(cluster).cast(pl.String),
         id=pl.col(member).cast(pl.String),
         kept=kept,
         similarity=pl.col(similarity).cast(pl.Float64) if similarity else pl.lit(None, dtype=pl.Float64),
+        reason=pl.col(reason).cast(pl.String) if reason else pl.lit(None, dtype=pl.String),
     ).filter(pl.col("id").is_not_null())
 
 
@@ -263,10 +265,24 @@ def validation_points(train: dict, curves: dict[str, pl.DataFrame]) -> dict[int,
     return points
 
 
+# Which score stands for a task when the evaluate stage records several (acc, macro-F1, ...).
+HEADLINE_KEYS = ("score", "acc", "accuracy", "overall", "perplexity")
+
+
+def headline(value: object) -> tuple[float | None, str | None]:
+    """(score, its name): a bare number, or the headline entry of a dict of scores."""
+    if isinstance(value, dict):
+        key = next((k for k in HEADLINE_KEYS if _number(value.get(k)) is not None), None)
+        key = key or next((k for k, v in value.items() if _number(v) is not None), None)
+        return (_number(value[key]), key) if key else (None, None)
+    return _number(value), None
+
+
 def eval_rows(metrics: dict) -> list[dict]:
     """Per-task rows from metrics/eval.json: any object holding both ``base`` and ``tuned``.
 
-    Accepts ``{"tasks": {task: {...}}}``, ``{task: {...}}`` or a list of rows with a ``task`` key.
+    Accepts ``{"tasks": {task: {...}}}``, ``{task: {...}}`` or a list of rows with a ``task`` key;
+    scores may be numbers or dicts of scores (the headline one is shown).
     """
     candidates = metrics.get("tasks", metrics)
     if isinstance(candidates, list):
@@ -277,19 +293,21 @@ def eval_rows(metrics: dict) -> list[dict]:
         items = []
     rows = []
     for task, scores in items:
-        if isinstance(scores, dict) and "base" in scores and "tuned" in scores:
-            base, tuned = _number(scores["base"]), _number(scores["tuned"])
-            delta = _number(scores.get("delta"))
-            if delta is None and base is not None and tuned is not None:
-                delta = tuned - base
-            rows.append({"task": task, "base": base, "tuned": tuned, "delta": delta,
-                         "n": scores.get("n"), "k": scores.get("k"), "metric": scores.get("metric")})
+        if not (isinstance(scores, dict) and "base" in scores and "tuned" in scores):
+            continue
+        base, metric = headline(scores["base"])
+        tuned, _ = headline(scores["tuned"])
+        delta = scores.get("delta")
+        delta = _number(delta.get(metric)) if isinstance(delta, dict) else _number(delta)
+        if delta is None and base is not None and tuned is not None:
+            delta = tuned - base
+        majority, _ = headline(scores.get("majority_baseline"))
+        rows.append({"task": task, "metric": scores.get("metric", metric), "base": base, "tuned": tuned,
+                     "delta": delta, "majority": majority, "n": scores.get("n"), "k": scores.get("k")})
     return sorted(rows, key=lambda row: row["task"])
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, dict):  # e.g. {"accuracy": 0.5} or {"score": 0.5}
-        value = value.get("score", value.get("accuracy", next(iter(value.values()), None)))
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 

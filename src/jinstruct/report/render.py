@@ -202,11 +202,11 @@ def clusters(build: Build, images: dict[str, bytes], example_ids: list[str], tex
         texts = dict(zip(build.cluster_texts["id"].to_list(), build.cluster_texts["text"].to_list()))
     for cluster_id in example_ids:
         members = build.clusters.filter(pl.col("cluster") == cluster_id).sort("id")
-        rows = [[esc(m["id"]), esc({True: "kept", False: "removed"}.get(m["kept"], "?")), number(m["similarity"]),
-                 f'<div class="text">{esc(preview(texts.get(m["id"]), text_limit))}</div>']
+        rows = [[esc(m["id"]), esc({True: "kept", False: "removed"}.get(m["kept"], "?")), esc(m["reason"] or ""),
+                 number(m["similarity"]), f'<div class="text">{esc(preview(texts.get(m["id"]), text_limit))}</div>']
                 for m in members.iter_rows(named=True)]
         parts.append(f"<h3>Cluster {esc(cluster_id)} ({members.height} records)</h3>"
-                     + table(["id", "", "similarity", "text"], rows))
+                     + table(["id", "", "reason", "similarity", "text"], rows))
     return "".join(parts) + "</section>"
 
 
@@ -263,9 +263,9 @@ def evaluation(build: Build, images: dict[str, bytes]) -> str:
         parts.append(image(images["eval"], "base and tuned scores per task"))
     if build.eval_rows:
         rows = [[esc(r["task"]), esc(r.get("metric"))] + [count_cell(r[k], task=r["task"], field=k)
-                                                          for k in ("base", "tuned", "delta", "n", "k")]
+                                                          for k in ("base", "tuned", "delta", "majority", "n", "k")]
                 for r in build.eval_rows]
-        parts.append(table(["task", "metric", "base", "tuned", "delta", "n", "k"], rows))
+        parts.append(table(["task", "metric", "base", "tuned", "delta", "majority class", "n", "k"], rows))
     return "".join(parts) + "</section>"
 
 
