@@ -181,6 +181,7 @@ def training_chart(curves: dict[str, pl.DataFrame], validation: dict[int, float]
             steps = sorted(validation)
             axes.plot(steps, [validation[s] for s in steps], color="black", marker="s", linestyle="--",
                       label="validation loss 検証損失")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("step")
         axes.set_ylabel("loss" if index == 1 else "value")
         axes.legend(fontsize="small")
@@ -199,7 +200,12 @@ def _eval_bars(axes, rows: list[dict]) -> None:
         if row["delta"] is not None and np.isfinite(top):
             axes.annotate(f"{row['delta']:+.3f}", (position, top), ha="center", va="bottom", fontsize="small",
                           xytext=(0, 2), textcoords="offset points")
+    majority = [(position, row["majority"]) for position, row in zip(positions, rows) if row.get("majority") is not None]
+    for number, (position, value) in enumerate(majority):
+        axes.hlines(value, position - width, position + width, colors="black", linestyles="dashed",
+                    label="majority class 多数クラス" if number == 0 else None)
     axes.set_xticks(positions, [row["task"] for row in rows])
+    axes.set_ylabel(rows[0].get("metric") or "score")
     axes.margins(y=0.15)
 
 
@@ -213,12 +219,11 @@ def eval_chart(rows: list[dict]) -> bytes:
         return all(value is None or 0.0 <= value <= 1.0 for value in (row["base"], row["tuned"]))
 
     groups = [group for group in ([r for r in rows if bounded(r)], [r for r in rows if not bounded(r)]) if group]
-    figure = _figure(max(6.0, 1.3 * len(rows) + 2), 3.4)
+    figure = _figure(max(6.0, 1.3 * len(rows) + 2), 3.8)
     figure.suptitle("Evaluation: base vs tuned / 評価: ベースと調整後")
     for index, group in enumerate(groups, start=1):
         axes = figure.add_subplot(1, len(groups), index)
         _eval_bars(axes, group)
-        axes.set_ylabel("score" if bounded(group[0]) else "value")
         if index == 1:
-            axes.legend(fontsize="small")
+            figure.legend(loc="outside lower center", ncols=3, fontsize="small")
     return png_bytes(figure)

@@ -242,12 +242,19 @@ def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix.rstrip("."), value)]
 
 
+def opening(anchor: str, title: str, missing: str | None, png: bytes | None, alt: str) -> list[str]:
+    """A section's heading, its "Not shown" note if an input is absent, and its chart if drawn."""
+    parts = [f'<section id="{anchor}"><h2>{esc(title)}</h2>']
+    if missing:
+        parts.append(missing_note(missing))
+    if png is not None:
+        parts.append(image(png, alt))
+    return parts
+
+
 def training(build: Build, images: dict[str, bytes]) -> str:
-    parts = ['<section id="training"><h2>Training</h2>']
-    if "train" in build.missing:
-        parts.append(missing_note(build.missing["train"]))
-    if "loss" in images:
-        parts.append(image(images["loss"], "training and validation loss curves"))
+    parts = opening("training", "Training", build.missing.get("train"), images.get("loss"),
+                    "training and validation loss curves")
     if build.train:
         rows = [[esc(key), count_cell(value) if isinstance(value, (int, float)) else esc(value)]
                 for key, value in _flatten(build.train) if not isinstance(value, list)]
@@ -256,11 +263,8 @@ def training(build: Build, images: dict[str, bytes]) -> str:
 
 
 def evaluation(build: Build, images: dict[str, bytes]) -> str:
-    parts = ['<section id="evaluation"><h2>Evaluation: base vs tuned</h2>']
-    if "eval" in build.missing:
-        parts.append(missing_note(build.missing["eval"]))
-    if "eval" in images:
-        parts.append(image(images["eval"], "base and tuned scores per task"))
+    parts = opening("evaluation", "Evaluation: base vs tuned", build.missing.get("eval"), images.get("eval"),
+                    "base and tuned scores per task")
     if build.eval_rows:
         rows = [[esc(r["task"]), esc(r.get("metric"))] + [count_cell(r[k], task=r["task"], field=k)
                                                           for k in ("base", "tuned", "delta", "majority", "n", "k")]
