@@ -27,11 +27,13 @@ matplotlib.rcParams["axes.unicode_minus"] = False
 PHASE_COLOURS = {"before filter": "#9aa5b1", "after filter": "#1f6feb"}
 KEPT_COLOUR = "#1f6feb"
 PALETTE = ["#e5534b", "#f0a93b", "#8957e5", "#2da44e", "#d4a72c", "#bf3989", "#0f7b8a", "#6e7781"]
+# Reject reasons can be many (one per filter); tab20 keeps up to 20 of them apart.
+REASON_PALETTE = [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab20"].colors]
 
 
 def png_bytes(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     return buffer.getvalue()
 
 
@@ -40,24 +42,33 @@ def _figure(width: float = 8.0, height: float = 3.6) -> Figure:
 
 
 def funnel_chart(stage_stats: dict[str, dict]) -> bytes:
-    """Kept records per stage with the rejects stacked on top, one colour per reason."""
+    """Left: kept records per stage with the rejects stacked on. Right: the rejects alone, by reason.
+
+    Rejects are often a sliver of the records, so the right panel gives them their own scale.
+    """
     stages = list(stage_stats)
     reasons = sorted({r for stats in stage_stats.values() for r in stats.get("rejected_by_reason", {})})
-    figure = _figure(8.0, 0.6 * len(stages) + 1.6)
-    axes = figure.add_subplot()
+    colours = {reason: REASON_PALETTE[index % len(REASON_PALETTE)] for index, reason in enumerate(reasons)}
+    figure = _figure(11.0, 0.55 * len(stages) + 1.8)
     positions = np.arange(len(stages))
     kept = np.array([stage_stats[s].get("records_out", 0) for s in stages], dtype=float)
-    axes.barh(positions, kept, color=KEPT_COLOUR, label="kept 残存")
-    left = kept.copy()
-    for index, reason in enumerate(reasons):
-        counts = np.array([stage_stats[s].get("rejected_by_reason", {}).get(reason, 0) for s in stages], dtype=float)
-        axes.barh(positions, counts, left=left, color=PALETTE[index % len(PALETTE)], label=reason)
-        left += counts
-    axes.set_yticks(positions, stages)
-    axes.invert_yaxis()
-    axes.set_xlabel("records レコード数")
-    axes.set_title("Records kept and rejected per stage / ステージ別の残存と除外")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    whole, rejects_only = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    whole.barh(positions, kept, color=KEPT_COLOUR, label="kept 残存")
+    for axes, start in ((whole, kept), (rejects_only, np.zeros(len(stages)))):
+        left = start.copy()
+        for reason in reasons:
+            counts = np.array([stage_stats[s].get("rejected_by_reason", {}).get(reason, 0) for s in stages],
+                              dtype=float)
+            axes.barh(positions, counts, left=left, color=colours[reason], label=reason if axes is whole else None)
+            left += counts
+        axes.set_yticks(positions, stages)
+        axes.invert_yaxis()
+    whole.set_xlabel("records レコード数")
+    whole.set_title("kept and rejected 残存と除外")
+    rejects_only.set_xlabel("rejected records 除外数")
+    rejects_only.set_title("rejected by reason 除外理由")
+    figure.suptitle("Records per stage / ステージ別のレコード数")
+    figure.legend(loc="outside right upper", fontsize="small")
     return png_bytes(figure)
 
 
