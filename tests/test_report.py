@@ -25,7 +25,9 @@ import pytest
 
 from jinstruct.records import SCHEMA_FIELDS, dataset_hash, write_json, write_parquet
 from jinstruct.report import write_report
-from jinstruct.report.collect import collect, eval_rows, normalise_clusters
+from jinstruct.report.clusters import normalise_clusters
+from jinstruct.report.collect import collect
+from jinstruct.report.model_metrics import eval_rows
 from jinstruct.stage import StageResult, mark_rejected, stage_stats
 
 REPO = Path(__file__).resolve().parents[1]

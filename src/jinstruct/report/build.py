@@ -11,7 +11,8 @@ from pathlib import Path
 from jinstruct.progress import progress
 from jinstruct.records import atomic_path
 from jinstruct.report import charts
-from jinstruct.report.collect import Build, collect, example_cluster_ids
+from jinstruct.report.clusters import example_cluster_ids
+from jinstruct.report.collect import Build, collect
 from jinstruct.report.measure import Distributions, measure
 from jinstruct.report.render import render
 

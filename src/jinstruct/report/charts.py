@@ -211,7 +211,8 @@ def _eval_bars(axes, rows: list[dict]) -> None:
         if row["delta"] is not None and np.isfinite(top):
             axes.annotate(f"{row['delta']:+.3f}", (position, top), ha="center", va="bottom", fontsize="small",
                           xytext=(0, 2), textcoords="offset points")
-    majority = [(position, row["majority"]) for position, row in zip(positions, rows) if row.get("majority") is not None]
+    majority = [(position, row["majority"]) for position, row in zip(positions, rows)
+                if row.get("majority") is not None]
     for number, (position, value) in enumerate(majority):
         axes.hlines(value, position - width, position + width, colors="black", linestyles="dashed",
                     label="majority class 多数クラス" if number == 0 else None)

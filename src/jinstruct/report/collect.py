@@ -10,15 +10,14 @@ that exists and cannot be parsed is an ``InputError`` naming it.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from jinstruct.records import InputError, SPLIT_NAMES, TEXT_FIELDS
-
-log = logging.getLogger("jinstruct")
+from jinstruct.report.clusters import example_cluster_ids, normalise_clusters
+from jinstruct.report.model_metrics import eval_rows, read_curves, validation_points
 
 DATA_STAGES = ("convert", "normalize", "dedup", "filter", "split")
 DEDUPED = Path("data/interim/deduped.parquet")
@@ -156,48 +155,6 @@ def _reject_examples(build: Build, per_reason: int) -> None:
         build.missing["rejects"] = f"no rejected records under {REJECTS}/"
 
 
-def _first_column(columns: list[str], *candidates: str) -> str | None:
-    return next((name for name in candidates if name in columns), None)
-
-
-def normalise_clusters(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per cluster member (cluster, id, kept, similarity, reason), whatever the layout.
-
-    Accepts one row per member (a cluster column plus ``id``) or one row per
-    cluster with a list of member ids; the kept flag may be a boolean column or
-    the id of the kept member.
-    """
-    columns = frame.columns
-    cluster = _first_column(columns, "cluster_id", "cluster", "cluster_key", "group")
-    members = next((c for c in columns if frame.schema[c] == pl.List(pl.String)), None)
-    if cluster is None:
-        raise InputError(f"no cluster column among {', '.join(columns)}")
-    if members is not None:
-        frame = frame.explode(members).rename({members: "__member"})
-        member = "__member"
-    else:
-        member = _first_column(columns, "id", "member_id", "record_id")
-        if member is None:
-            raise InputError(f"no member id column among {', '.join(columns)}")
-    kept_flag = _first_column(columns, "kept", "keep", "is_kept", "is_representative", "representative")
-    kept_id = _first_column(columns, "kept_id", "representative_id", "keeper_id")
-    if kept_flag is not None and frame.schema[kept_flag] == pl.Boolean:
-        kept = pl.col(kept_flag)
-    elif kept_id is not None:
-        kept = pl.col(kept_id) == pl.col(member)
-    else:
-        kept = pl.lit(None, dtype=pl.Boolean)
-    similarity = _first_column(columns, "similarity", "jaccard", "estimated_jaccard", "score")
-    reason = _first_column(columns, "reason", "match", "kind")
-    return frame.select(
-        cluster=pl.col(cluster).cast(pl.String),
-        id=pl.col(member).cast(pl.String),
-        kept=kept,
-        similarity=pl.col(similarity).cast(pl.Float64) if similarity else pl.lit(None, dtype=pl.Float64),
-        reason=pl.col(reason).cast(pl.String) if reason else pl.lit(None, dtype=pl.String),
-    ).filter(pl.col("id").is_not_null())
-
-
 def _clusters(build: Build, example_count: int) -> None:
     path = build.path(CLUSTERS)
     if not path.is_file():
@@ -221,94 +178,17 @@ def _clusters(build: Build, example_count: int) -> None:
         build.cluster_texts = pl.concat(texts).unique("id", keep="first").sort("id")
 
 
-def example_cluster_ids(clusters: pl.DataFrame, count: int) -> list[str]:
-    """The largest clusters (ties by cluster id), as the clearest examples of what dedup merges."""
-    sizes = clusters.group_by("cluster").len("size").sort(["size", "cluster"], descending=[True, False])
-    return sizes.filter(pl.col("size") > 1).head(count)["cluster"].to_list()
-
-
 def record_text() -> pl.Expr:
     """Instruction, input and output joined as one text (empty fields skipped)."""
     return pl.concat_str([pl.col(f).fill_null("") for f in TEXT_FIELDS], separator="\n").str.strip_chars()
 
 
 def _train(build: Build) -> None:
-    """metrics/train.json and every per-step curve dvclive wrote (``<dir>/plots/metrics/<name>.tsv``)."""
     build.train = read_json(build.path(TRAIN_METRICS))
-    live_root = build.path(DVCLIVE)
-    for path in sorted(live_root.rglob("*.tsv")) if live_root.is_dir() else []:
-        posix = path.as_posix()
-        if "/plots/metrics/" not in posix:
-            continue
-        name = posix.split("/plots/metrics/", 1)[1].removesuffix(".tsv")
-        try:
-            frame = pl.read_csv(path, separator="\t")
-        except Exception as exc:
-            raise InputError(f"{path}: not a readable TSV file ({type(exc).__name__})") from None
-        value = next((c for c in reversed(frame.columns) if c not in ("step", "timestamp")), None)
-        if "step" in frame.columns and value is not None and frame.height:
-            build.curves[name] = frame.select(step=pl.col("step").cast(pl.Int64),
-                                              value=pl.col(value).cast(pl.Float64))
+    build.curves = read_curves(build.path(DVCLIVE))
     build.validation_loss = validation_points(build.train or {}, build.curves)
     if build.train is None and not build.curves:
         build.missing["train"] = f"no {TRAIN_METRICS} and no dvclive curves under {DVCLIVE}/"
-
-
-def validation_points(train: dict, curves: dict[str, pl.DataFrame]) -> dict[int, float]:
-    """Validation loss before and after tuning (metrics/train.json) placed at the first and last step."""
-    last_step = max((int(curve["step"].max()) for curve in curves.values()), default=int(train.get("steps", 1) or 1))
-    points = {}
-    for key, step in (("validation_loss_before", 0), ("validation_loss", last_step)):
-        value = _number(train.get(key))
-        if value is not None:
-            points[step] = value
-    return points
-
-
-# Which score stands for a task when the evaluate stage records several (acc, macro-F1, ...).
-HEADLINE_KEYS = ("score", "acc", "accuracy", "overall", "perplexity")
-
-
-def headline(value: object) -> tuple[float | None, str | None]:
-    """(score, its name): a bare number, or the headline entry of a dict of scores."""
-    if isinstance(value, dict):
-        key = next((k for k in HEADLINE_KEYS if _number(value.get(k)) is not None), None)
-        key = key or next((k for k, v in value.items() if _number(v) is not None), None)
-        return (_number(value[key]), key) if key else (None, None)
-    return _number(value), None
-
-
-def eval_rows(metrics: dict) -> list[dict]:
-    """Per-task rows from metrics/eval.json: any object holding both ``base`` and ``tuned``.
-
-    Accepts ``{"tasks": {task: {...}}}``, ``{task: {...}}`` or a list of rows with a ``task`` key;
-    scores may be numbers or dicts of scores (the headline one is shown).
-    """
-    candidates = metrics.get("tasks", metrics)
-    if isinstance(candidates, list):
-        items = [(str(row.get("task")), row) for row in candidates if isinstance(row, dict)]
-    elif isinstance(candidates, dict):
-        items = list(candidates.items())
-    else:
-        items = []
-    rows = []
-    for task, scores in items:
-        if not (isinstance(scores, dict) and "base" in scores and "tuned" in scores):
-            continue
-        base, metric = headline(scores["base"])
-        tuned, _ = headline(scores["tuned"])
-        delta = scores.get("delta")
-        delta = _number(delta.get(metric)) if isinstance(delta, dict) else _number(delta)
-        if delta is None and base is not None and tuned is not None:
-            delta = tuned - base
-        majority, _ = headline(scores.get("majority_baseline"))
-        rows.append({"task": task, "metric": scores.get("metric", metric), "base": base, "tuned": tuned,
-                     "delta": delta, "majority": majority, "n": scores.get("n"), "k": scores.get("k")})
-    return sorted(rows, key=lambda row: row["task"])
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _eval(build: Build) -> None:

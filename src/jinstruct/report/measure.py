@@ -131,9 +131,10 @@ def measure(root: Path, sample_limit: int) -> Distributions:
     if not frames:
         result.missing["distributions"] = f"no {DEDUPED}, {FILTERED} or split files"
         return result
-    absent = [phase for phase in PHASES if phase not in frames]
-    if absent:
-        result.missing["distributions"] = f"nothing to measure {absent[0]} (no {DEDUPED if absent[0] == PHASES[0] else FILTERED})"
+    absent = {PHASES[0]: DEDUPED, PHASES[1]: FILTERED}
+    for phase, path in absent.items():
+        if phase not in frames:
+            result.missing["distributions"] = f"nothing to measure {phase} (no {path})"
     tokenizer = load_tokenizer(Path(root))
     if tokenizer is None:
         result.missing["tokens"] = f"no {BASE_MODEL}/tokenizer.json: model-token lengths not shown"

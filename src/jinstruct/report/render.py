@@ -98,8 +98,8 @@ def header(build: Build, title: str) -> str:
                           + ("(matches)" if same else "(DIFFERENT DATASET)")))
     items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts if value is not None)
     params = manifest.get("params")
-    params_html = (f"<details><summary>params</summary><pre>{esc(json.dumps(params, ensure_ascii=False, indent=2, sort_keys=True))}"
-                   "</pre></details>") if params else ""
+    params_json = json.dumps(params, ensure_ascii=False, indent=2, sort_keys=True)
+    params_html = f"<details><summary>params</summary><pre>{esc(params_json)}</pre></details>" if params else ""
     note = missing_note(build.missing["header"]) if "header" in build.missing else ""
     nav = "".join(f'<a href="#{anchor}">{esc(name)}</a>' for anchor, name in SECTIONS)
     return f"<header><h1>{esc(title)}</h1>{note}<dl>{items}</dl>{params_html}<nav>{nav}</nav></header>"
@@ -169,8 +169,8 @@ def lengths(dists: Distributions, images: dict[str, bytes]) -> str:
         summary = (dists.lengths.group_by("unit", "field", "phase", maintain_order=True)
                    .agg(median=pl.col("length").median(), p95=pl.col("length").quantile(0.95, "nearest"),
                         max=pl.col("length").max()))
-        rows = [[esc(r["unit"]), esc(r["field"]), esc(r["phase"])] + [count_cell(r[k]) for k in ("median", "p95", "max")]
-                for r in summary.iter_rows(named=True)]
+        rows = [[esc(r["unit"]), esc(r["field"]), esc(r["phase"])]
+                + [count_cell(r[k]) for k in ("median", "p95", "max")] for r in summary.iter_rows(named=True)]
         parts.append(table(["unit", "field", "phase", "median", "p95", "max"], rows))
     return "".join(parts) + "</section>"
 
@@ -231,8 +231,8 @@ def rejects(build: Build, text_limit: int) -> str:
                              esc(preview(record.get("detail"), 200)),
                              '<div class="text">' + "<br>".join(fields) + "</div>"])
             total = build.stage_stats.get(stage, {}).get("rejected_by_reason", {}).get(reason)
-            parts.append(f"<h4>{esc(reason)}" + (f" ({number(total)} {'record' if total == 1 else 'records'})" if total is not None else "") + "</h4>"
-                         + table(["id", "source", "task", "detail", "record"], rows))
+            count = f" ({number(total)} {'record' if total == 1 else 'records'})" if total is not None else ""
+            parts.append(f"<h4>{esc(reason)}{count}</h4>" + table(["id", "source", "task", "detail", "record"], rows))
     return "".join(parts) + "</section>"
 
 
