@@ -28,7 +28,7 @@ from jinstruct.report import write_report
 from jinstruct.report.clusters import normalise_clusters
 from jinstruct.report.collect import collect
 from jinstruct.report.model_metrics import eval_rows
-from jinstruct.stage import StageResult, mark_rejected, stage_stats
+from jinstruct.stage import StageResult, empty_rejects, mark_rejected, stage_stats
 
 REPO = Path(__file__).resolve().parents[1]
 MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -113,7 +113,8 @@ def make_build(root: Path) -> Path:
         _reject(deduped, ["tanaka:0103"], "filter", "too_long", "output 4900 chars > 2000"),
     ])
     filter_extra = {"language_id": {"output:ja": {"labels": {"__label__ja": 58},
-                                                  "top_score_histogram": {"0.8-0.9": 8, "0.9-1.0": 50}}}}
+                                                  "top_score_histogram": {"0.8-0.9": 8, "0.9-1.0": 50}}},
+                    "sudachi_token_histogram": {"output": {"0-9": 30, "10-19": 20, "100+": 1, "20-49": 5}}}
     filtered = _run("filter", deduped, filter_rejects, root, filter_extra)
     write_parquet(filtered, root / "data/interim/filtered.parquet")
     splits = {"train": filtered.filter(pl.int_range(pl.len()) % 10 < 8),
@@ -298,16 +299,6 @@ def test_empty_folder_says_what_is_missing(tmp_path):
     assert page.count('class="missing"') >= 7
 
 
-def test_partial_build_without_model(tmp_path):
-    root = make_build(tmp_path)
-    for path in ("metrics/train.json", "metrics/eval.json", "models/base/tokenizer.json"):
-        (root / path).unlink()
-    summary = write_report(root, root / "index.html", PARAMS)
-    page = (root / "index.html").read_text(encoding="utf-8")
-    assert "no metrics/eval.json" in page and "model-token lengths not shown" in page
-    assert summary.images == 8  # no token lengths, no eval chart; loss curves still there
-
-
 def test_training_curves_and_validation_points(built):
     root, _, _ = built
     build = collect(root)
@@ -315,6 +306,15 @@ def test_training_curves_and_validation_points(built):
     assert build.curves["train/loss"]["value"].to_list() == [5.0, 4.0, 3.2, 2.9, 2.5]
     # validation loss before tuning at step 0, after tuning at the last logged step
     assert build.validation_loss == {0: 5.5, 4: 2.75}
+
+
+def test_filter_histograms_found_in_numeric_bin_order(built):
+    root, _, _ = built
+    histograms = collect(root).filter_histograms
+    assert list(histograms) == ["language_id.output:ja.top_score_histogram", "sudachi_token_histogram.output"]
+    # metrics/filter.json is key-sorted as text ("100+" before "20-49"); the report restores numeric order
+    assert list(histograms["sudachi_token_histogram.output"]) == ["0-9", "10-19", "20-49", "100+"]
+    assert "labels" not in str(list(histograms))
 
 
 def test_cluster_layouts_read_alike():
@@ -352,18 +352,30 @@ def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_cli_and_stage_script(tmp_path):
+def test_cli_on_a_build_without_model(tmp_path):
     root = make_build(tmp_path)
+    for path in ("metrics/train.json", "metrics/eval.json", "models/base/tokenizer.json"):
+        (root / path).unlink()
     done = _cli(root, "--output", "out/report.html", "--set", "examples_per_reason=1")
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^\[report\] out/report.html: 10 charts \d+\.\ds$", done.stderr, re.M), done.stderr
+    # no token lengths, no eval chart; the dvclive curves are still drawn
+    assert re.search(r"^\[report\] out/report.html: 8 charts, missing: .*no metrics/eval.json.* \d+\.\ds$",
+                     done.stderr, re.M), done.stderr
     page = (root / "out/report.html").read_text(encoding="utf-8")
+    assert "Not shown: no metrics/eval.json" in page and "model-token lengths not shown" in page
     assert "dolly_ja:0100" in page and "dolly_ja:0101" not in page  # --set overrode params.yaml's 2
+
+
+def test_stage_script_writes_reports_index(tmp_path):
+    write_json(stage_stats("convert", _records(), StageResult(_records(), empty_rejects())),
+               tmp_path / "metrics/convert.json")
+    (tmp_path / "params.yaml").write_text("report:\n  examples_per_reason: 1\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    stage = subprocess.run([sys.executable, str(REPO / "stages/report.py")], cwd=root, env=env,
+    stage = subprocess.run([sys.executable, str(REPO / "stages/report.py")], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120)
     assert stage.returncode == 0, stage.stderr
-    assert (root / "reports/index.html").read_text(encoding="utf-8").count("<h4>") == 6
+    assert stage.stderr.startswith("[report] reports/index.html: 1 chart, missing: ")
+    assert 'data-stage="convert" data-field="records_in">64<' in (tmp_path / "reports/index.html").read_text()
 
 
 def test_cli_names_a_broken_file(tmp_path):

@@ -37,7 +37,8 @@ class ReportSummary:
 
     def line(self) -> str:
         missing = f", missing: {'; '.join(self.sections_missing.values())}" if self.sections_missing else ""
-        return f"[report] {self.output}: {self.images} charts{missing} {self.seconds:.1f}s"
+        charts = f"{self.images} chart" + ("" if self.images == 1 else "s")
+        return f"[report] {self.output}: {charts}{missing} {self.seconds:.1f}s"
 
 
 def draw_charts(build: Build, dists: Distributions) -> tuple[dict[str, bytes], list[str]]:

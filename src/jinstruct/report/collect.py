@@ -10,6 +10,7 @@ that exists and cannot be parsed is an ``InputError`` naming it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,21 +97,29 @@ def _stage_stats(build: Build) -> None:
         build.missing["funnel"] = "no stats for " + ", ".join(f"metrics/{s}.json" for s in absent)
 
 
-def find_histograms(value: object, path: str = "") -> dict[str, dict[str, int]]:
-    """Every ``...histogram`` object of bin label -> count inside a stats file, by dotted path.
+def _bin_order(label: str) -> tuple[float, str]:
+    """Bins by their lower edge ("10-19" after "2-9"): stats JSON is key-sorted, i.e. as text."""
+    match = re.match(r"\s*[<>≤≥]?\s*(-?\d+(?:\.\d+)?)", label)
+    return (float(match.group(1)) if match else float("inf"), label)
 
-    The filter stage records fixed-bin histograms (language-ID scores, script
-    ratios) among its extra stats; the report shows whatever it finds there.
+
+def find_histograms(value: object, path: str = "", inside: bool = False) -> dict[str, dict[str, int]]:
+    """Every histogram (bin label -> count) under a ``…histogram…`` key of a stats file, by dotted path.
+
+    The filter stage records fixed-bin histograms (language-ID scores, token
+    counts) among its extra stats, either directly under the key or one level
+    down per field; the report shows whatever it finds there, bins in numeric order.
     """
     found = {}
-    if isinstance(value, dict):
-        for key, sub in sorted(value.items()):
-            name = f"{path}.{key}" if path else str(key)
-            counts = isinstance(sub, dict) and sub and all(isinstance(v, int) for v in sub.values())
-            if "histogram" in str(key) and counts:
-                found[name] = {str(label): int(count) for label, count in sub.items()}
-            else:
-                found.update(find_histograms(sub, name))
+    if not isinstance(value, dict):
+        return found
+    for key, sub in sorted(value.items()):
+        name = f"{path}.{key}" if path else str(key)
+        here = inside or "histogram" in str(key)
+        if here and isinstance(sub, dict) and sub and all(isinstance(v, int) for v in sub.values()):
+            found[name] = {str(label): int(sub[label]) for label in sorted(sub, key=_bin_order)}
+        else:
+            found.update(find_histograms(sub, name, here))
     return found
 
 
