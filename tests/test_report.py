@@ -25,8 +25,8 @@ import pytest
 
 from jinstruct.records import SCHEMA_FIELDS, dataset_hash, write_json, write_parquet
 from jinstruct.report import write_report
-from jinstruct.report.clusters import normalise_clusters
-from jinstruct.report.collect import collect
+from jinstruct.report.clusters import example_cluster_ids, members_in_order, normalise_clusters
+from jinstruct.report.collect import collect, split_funnel_row
 from jinstruct.report.model_metrics import eval_rows
 from jinstruct.stage import StageResult, empty_rejects, mark_rejected, stage_stats
 
@@ -120,15 +120,17 @@ def make_build(root: Path) -> Path:
     splits = {"train": filtered.filter(pl.int_range(pl.len()) % 10 < 8),
               "validation": filtered.filter(pl.int_range(pl.len()) % 10 == 8),
               "test": filtered.filter(pl.int_range(pl.len()) % 10 == 9)}
-    _run("split", filtered, filtered.head(0).pipe(mark_rejected, "split", "none"), root)
     counts: dict = {}
     for name, frame in splits.items():
         write_parquet(frame, root / "data/processed" / f"{name}.parquet")
         for row in frame.group_by("source", "task").len().iter_rows(named=True):
             counts.setdefault(name, {}).setdefault(row["source"], {})[row["task"]] = row["len"]
     digest = dataset_hash({name: frame.select(*SCHEMA_FIELDS, "group") for name, frame in splits.items()})
+    # the split stage's own stats: records per split (no stage_stats: it rejects nothing)
+    write_json({"dataset_hash": digest, "records": {n: f.height for n, f in splits.items()}, "version": "0.0.1"},
+               root / "metrics/split.json")
     funnel = {stage: json.loads((root / f"metrics/{stage}.json").read_text())
-              for stage in ("convert", "normalize", "dedup", "filter", "split")}
+              for stage in ("convert", "normalize", "dedup", "filter")}
     write_json({"name": "jinstruct-テスト", "version": "0.0.1", "dataset_hash": digest, "counts": counts,
                 "splits": {n: {"file": f"{n}.parquet", "records": f.height} for n, f in splits.items()},
                 "params": {"split": {"seed": 1, "ratios": {"train": 0.8}}, "filter": {"min_ja": 0.5}},
@@ -197,21 +199,32 @@ def built(tmp_path_factory) -> tuple[Path, str, object]:
     return root, (root / "reports/index.html").read_text(encoding="utf-8"), summary
 
 
+def expected_funnel(root: Path) -> dict[tuple, int]:
+    """(stage, source or None, field) -> count, straight from the stats files (and the manifest for split)."""
+    expected = {}
+    for stage in ("convert", "normalize", "dedup", "filter"):
+        stats = json.loads((root / f"metrics/{stage}.json").read_text(encoding="utf-8"))
+        for field in ("records_in", "records_out", "records_rejected"):
+            expected[(stage, None, field)] = stats[field]
+        for source, counts in stats["by_source"].items():
+            expected.update({(stage, source, field): counts[field] for field in ("in", "out", "rejected")})
+    split_records = sum(json.loads((root / "metrics/split.json").read_text(encoding="utf-8"))["records"].values())
+    expected.update({("split", None, "records_in"): split_records, ("split", None, "records_out"): split_records,
+                     ("split", None, "records_rejected"): 0})
+    counts = json.loads((root / "data/processed/manifest.json").read_text(encoding="utf-8"))["counts"]
+    for source in {source for by_source in counts.values() for source in by_source}:
+        total = sum(n for by_source in counts.values() for n in by_source.get(source, {}).values())
+        expected.update({("split", source, "in"): total, ("split", source, "out"): total,
+                         ("split", source, "rejected"): 0})
+    return expected
+
+
 def test_funnel_numbers_equal_the_stage_stats(built):
     root, page, _ = built
-    cells = parse(page).cells
-    checked = 0
-    for stage in ("convert", "normalize", "dedup", "filter", "split"):
-        stats = json.loads((root / f"metrics/{stage}.json").read_text())
-        for field in ("records_in", "records_out", "records_rejected"):
-            assert int(cells[(stage, None, field)].replace(",", "")) == stats[field]
-            checked += 1
-        for source, counts in stats["by_source"].items():
-            for field in ("in", "out", "rejected"):
-                assert int(cells[(stage, source, field)].replace(",", "")) == counts[field]
-                checked += 1
-    assert checked == 5 * 3 + 5 * 3 * 3
-    assert json.loads((root / "metrics/filter.json").read_text())["records_rejected"] == 4
+    funnel = {key: int(text.replace(",", "")) for key, text in parse(page).cells.items()}
+    assert funnel == expected_funnel(root)
+    assert len(funnel) == 5 * 3 + 5 * 3 * 3
+    assert funnel[("filter", None, "records_rejected")] == 4 and funnel[("split", None, "records_out")] == 52
 
 
 def test_every_image_is_an_embedded_png(built):
@@ -326,6 +339,28 @@ def test_cluster_layouts_read_alike():
     right = normalise_clusters(per_cluster).select("cluster", "id", "kept").sort("id")
     assert left.to_dicts() == right.to_dicts()
     assert left.filter(pl.col("kept"))["id"].to_list() == ["a", "c"]
+
+
+def test_example_clusters_take_turns_across_sources():
+    clusters = normalise_clusters(pl.DataFrame({
+        "cluster_id": ["a1"] * 5 + ["a2"] * 4 + ["b1"] * 2,
+        "id": [f"tanaka:{n}" for n in range(9)] + ["dolly_ja:1", "dolly_ja:2"],
+        "kept": [True, False, False, False, False, True, False, False, False, True, False],
+        "similarity": [1.0, 0.7, 0.9, 0.8, 0.6, 1.0, 0.5, 0.5, 0.5, 1.0, 0.9],
+    }))
+    assert example_cluster_ids(clusters, 2) == ["a1", "b1"]
+    assert example_cluster_ids(clusters, 5) == ["a1", "b1", "a2"]
+    assert members_in_order(clusters, "a1")["id"].to_list() == ["tanaka:0", "tanaka:2", "tanaka:3", "tanaka:1",
+                                                                 "tanaka:4"]
+
+
+def test_split_stats_become_a_funnel_row():
+    manifest = {"counts": {"train": {"dolly_ja": {"open_qa": 7, "closed_qa": 2}, "tanaka": {"translation": 5}},
+                           "test": {"dolly_ja": {"open_qa": 1}}}}
+    row = split_funnel_row({"records": {"train": 14, "test": 1}, "dataset_hash": "h"}, manifest)
+    assert (row["records_in"], row["records_out"], row["records_rejected"]) == (15, 15, 0)
+    assert row["by_source"] == {"dolly_ja": {"in": 10, "out": 10, "rejected": 0},
+                                "tanaka": {"in": 5, "out": 5, "rejected": 0}}
 
 
 def test_eval_shapes_read_alike():

@@ -73,23 +73,38 @@ def funnel_chart(stage_stats: dict[str, dict]) -> bytes:
 
 
 def source_task_chart(mix: pl.DataFrame) -> bytes:
-    """Records per source in the final splits, stacked by task."""
+    """Left: records per source in the final splits. Right: each source's task shares.
+
+    Sources differ in size by orders of magnitude, so the task mix gets its own 100% scale.
+    """
     table = mix.group_by("source", "task").agg(pl.col("records").sum()).sort("source", "task")
     sources = table["source"].unique().sort().to_list()
     tasks = table["task"].unique().sort().to_list()
-    figure = _figure(8.0, 0.45 * len(sources) + 1.8)
-    axes = figure.add_subplot()
+    colours = {task: REASON_PALETTE[index % len(REASON_PALETTE)] for index, task in enumerate(tasks)}
+    totals = np.array([table.filter(pl.col("source") == s)["records"].sum() for s in sources], dtype=float)
+    positions = np.arange(len(sources))
+    figure = _figure(11.0, 0.45 * len(sources) + 2.0)
+    sizes, shares = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    sizes.barh(positions, totals, color=KEPT_COLOUR)
+    for position, total in zip(positions, totals):
+        sizes.annotate(f"{int(total):,}", (total, position), xytext=(3, 0), textcoords="offset points",
+                       va="center", fontsize="small")
+    sizes.set_xlabel("records in train + validation + test")
+    sizes.set_title("records per source ソース別")
+    sizes.margins(x=0.18)
     left = np.zeros(len(sources))
-    for index, task in enumerate(tasks):
+    for task in tasks:
         lookup = {row["source"]: row["records"] for row in table.filter(pl.col("task") == task).iter_rows(named=True)}
-        counts = np.array([lookup.get(source, 0) for source in sources], dtype=float)
-        axes.barh(np.arange(len(sources)), counts, left=left, color=PALETTE[index % len(PALETTE)], label=task)
-        left += counts
-    axes.set_yticks(np.arange(len(sources)), sources)
-    axes.invert_yaxis()
-    axes.set_xlabel("records in train + validation + test")
-    axes.set_title("Source × task mix / ソース × タスクの構成")
-    axes.legend(title="task", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        share = np.array([lookup.get(source, 0) for source in sources], dtype=float) / np.maximum(totals, 1)
+        shares.barh(positions, share, left=left, color=colours[task], label=task)
+        left += share
+    shares.set_xlabel("share of the source's records")
+    shares.set_title("task mix タスク構成")
+    for axes in (sizes, shares):
+        axes.set_yticks(positions, sources)
+        axes.invert_yaxis()
+    figure.suptitle("Source × task / ソース × タスク")
+    figure.legend(title="task", loc="outside right upper", fontsize="small")
     return png_bytes(figure)
 
 

@@ -50,6 +50,21 @@ def normalise_clusters(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def example_cluster_ids(clusters: pl.DataFrame, count: int) -> list[str]:
-    """The largest clusters (ties by cluster id), as the clearest examples of what dedup merges."""
-    sizes = clusters.group_by("cluster").len("size").sort(["size", "cluster"], descending=[True, False])
-    return sizes.filter(pl.col("size") > 1).head(count)["cluster"].to_list()
+    """The largest cluster of each source first, then the second largest of each, and so on.
+
+    The largest clusters overall tend to come from one source (short translation
+    pairs); taking them source by source shows what dedup merges everywhere. The
+    source is the id prefix (ids are ``<source>:<upstream id>``); ties go by cluster id.
+    """
+    sizes = (clusters.group_by("cluster")
+             .agg(size=pl.len(), source=pl.col("id").min().str.split(":").list.first())
+             .filter(pl.col("size") > 1))
+    by_size = sizes.sort(["size", "cluster"], descending=[True, False])
+    ranked = by_size.with_columns(rank=pl.int_range(pl.len()).over("source"))  # 0 = the source's largest
+    return ranked.sort(["rank", "size", "cluster"], descending=[False, True, False]).head(count)["cluster"].to_list()
+
+
+def members_in_order(clusters: pl.DataFrame, cluster_id: str) -> pl.DataFrame:
+    """A cluster's members: the kept record first, then the most similar removals."""
+    return (clusters.filter(pl.col("cluster") == cluster_id)
+            .sort(["kept", "similarity", "id"], descending=[True, True, False], nulls_last=True))

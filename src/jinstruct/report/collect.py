@@ -85,10 +85,31 @@ def scan_parquet(path: Path) -> pl.LazyFrame | None:
 # --------------------------------------------------------------------------- sections
 
 
+def split_funnel_row(split_stats: dict, manifest: dict | None) -> dict | None:
+    """The split stage as a funnel row: it writes per-split record counts, not ``stage_stats``.
+
+    Split keeps every record, so in = out = the records over all splits; per-source counts
+    come from the manifest's ``counts`` {split: {source: {task: n}}}.
+    """
+    records = split_stats.get("records")
+    if not isinstance(records, dict):
+        return None
+    total = sum(int(n) for n in records.values())
+    by_source: dict[str, int] = {}
+    for by_task_of_source in ((manifest or {}).get("counts") or {}).values():
+        for source, by_task in by_task_of_source.items():
+            by_source[source] = by_source.get(source, 0) + sum(int(n) for n in by_task.values())
+    return {"stage": "split", "records_in": total, "records_out": total, "records_rejected": 0,
+            "by_source": {s: {"in": n, "out": n, "rejected": 0} for s, n in sorted(by_source.items())},
+            "rejected_by_reason": {}}
+
+
 def _stage_stats(build: Build) -> None:
     funnel = (build.manifest or {}).get("funnel") or {}
     for stage in DATA_STAGES:
         stats = read_json(build.path(f"metrics/{stage}.json")) or funnel.get(stage)
+        if isinstance(stats, dict) and "records_in" not in stats and stage == "split":
+            stats = split_funnel_row(stats, build.manifest)
         if isinstance(stats, dict) and "records_in" in stats:
             build.stage_stats[stage] = stats
     build.filter_histograms = find_histograms(build.stage_stats.get("filter", {}))

@@ -15,7 +15,8 @@ import json
 
 import polars as pl
 
-from jinstruct.records import TEXT_FIELDS
+from jinstruct.records import SPLIT_NAMES, TEXT_FIELDS
+from jinstruct.report.clusters import members_in_order
 from jinstruct.report.collect import Build
 from jinstruct.report.measure import Distributions
 
@@ -145,7 +146,8 @@ def mix(build: Build, images: dict[str, bytes]) -> str:
         parts.append(image(images["mix"], "records per source and task"))
     wide = (build.mix.pivot(on="split", index=["source", "task"], values="records", aggregate_function="sum")
             .fill_null(0).sort("source", "task"))
-    splits = [c for c in wide.columns if c not in ("source", "task")]
+    splits = sorted((c for c in wide.columns if c not in ("source", "task")),
+                    key=lambda name: (SPLIT_NAMES.index(name) if name in SPLIT_NAMES else len(SPLIT_NAMES), name))
     rows = [[esc(row["source"]), esc(row["task"])] + [count_cell(row[s], split=s) for s in splits]
             for row in wide.iter_rows(named=True)]
     parts.append(table(["source", "task", *splits], rows))
@@ -201,7 +203,7 @@ def clusters(build: Build, images: dict[str, bytes], example_ids: list[str], tex
     if build.cluster_texts is not None:
         texts = dict(zip(build.cluster_texts["id"].to_list(), build.cluster_texts["text"].to_list()))
     for cluster_id in example_ids:
-        members = build.clusters.filter(pl.col("cluster") == cluster_id).sort("id")
+        members = members_in_order(build.clusters, cluster_id)
         rows = [[esc(m["id"]), esc({True: "kept", False: "removed"}.get(m["kept"], "?")), esc(m["reason"] or ""),
                  number(m["similarity"]), f'<div class="text">{esc(preview(texts.get(m["id"]), text_limit))}</div>']
                 for m in members.iter_rows(named=True)]
