@@ -28,7 +28,7 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}th,td{border:1px 
 vertical-align:top}th{background:#f6f8fa;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;display:block;margin:.6rem 0}.missing{color:#9a6700;background:#fff8c5;padding:.4rem .6rem;
 border-radius:4px}.bad{color:#cf222e;font-weight:bold}.ok{color:#1a7f37}code,pre{font-size:.85rem}
-pre{background:#f6f8fa;padding:.6rem;overflow:auto;max-height:24rem}.text{white-space:pre-wrap;max-width:46rem}
+pre{background:#f6f8fa;padding:.6rem;overflow:auto;max-height:24rem}.text{white-space:pre-wrap;overflow-wrap:anywhere;max-width:46rem}
 nav a{margin-right:.8rem}dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:bold}
 dd{margin:0;font-family:monospace}.small{color:#656d76;font-size:.85rem}
 """
@@ -226,7 +226,7 @@ def rejects(build: Build, text_limit: int) -> str:
                 for name in TEXT_FIELDS:
                     if record.get(name):
                         fields.append(f"<b>{esc(name)}</b>: {esc(preview(record[name], text_limit))}")
-                    raw = record.get(f"raw_{name}")
+                    raw = record.get(f"raw_{name}") if stage == "normalize" else None  # later stages: text as cleaned
                     if raw and raw != record.get(name):
                         fields.append(f"<b>raw {esc(name)}</b>: {esc(preview(raw, text_limit))}")
                 rows.append([esc(record.get("id")), esc(record.get("source")), esc(record.get("task")),
