@@ -413,6 +413,14 @@ def test_stage_script_writes_reports_index(tmp_path):
     assert 'data-stage="convert" data-field="records_in">64<' in (tmp_path / "reports/index.html").read_text()
 
 
+def test_cli_root_points_at_another_build(tmp_path):
+    (tmp_path / "build").mkdir()
+    done = _cli(tmp_path, "--root", "build")
+    assert done.returncode == 0, done.stderr
+    assert "[report] build/reports/index.html: 0 charts, missing: " in done.stderr
+    assert "Not shown: no data/processed/manifest.json" in (tmp_path / "build/reports/index.html").read_text()
+
+
 def test_cli_names_a_broken_file(tmp_path):
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics/filter.json").write_text("{not json", encoding="utf-8")
