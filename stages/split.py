@@ -5,8 +5,9 @@ import json
 import time
 from pathlib import Path
 
+from jinstruct.card import render_card
 from jinstruct.params import load_params
-from jinstruct.records import read_records, write_json, write_parquet
+from jinstruct.records import atomic_path, read_records, write_json, write_parquet
 from jinstruct.splits import MANIFEST_NAME, build_manifest, git_state, make_splits
 from jinstruct.stage import log, stage_main
 
@@ -34,6 +35,8 @@ def main() -> None:
         provenance=json.loads(PROVENANCE.read_text(encoding="utf-8")),
         funnel=funnel, code=git_state())
     write_json(manifest, OUTPUT_DIR / MANIFEST_NAME)
+    with atomic_path(OUTPUT_DIR / "README.md") as card:
+        card.write_text(render_card(manifest), encoding="utf-8")
     write_json({"dataset_hash": manifest["dataset_hash"], "version": manifest["version"],
                 "records": {name: frame.height for name, frame in splits.items()}}, STATS)
     total = sum(frame.height for frame in splits.values())

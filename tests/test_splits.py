@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from jinstruct.records import InputError, dataset_hash, write_json, write_parquet
-from jinstruct.splits import assign_splits, check_ratios, load_splits, make_splits, verify_manifest
+from jinstruct.splits import assign_splits, build_manifest, check_ratios, load_splits, make_splits, verify_manifest
 from test_records import record
 
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -55,7 +55,9 @@ def processed_folder(tmp_path):
     splits = make_splits(pl.DataFrame([record(i, group=f"g{i}") for i in range(40)]), RATIOS, seed=0)
     for name, frame in splits.items():
         write_parquet(frame, tmp_path / f"{name}.parquet")
-    write_json({"dataset_hash": dataset_hash(splits)}, tmp_path / "manifest.json")
+    manifest = build_manifest(splits, tmp_path, name="t", version="0.0.1", params={}, provenance={}, funnel={},
+                              code={})
+    write_json(manifest, tmp_path / "manifest.json")
     return splits
 
 
@@ -64,7 +66,7 @@ def test_verify_manifest_catches_a_hand_edited_split(tmp_path):
     assert verify_manifest(tmp_path)["dataset_hash"] == dataset_hash(load_splits(tmp_path))
     train = pl.read_parquet(tmp_path / "train.parquet")
     train.with_columns(output=pl.lit("書き換えた")).write_parquet(tmp_path / "train.parquet")
-    with pytest.raises(InputError, match="does not match the split files"):
+    with pytest.raises(InputError, match="train.parquet: sha256 .* does not match"):
         verify_manifest(tmp_path)
 
 

@@ -10,7 +10,6 @@ set it), so they always land in the same split and nothing leaks.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -113,19 +112,11 @@ def load_splits(split_dir: str | Path) -> dict[str, pl.DataFrame]:
     return {name: read_records(path) for name, path in found.items()}
 
 
-def load_manifest(split_dir: str | Path) -> dict:
-    path = Path(split_dir) / MANIFEST_NAME
-    if not path.is_file():
-        raise InputError(f"{path}: no manifest (run `dvc repro split`)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def verify_manifest(split_dir: str | Path) -> dict:
-    """The manifest, after checking that the split files still hash to its dataset hash."""
-    manifest = load_manifest(split_dir)
-    actual = dataset_hash(load_splits(split_dir))
-    if actual != manifest.get("dataset_hash"):
-        raise InputError(
-            f"{Path(split_dir) / MANIFEST_NAME}: dataset hash {manifest.get('dataset_hash')} does not match "
-            f"the split files ({actual}); the data is stale or was edited by hand: run `dvc repro split`")
-    return manifest
+    """The manifest, after checking each split file and the dataset hash against it.
+
+    Raises InputError naming the first stale or hand-edited file.
+    """
+    from jinstruct.buildinfo import verify_processed
+
+    return verify_processed(split_dir)[0]
