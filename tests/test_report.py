@@ -312,6 +312,18 @@ def test_empty_folder_says_what_is_missing(tmp_path):
     assert page.count('class="missing"') >= 7
 
 
+def test_metrics_of_another_dataset_are_flagged(tmp_path):
+    root = make_build(tmp_path)
+    metrics = json.loads((root / "metrics/eval.json").read_text())
+    write_json({**metrics, "dataset_hash": "0" * 64}, root / "metrics/eval.json")
+    for path in ("data/interim/deduped.parquet", "data/interim/filtered.parquet", "data/interim/dedup_clusters.parquet"):
+        (root / path).unlink()  # fewer charts: this test is about the header
+    write_report(root, root / "index.html", PARAMS)
+    page = (root / "index.html").read_text(encoding="utf-8")
+    assert f'{"0" * 64} <span class="bad">(DIFFERENT DATASET)</span>' in page
+    assert page.count('<span class="ok">(matches)</span>') == 1  # the train metrics still match
+
+
 def test_training_curves_and_validation_points(built):
     root, _, _ = built
     build = collect(root)

@@ -92,12 +92,13 @@ def header(build: Build, title: str) -> str:
     facts = [("dataset", f"{manifest.get('name', '?')} {manifest.get('version', '')}"),
              ("dataset hash", dataset_hash), ("git commit", code.get("git_commit")),
              ("uncommitted changes", code.get("git_dirty")), ("jinstruct", code.get("jinstruct_version"))]
+    items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts if value is not None)
+    # A metric computed on another dataset version is the mistake this header exists to catch.
     for label, metrics in (("train metrics", build.train), ("eval metrics", build.eval_meta or None)):
         if metrics and metrics.get("dataset_hash"):
-            same = metrics["dataset_hash"] == dataset_hash
-            facts.append((f"{label} hash", f"{metrics['dataset_hash']} "
-                          + ("(matches)" if same else "(DIFFERENT DATASET)")))
-    items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts if value is not None)
+            verdict = ('<span class="ok">(matches)</span>' if metrics["dataset_hash"] == dataset_hash
+                       else '<span class="bad">(DIFFERENT DATASET)</span>')
+            items += f"<dt>{esc(label)} hash</dt><dd>{esc(metrics['dataset_hash'])} {verdict}</dd>"
     params = manifest.get("params")
     params_json = json.dumps(params, ensure_ascii=False, indent=2, sort_keys=True)
     params_html = f"<details><summary>params</summary><pre>{esc(params_json)}</pre></details>" if params else ""
