@@ -316,8 +316,8 @@ def test_metrics_of_another_dataset_are_flagged(tmp_path):
     root = make_build(tmp_path)
     metrics = json.loads((root / "metrics/eval.json").read_text())
     write_json({**metrics, "dataset_hash": "0" * 64}, root / "metrics/eval.json")
-    for path in ("data/interim/deduped.parquet", "data/interim/filtered.parquet", "data/interim/dedup_clusters.parquet"):
-        (root / path).unlink()  # fewer charts: this test is about the header
+    for name in ("deduped", "filtered", "dedup_clusters"):
+        (root / f"data/interim/{name}.parquet").unlink()  # fewer charts: this test is about the header
     write_report(root, root / "index.html", PARAMS)
     page = (root / "index.html").read_text(encoding="utf-8")
     assert f'{"0" * 64} <span class="bad">(DIFFERENT DATASET)</span>' in page
