@@ -205,8 +205,9 @@ def training_chart(curves: dict[str, pl.DataFrame], validation: dict[int, float]
                       marker="o" if curve.height < 30 else None, markersize=3, label=name)
         if index == 1 and validation:
             steps = sorted(validation)
-            axes.plot(steps, [validation[s] for s in steps], color="black", marker="s", linestyle="--",
-                      label="validation loss 検証損失")
+            # measured only before and after tuning: points, not a line that would invent a curve
+            axes.plot(steps, [validation[s] for s in steps], color="black", marker="s", linestyle="none",
+                      markersize=7, label="validation loss 検証損失 (before/after)")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("step")
         axes.set_ylabel("loss" if index == 1 else "value")
