@@ -177,3 +177,17 @@ def test_a_second_repro_does_nothing(builds):
     assert "changed" not in status.stdout, status.stdout
     again = run([sys.executable, "-m", "dvc", "repro", "split"], project, env)
     assert "Running stage" not in again.stdout, again.stdout
+
+
+def test_a_dedup_experiment_reruns_dedup_and_later_stages_only(builds):
+    project, env = builds[1]
+    before = json.loads((project / "metrics/split.json").read_text())["dataset_hash"]
+    done = run([sys.executable, "-m", "dvc", "exp", "run", "-n", "loose-dedup", "-S", "dedup.threshold=0.5", "split"],
+               project, env)
+    ran = {line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")}
+    assert {"dedup", "filter", "split"} <= ran
+    assert not ran & {"fetch", "fetch_eval", "convert", "normalize"}
+    after = json.loads((project / "metrics/split.json").read_text())["dataset_hash"]
+    assert after != before
+    shown = run([sys.executable, "-m", "dvc", "exp", "show", "--json"], project, env).stdout
+    assert "loose-dedup" in shown and after in shown  # the experiment row carries its dataset hash

@@ -47,6 +47,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600; give the file the mode an ordinary open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
