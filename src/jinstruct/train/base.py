@@ -98,12 +98,12 @@ def load_pretrained(location: str, trust_remote_code: bool = False, **kwargs):
     """(model, tokenizer) from a folder or Hub id, safetensors weights only."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    check_remote_code(location, trust_remote_code, **kwargs)
     try:
+        check_remote_code(location, trust_remote_code, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(location, use_safetensors=True,
                                                      trust_remote_code=trust_remote_code, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code, **kwargs)
-    except OSError as exc:
+    except OSError as exc:  # transformers' way of saying "not found", "offline" and "no safetensors"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"model.base={location}: cannot load the model ({first}); only safetensors weights "
                          "are read (never pickled .bin files)") from None
@@ -128,16 +128,23 @@ def load_gguf(path: Path):
 def save_base(model, tokenizer, folder: Path) -> None:
     """config + safetensors weights + tokenizer, whatever the model came from.
 
-    A GGUF-loaded model refuses ``save_pretrained``; writing its state dict with
-    ``safetensors.torch.save_model`` (which drops tied duplicates) gives the
-    same folder shape, loadable by ``from_pretrained``.
+    A GGUF-loaded model refuses ``save_pretrained``, so the state dict is written
+    directly. Tied tensors (embeddings = LM head) are stored once, under the name
+    that comes first in the state dict (the embeddings), so the file bytes do not
+    depend on set order and ``from_pretrained`` re-ties them.
     """
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
     model.config.save_pretrained(folder)
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.save_pretrained(folder)
-    save_model(model.cpu(), str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    tensors, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        tensors[name] = tensor.detach().cpu().contiguous()
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     tokenizer.save_pretrained(folder)
 
 

@@ -90,6 +90,19 @@ def pretraining_texts(corpus: list[dict], max_chars: int | None = None) -> list[
 # --------------------------------------------------------------------------- tokenizer
 
 
+def alphabet(texts: list[str], size: int) -> list[str]:
+    """The ``size`` most frequent characters, ties broken by code point.
+
+    BpeTrainer's own ``limit_alphabet`` breaks frequency ties in hash order, so
+    the same text gave different vocabularies run to run; handing it exactly
+    this list (each forced in) keeps the tokenizer byte-identical.
+    """
+    counts = (pl.DataFrame({"text": texts}).select(pl.col("text").str.split("").explode().alias("char"))
+              .filter(pl.col("char").str.strip_chars() != "").group_by("char").len()
+              .sort(["len", "char"], descending=[True, False]))
+    return ["▁", *counts["char"].head(size).to_list()]
+
+
 def train_tokenizer(texts: list[str], vocab_size: int, limit_alphabet: int = 2000) -> PreTrainedTokenizerFast:
     """A Llama-style byte-fallback BPE tokenizer trained on ``texts`` (deterministic).
 
@@ -104,8 +117,9 @@ def train_tokenizer(texts: list[str], vocab_size: int, limit_alphabet: int = 200
     tokenizer.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
                                            decoders.Strip(" ", 1, 0)])
     specials = [SPECIAL_TOKENS[key] for key in ("unk_token", "bos_token", "eos_token", "pad_token")]
+    characters = alphabet(texts, limit_alphabet)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials + BYTE_TOKENS,
-                                  limit_alphabet=limit_alphabet, show_progress=False)
+                                  initial_alphabet=characters, limit_alphabet=len(characters), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     # The byte tokens must be ordinary vocabulary (as in Llama's tokenizer.json), not
     # "added" special tokens that the input text could spell and decoding would drop.
