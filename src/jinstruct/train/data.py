@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 import torch
 import yaml
+from transformers.utils import logging as transformers_logging
 
 from jinstruct.records import SPLIT_NAMES, InputError, dataset_hash, read_records
 
@@ -146,8 +147,15 @@ def tokenize_records(df: pl.DataFrame, tokenizer, template: dict[str, str], max_
     if df.height == 0:
         raise InputError("no training records left after the train.sources/tasks selection")
     prompts = format_prompts(df, template).to_list()
-    prompt_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
-    answer_ids = tokenizer(df["output"].fill_null("").to_list(), add_special_tokens=False)["input_ids"]
+    # Full lengths are wanted (for the stats), so silence the "longer than the
+    # model's maximum" warning; the cut happens below.
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        prompt_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
+        answer_ids = tokenizer(df["output"].fill_null("").to_list(), add_special_tokens=False)["input_ids"]
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     input_ids, labels, full_lengths = [], [], []
     for prompt, answer in zip(prompt_ids, answer_ids, strict=True):
