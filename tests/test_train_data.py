@@ -67,6 +67,7 @@ def test_truncation_is_counted_and_applied(tokenizer, template):
 def test_sources_and_tasks_are_selected_by_glob():
     df = instruction_records(20)
     without_translation = select_records(df, exclude_tasks=["translation*"])
+    assert select_records(df, exclude_tasks="translation*").equals(without_translation)  # -S train.exclude_tasks=translation*
     assert set(without_translation["task"]) == {"repeat"}
     assert select_records(df, sources=["tan*"]).height == df.filter(pl.col("source") == "tanaka").height
     assert select_records(df).height == df.height

@@ -75,7 +75,7 @@ def select_records(df: pl.DataFrame, sources="all", tasks="all", exclude_tasks=(
     translation data" question as one param. Patterns are matched against the
     few distinct names, then applied as a column filter.
     """
-    exclude = list(exclude_tasks or [])
+    exclude = [exclude_tasks] if isinstance(exclude_tasks, str) else list(exclude_tasks or [])
     wanted_sources = [s for s in df["source"].unique().to_list() if _matches(s, sources)]
     wanted_tasks = [t for t in df["task"].unique().to_list()
                     if _matches(t, tasks) and not (exclude and _matches(t, exclude))]

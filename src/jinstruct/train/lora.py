@@ -111,6 +111,21 @@ def _limit(df: pl.DataFrame, limit: int | None, seed: int) -> pl.DataFrame:
     return df.sort("id").sample(n=int(limit), seed=seed).sort("id")
 
 
+def records_needed(train: dict) -> int | None:
+    """How many train records ``max_steps`` can consume (None: all of them, for epochs).
+
+    Tokenising 100k+ records costs minutes on a small CPU; with a step budget
+    only a seeded sample of this size is tokenised and trained on, and the
+    truncation stats describe exactly those records. Packed rows hold several
+    records each, so packing samples up to ``max_length / 32`` times more.
+    """
+    steps = int(train.get("max_steps") or 0)
+    if steps <= 0:
+        return None
+    per_row = max(1, int(train["max_length"]) // 32) if train.get("packing") else 1
+    return steps * int(train["batch_size"]) * int(train["grad_accum"]) * per_row
+
+
 def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path, base_identity: dict,
              params: dict, on_step: Callable[[int, float, float], None] | None = None) -> LoraRun:
     """Tune LoRA adapters on the selected train records; measure validation loss before and after."""
@@ -121,7 +136,10 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
     template_path = resolve_template(train_params["template"])
     template = load_template(str(template_path))
 
-    model, tokenizer = load_base_for_training(base_dir, bool(model_params.get("trust_remote_code", False)))
+    # On a bf16 GPU the frozen base is loaded in bf16 (a 7B model then fits in
+    # ~15 GB); peft keeps the adapter weights themselves in float32.
+    load_dtype = torch.bfloat16 if cast is torch.bfloat16 and device == "cuda" else None
+    model, tokenizer = load_base_for_training(base_dir, bool(model_params.get("trust_remote_code", False)), load_dtype)
     model.to(device)
     if train_params.get("gradient_checkpointing"):
         model.gradient_checkpointing_enable()
@@ -129,8 +147,9 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
     model = lora_model(model, lora, seed)
 
     selection = {key: train_params.get(key) for key in ("sources", "tasks", "exclude_tasks")}
-    train_df = select_records(splits["train"], train_params.get("sources", "all"), train_params.get("tasks", "all"),
-                              train_params.get("exclude_tasks") or [])
+    train_df = _limit(select_records(splits["train"], train_params.get("sources", "all"),
+                                     train_params.get("tasks", "all"), train_params.get("exclude_tasks") or []),
+                      records_needed(train_params), seed)
     valid_df = _limit(select_records(splits["validation"], train_params.get("sources", "all"),
                                      train_params.get("tasks", "all"), train_params.get("exclude_tasks") or []),
                       train_params.get("validation_records"), seed)
