@@ -1,0 +1,19 @@
+"""``jinstruct normalize``: the normalize stage on any JSONL or Parquet file."""
+
+from __future__ import annotations
+
+import argparse
+
+from jinstruct.commands import _datastage
+from jinstruct.text import normalize_records
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    _datastage.configure(parser)
+    parser.epilog = ("Rules and PII kinds are switched with --set, e.g. --set rules.wave_dash=false "
+                     "--set pii.phone=false (see docs/normalization.md).")
+
+
+def run(args: argparse.Namespace) -> int:
+    return _datastage.run_datastage(
+        args, "normalize", lambda params, text_fields: lambda df: normalize_records(df, params, text_fields))

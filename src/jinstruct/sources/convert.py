@@ -1,0 +1,106 @@
+"""The convert stage: every enabled source through its adapter, then shared checks.
+
+``records_in`` of the stage counts candidate records plus unparseable upstream
+records. A candidate is what an adapter makes of an upstream record: one record
+for most sources, two for a Tanaka line (one per translation direction), one
+per instance for an Alpaca seed task. ``upstream_records`` in the stats gives
+the upstream count per source, the number provenance.json also reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from jinstruct.records import InputError
+from jinstruct.sources.adapters import ADAPTERS
+from jinstruct.sources.candidates import CANDIDATE_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, Check, verdict
+from jinstruct.sources.spec import SourceSpec
+from jinstruct.stage import StageResult, partition
+
+log = logging.getLogger("jinstruct")
+STAGE = "convert"
+
+
+@dataclass
+class Converted:
+    candidates: pl.DataFrame   # every candidate record (the stage's input, per source)
+    result: StageResult        # kept records sorted by id; rejects incl. parse errors
+    parse_errors: int
+
+
+def _trimmed_empty(name: str) -> pl.Expr:
+    return pl.col(name).str.strip_chars() == ""
+
+
+# Reasons every source shares, judged after the adapter's own (which name the upstream field).
+SHARED_CHECKS = [
+    Check(pl.col("instruction").is_null(), "missing_field", "no instruction"),
+    Check(pl.col("output").is_null(), "missing_field", "no output"),
+    Check(_trimmed_empty("instruction"), "empty_field", "the instruction is empty"),
+    Check(_trimmed_empty("output"), "empty_field", "the output is empty"),
+    Check(~pl.col("task").is_in(TASKS), "unknown_task", pl.lit("task ") + pl.col("task")),
+    Check(~pl.col("id").is_first_distinct(), "duplicate_id", "an earlier record has this id"),
+]
+
+
+def _shared_checks(frame: pl.DataFrame) -> pl.DataFrame:
+    """The adapter's verdict where it gave one, else the first failing shared check."""
+    reason, detail = verdict(SHARED_CHECKS)
+    decided = pl.col("reason").is_not_null()
+    return frame.with_columns(
+        pl.when(decided).then(pl.col("reason")).otherwise(reason).alias("reason"),
+        pl.when(decided).then(pl.col("detail")).otherwise(detail).alias("detail"),
+    )
+
+
+def _parse_error_rejects(candidates: Candidates, spec: SourceSpec) -> pl.DataFrame:
+    position = pl.col("file") + pl.lit(":") + pl.col("line").cast(pl.String)
+    return candidates.errors.select(
+        id=pl.lit(f"{spec.name}:") + position,
+        source=pl.lit(spec.name),
+        task=pl.lit(None, pl.String), instruction=pl.lit(None, pl.String), input=pl.lit(None, pl.String),
+        output=pl.lit(None, pl.String), license=pl.lit(spec.license),
+        group=pl.lit(f"{spec.name}:") + position,
+        stage=pl.lit(STAGE), reason=pl.lit("parse_error"), detail=position + pl.lit(": ") + pl.col("message"),
+    )
+
+
+def _check_fetched(specs: list[SourceSpec], raw_dir: Path) -> None:
+    provenance_path = raw_dir / "provenance.json"
+    if not provenance_path.is_file():
+        raise InputError(f"{provenance_path}: missing; fetch the sources first (`dvc repro fetch`)")
+    fetched = json.loads(provenance_path.read_text(encoding="utf-8")).get("sources", {})
+    for spec in specs:
+        if spec.name not in fetched:
+            raise InputError(f"{provenance_path}: source {spec.name} was not fetched; run `dvc repro fetch`")
+
+
+def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
+    _check_fetched(specs, raw_dir)
+    frames, parse_rejects, upstream, parse_counts = [], [], {}, {}
+    for spec in specs:
+        adapter = ADAPTERS.get(spec.adapter)
+        if adapter is None:
+            raise InputError(f"params.yaml sources.{spec.name}: adapter {spec.adapter!r} is not one of "
+                             f"{', '.join(sorted(ADAPTERS))}")
+        candidates = adapter(spec, raw_dir)
+        frames.append(_shared_checks(candidates.frame.select(CANDIDATE_COLUMNS)))
+        parse_rejects.append(_parse_error_rejects(candidates, spec))
+        upstream[spec.name] = candidates.upstream_records
+        parse_counts[spec.name] = candidates.errors.height
+        log.info("[convert] %s: %d upstream records → %d candidates, %d unparseable", spec.name,
+                 candidates.upstream_records, candidates.frame.height, candidates.errors.height)
+    judged = pl.concat(frames)
+    split = partition(judged, STAGE)
+    rejected = pl.concat([split.rejected, *parse_rejects], how="diagonal_relaxed")
+    result = StageResult(
+        kept=split.kept.select(RECORD_COLUMNS).sort("id"),
+        rejected=rejected.sort("id"),
+        extra_stats={"upstream_records": upstream, "parse_errors": parse_counts},
+    )
+    return Converted(judged.drop("reason", "detail"), result, sum(parse_counts.values()))

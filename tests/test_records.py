@@ -1,0 +1,97 @@
+import hashlib
+import json
+
+import polars as pl
+import pytest
+
+from jinstruct.records import (
+    InputError, atomic_path, check_text_columns, dataset_hash, read_records, read_table, write_parquet,
+)
+
+
+def record(i: int, **overrides) -> dict:
+    base = {"id": f"fixture:{i}", "source": "fixture", "task": "open_qa", "instruction": f"質問{i}は何ですか。",
+            "input": "", "output": f"答え{i}です。", "license": "CC-BY-4.0"}
+    return base | overrides
+
+
+def test_atomic_path_keeps_previous_file_when_writer_fails(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("previous")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half written")
+            raise RuntimeError("killed")
+    assert target.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_dataset_hash_is_the_documented_canonical_form():
+    train = pl.DataFrame([record(2), record(1)])
+    lines = ['{"records":2,"split":"train"}\n']
+    for i in (1, 2):  # sorted by id, compact, sorted keys, UTF-8
+        lines.append(json.dumps(record(i), ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n")
+    expected = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+    assert dataset_hash({"train": train}) == expected
+
+
+def test_dataset_hash_ignores_row_order_and_parquet_encoding(tmp_path):
+    frame = pl.DataFrame([record(i) for i in range(5)])
+    frame.write_parquet(tmp_path / "a.parquet", compression="snappy")
+    write_parquet(frame.reverse(), tmp_path / "b.parquet")
+    a, b = pl.read_parquet(tmp_path / "a.parquet"), pl.read_parquet(tmp_path / "b.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() != (tmp_path / "b.parquet").read_bytes()
+    assert dataset_hash({"train": a}) == dataset_hash({"train": b})
+
+
+def test_dataset_hash_changes_when_a_record_moves_split():
+    rows = [record(i) for i in range(4)]
+    before = {"train": pl.DataFrame(rows[:3]), "test": pl.DataFrame(rows[3:])}
+    after = {"train": pl.DataFrame(rows[:2]), "test": pl.DataFrame(rows[2:])}
+    assert dataset_hash(before) != dataset_hash(after)
+
+
+def test_write_parquet_is_byte_identical_for_the_same_frame(tmp_path):
+    frame = pl.DataFrame([record(i) for i in range(50)])
+    write_parquet(frame, tmp_path / "1.parquet")
+    write_parquet(frame, tmp_path / "2.parquet")
+    assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()
+
+
+def test_broken_jsonl_lines_become_rejects_with_file_and_line(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        json.dumps(record(1), ensure_ascii=False).encode() + b"\n"
+        + b'{"id": "broken", \n'
+        + b'{"id": "bad-bytes", "output": "\xff\xfe"}\n'
+        + b"[1, 2]\n"
+        + json.dumps(record(2), ensure_ascii=False).encode() + b"\n")
+    rows, rejects = read_table(path)
+    assert rows["id"].to_list() == ["fixture:1", "fixture:2"]
+    assert rejects["reason"].to_list() == ["parse_error"] * 3
+    assert rejects["detail"][0].startswith("mixed.jsonl:2:")
+    assert "invalid UTF-8" in rejects["detail"][1] and rejects["detail"][1].startswith("mixed.jsonl:3")
+    assert "not an object" in rejects["detail"][2]
+
+
+def test_empty_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_table(path)
+
+
+def test_wrong_column_types_are_named(tmp_path):
+    path = tmp_path / "typed.parquet"
+    pl.DataFrame([record(1)]).with_columns(output=pl.lit(3)).write_parquet(path)
+    with pytest.raises(InputError, match="'output' holds Int32"):
+        read_records(path)
+    with pytest.raises(InputError, match="no column 'text'"):
+        check_text_columns(pl.read_parquet(path), ["text"], path)
+
+
+def test_corrupt_parquet_is_a_clear_error(tmp_path):
+    path = tmp_path / "corrupt.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        read_table(path)

@@ -1,0 +1,52 @@
+import json
+
+import polars as pl
+import pytest
+
+from jinstruct.stage import AccountingError, StageResult, partition, run_stage, stage_stats
+from jinstruct.records import write_parquet
+from test_records import record
+
+
+def test_partition_moves_rows_with_a_reason_to_rejects():
+    frame = pl.DataFrame([record(i) for i in range(4)]).with_columns(
+        reason=pl.when(pl.col("id").str.ends_with("1")).then(pl.lit("too_short")),
+        detail=pl.lit("len=1"))
+    result = partition(frame, "filter")
+    assert result.kept["id"].to_list() == ["fixture:0", "fixture:2", "fixture:3"]
+    assert "reason" not in result.kept.columns
+    assert result.rejected.select("id", "stage", "reason", "detail").row(0) == ("fixture:1", "filter", "too_short", "len=1")
+
+
+def test_stats_count_per_source_and_reason():
+    frame = pl.DataFrame([record(0), record(1, source="other"), record(2, source="other")])
+    result = partition(frame.with_columns(
+        reason=pl.when(pl.col("source") == "other").then(pl.lit("dup")), detail=pl.lit("")), "dedup")
+    stats = stage_stats("dedup", frame, result)
+    assert stats["by_source"] == {"fixture": {"in": 1, "out": 1, "rejected": 0},
+                                  "other": {"in": 2, "out": 0, "rejected": 2}}
+    assert stats["rejected_by_reason"] == {"dup": 2}
+    assert stats["rejected_by_reason_task"] == {"dup": {"open_qa": 2}}
+
+
+def test_a_lost_record_stops_the_stage_before_anything_is_written(tmp_path):
+    source = tmp_path / "in.parquet"
+    write_parquet(pl.DataFrame([record(i) for i in range(3)]), source)
+
+    def leaky(df):
+        return StageResult(df.head(2), partition(df.head(0).with_columns(reason=pl.lit(None, pl.String),
+                                                                         detail=pl.lit("")), "x").rejected)
+
+    with pytest.raises(AccountingError, match="3 records in but 2 out"):
+        run_stage("leaky", leaky, source, tmp_path / "out.parquet", tmp_path / "rej.parquet", tmp_path / "s.json")
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_run_stage_writes_outputs_and_stats(tmp_path):
+    source = tmp_path / "in.parquet"
+    write_parquet(pl.DataFrame([record(i) for i in range(3)]), source)
+    run_stage("noop", lambda df: partition(df.with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), "noop"),
+              source, tmp_path / "out.parquet", tmp_path / "rej.parquet", tmp_path / "s.json")
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert (stats["records_in"], stats["records_out"], stats["records_rejected"]) == (3, 3, 0)
+    assert pl.read_parquet(tmp_path / "out.parquet").height == 3
