@@ -9,7 +9,6 @@ batches grouped by length, or packed rows whose documents cannot see each other.
 from __future__ import annotations
 
 import fnmatch
-import json
 import random
 import re
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ import torch
 import yaml
 from transformers.utils import logging as transformers_logging
 
-from jinstruct.records import SPLIT_NAMES, InputError, dataset_hash, read_records
+from jinstruct.records import InputError
+from jinstruct.splits import load_splits, verify_manifest
 
 IGNORE_INDEX = -100  # positions torch's cross-entropy skips
 TEMPLATE_FIELDS = ("prompt_input", "prompt_no_input")
@@ -32,33 +32,15 @@ _PLACEHOLDER = re.compile(r"\{(instruction|input)\}")
 
 
 def load_verified_splits(processed_dir: str | Path) -> tuple[dict[str, pl.DataFrame], str]:
-    """All three splits and their dataset hash, refusing stale or hand-edited data.
+    """All splits and their dataset hash, refusing stale or hand-edited data.
 
-    The hash is recomputed over the split files exactly as the manifest defines
-    it (``records.dataset_hash`` over train, validation, test) and compared with
-    ``manifest.json``; a mismatch means the files are not the ones the manifest
-    (and every metric downstream) describes.
+    ``splits.verify_manifest`` re-hashes the split files exactly as the manifest
+    defines it (``records.dataset_hash`` over train, validation, test) and stops
+    with one line when anything differs, so an adapter is never tied to a hash
+    that does not describe the bytes it was trained on.
     """
-    processed_dir = Path(processed_dir)
-    manifest_path = processed_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputError(f"{manifest_path}: no manifest (run the split stage first)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{manifest_path}: not valid JSON ({exc.msg})") from None
-    expected = manifest.get("dataset_hash")
-    if not expected:
-        raise InputError(f"{manifest_path}: no dataset_hash")
-    splits = {}
-    for name in SPLIT_NAMES:
-        file_name = manifest.get("splits", {}).get(name, {}).get("file", f"{name}.parquet")
-        splits[name] = read_records(processed_dir / file_name)
-    actual = dataset_hash(splits)
-    if actual != expected:
-        raise InputError(f"{manifest_path}: dataset_hash {expected[:12]}… does not match the split files "
-                         f"({actual[:12]}…); the splits are stale or were edited by hand: re-run `dvc repro split`")
-    return splits, actual
+    manifest = verify_manifest(processed_dir)
+    return load_splits(processed_dir), manifest["dataset_hash"]
 
 
 def _matches(value: str, patterns: list[str] | str | None) -> bool:

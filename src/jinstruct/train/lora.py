@@ -11,7 +11,6 @@ r=4, lr 3e-4, cutoff 256 tokens, loss on prompt and answer.
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import polars as pl
 import torch
 
 from jinstruct.records import InputError, file_sha256
+from jinstruct.splits import git_state
 from jinstruct.train.data import (length_grouped_batches, load_template, packed_batches, resolve_template,
                                   select_records, tokenize_records)
 from jinstruct.train.loop import LoopSettings, autocast_dtype, mean_loss, pick_device, train
@@ -79,15 +79,6 @@ def load_base_for_training(base_dir: Path, trust_remote_code: bool, dtype: torch
     if tokenizer.pad_token_id is None:  # GPT-NeoX/LLaMA tokenizers often have none; padding is masked anyway
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
-
-
-def git_commit() -> dict:
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-    return {"git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain", "--", "src", "stages"))}
 
 
 @dataclass
@@ -179,7 +170,7 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
         "base_identity": base_identity,
         "params": {"model": model_params, "lora": lora, "train": train_params},
         "template_sha256": file_sha256(template_path),
-        "code": git_commit(),
+        "code": git_state(),
         "target_modules": sorted(model.peft_config["default"].target_modules),
         "trainable_parameters": trainable_parameters(model),
         "steps": len(result.losses),
