@@ -168,17 +168,20 @@ def pretraining_batches(texts: list[str], tokenizer, seq_len: int, batch_size: i
     return batches
 
 
-def build_tiny_model(tiny: dict, texts: list[str], device: str = "cpu") -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, LoopResult]:
+def build_tiny_model(tiny: dict, texts: list[str],
+                     device: str = "cpu") -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, LoopResult]:
     """Train the tokenizer, initialise the model with the seed, pretrain it briefly."""
     seed = int(tiny["seed"])
     tokenizer = train_tokenizer(texts, int(tiny["vocab_size"]), int(tiny.get("limit_alphabet", 2000)))
     torch.manual_seed(seed)
     model = LlamaForCausalLM(tiny_config(tokenizer, tiny)).to(device)
     batches = pretraining_batches(texts, tokenizer, int(tiny["seq_len"]), int(tiny["batch_size"]), seed)
-    settings = LoopSettings(lr=float(tiny["lr"]), max_steps=int(tiny["steps"]), warmup_steps=int(tiny.get("warmup_steps", 0)),
+    settings = LoopSettings(lr=float(tiny["lr"]), max_steps=int(tiny["steps"]),
+                            warmup_steps=int(tiny.get("warmup_steps", 0)),
                             weight_decay=float(tiny.get("weight_decay", 0.0)), seed=seed, device=device)
     log.info("[base] tiny model: %s parameters, %d pretraining steps over %d blocks of %d tokens",
-             f"{model.num_parameters():,}", settings.max_steps, len(batches) * int(tiny["batch_size"]), int(tiny["seq_len"]))
+             f"{model.num_parameters():,}", settings.max_steps, len(batches) * int(tiny["batch_size"]),
+             int(tiny["seq_len"]))
     result = train(model, batches, settings, desc="pretrain")
     model.eval()
     return model.cpu(), tokenizer, result
