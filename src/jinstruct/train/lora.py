@@ -96,7 +96,7 @@ def _batches(tokenized, train: dict, seed: int, pad_id: int):
 
 
 def _limit(df: pl.DataFrame, limit: int | None, seed: int) -> pl.DataFrame:
-    """A seeded sample of at most ``limit`` records (validation loss on a fixed subset)."""
+    """A seeded sample of at most ``limit`` records, in id order (the same ids for the same seed)."""
     if not limit or df.height <= limit:
         return df
     return df.sort("id").sample(n=int(limit), seed=seed).sort("id")
