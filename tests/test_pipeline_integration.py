@@ -103,7 +103,7 @@ def run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 def make_project(root: Path, mirror: Path, params: dict) -> tuple[Path, dict]:
     project = root / "project"
-    project.mkdir()
+    project.mkdir(parents=True)
     for name in ("stages", "src"):
         shutil.copytree(REPO_ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copyfile(REPO_ROOT / "dvc.yaml", project / "dvc.yaml")
