@@ -1,0 +1,22 @@
+"""DVC stage `base`: the base model folder models/base (+ identity.json).
+
+params: model (see params.yaml). Logic: jinstruct.train.base.
+"""
+
+from pathlib import Path
+
+from jinstruct.params import load_params
+from jinstruct.stage import stage_main
+from jinstruct.train.base import build_base
+from jinstruct.train.loop import pick_device
+
+OUTPUT = Path("models/base")
+
+
+def main() -> None:
+    model = load_params("model")
+    build_base(model, OUTPUT, device=pick_device(model.get("device", "auto")))
+
+
+if __name__ == "__main__":
+    stage_main("base", main)

@@ -1,0 +1,46 @@
+"""DVC stage `train`: LoRA adapters on the processed train split.
+
+params: model, lora, train. Reads data/processed (dataset hash verified) and
+models/base; writes models/adapter (+ training_info.json), metrics/train.json
+and the per-step curves through dvclive (dvclive/train). Logic: jinstruct.train.lora.
+"""
+
+from pathlib import Path
+
+from jinstruct.params import load_params
+from jinstruct.records import write_json
+from jinstruct.stage import stage_main
+from jinstruct.train.base import read_identity
+from jinstruct.train.data import load_verified_splits
+from jinstruct.train.folders import atomic_directory
+from jinstruct.train.lora import run_lora
+
+PROCESSED = Path("data/processed")
+BASE = Path("models/base")
+ADAPTER = Path("models/adapter")
+METRICS = Path("metrics/train.json")
+LIVE_DIR = Path("dvclive/train")
+
+
+def main() -> None:
+    from dvclive import Live
+
+    params = {section: load_params(section) for section in ("model", "lora", "train")}
+    splits, dataset_hash = load_verified_splits(PROCESSED)
+    identity = read_identity(BASE)
+    # dvc.yaml declares the plots itself; dvclive only writes the per-step .tsv files.
+    with Live(dir=str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        def on_step(step: int, loss: float, lr: float) -> None:
+            live.log_metric("train/loss", loss)
+            live.log_metric("train/lr", lr)
+            live.next_step()
+
+        run = run_lora(splits, dataset_hash, BASE, identity, params, on_step=on_step)
+    with atomic_directory(ADAPTER) as folder:
+        run.model.save_pretrained(folder)
+        write_json(run.info, folder / "training_info.json")
+    write_json(run.metrics, METRICS)
+
+
+if __name__ == "__main__":
+    stage_main("train", main)
