@@ -71,9 +71,10 @@ def prompt_template(params: dict) -> dict:
     chosen = params.get("prompt_template")
     if not chosen:
         return load_template(NAME)
-    path = Path(chosen)
-    if not path.is_file():
-        raise InputError(f"{path}: no such prompt template")
+    # Resolved as training resolves it: a file, else the shipped template of that name.
+    from jinstruct.train.data import resolve_template
+
+    path = resolve_template(chosen)
     template = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     template.setdefault("id", f"{path.stem}@{file_sha256(path)[:12]}")
     return template
