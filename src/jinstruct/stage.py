@@ -62,11 +62,6 @@ def partition(df: pl.DataFrame, stage: str, reason_column: str = "reason", detai
     return StageResult(kept, rejected)
 
 
-def concat_rejects(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [frame for frame in frames if frame.height]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else empty_rejects()
-
-
 def _counts_by_source(df: pl.DataFrame) -> dict[str, int]:
     if df.height == 0:
         return {}
