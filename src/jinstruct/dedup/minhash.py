@@ -1,49 +1,76 @@
-"""MinHash signatures of character n-grams, computed in numpy batches.
+"""MinHash signatures of character n-grams, compiled with numba and run on threads.
 
 The signatures are exactly those of ``datasketch.MinHash(num_perm, seed,
 hashfunc=shingle_hash32, scheme="affine32")`` updated with every character
 n-gram of the key (tests/test_dedup_minhash.py checks this): datasketch's
 permutation parameters are used as they are, and its affine32 step (MurmurHash3
-fmix32 pre-mix, then ``a·h + b`` modulo 2³²) is applied to whole arrays instead
-of one shingle at a time. No Python object is made per shingle; memory is
-bounded by ``chunk_records`` per worker and ``_PRODUCT_VALUES`` per product.
+fmix32 pre-mix, then ``a·h + b`` modulo 2³²) is applied to one n-gram at a time
+across all permutations in a compiled loop, so nothing the size of
+(n-grams × permutations) is ever written to memory. An earlier numpy version
+did write that product and was memory-bound: two processes ran no faster than
+one on these machines (docs/benchmarks.md, "Dedup").
+
+Texts are read straight from their Arrow UTF-8 buffers (``Utf8Texts``): no
+Python object per text or per n-gram. Work is split into fixed record ranges
+run on ``n_jobs`` threads (the compiled loops release the GIL); each range
+writes its own rows, so the result does not depend on ``n_jobs``.
 
 Character n-grams, never whitespace tokens: Japanese has no word spaces.
 A key shorter than n characters has no n-gram; its signature is left at the
-empty value and ``has_signature`` is False: such records are deduplicated by
-exact key only (docs/dedup.md, "Short records").
+empty value: such records are deduplicated by exact key only (docs/dedup.md,
+"Short records").
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 
+import numba
 import numpy as np
+import polars as pl
 from datasketch import MinHash
 
 from jinstruct.progress import progress_bar
 
 EMPTY = np.uint32(0xFFFFFFFF)
-# Values per (num_perm × n-grams) product block: 4M × 4 B = 16 MB. Measured
-# here: 32k n-grams × 128 permutations ran at 5.6–6.3 M n-grams per CPU-second,
-# 2k at 4.2 M, 128k at 4.1 M.
-_PRODUCT_VALUES = 1 << 22
 _POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, used as the polynomial base
+# MurmurHash3 finalisers (shift, multiplier, shift, multiplier, shift) per width;
+# the 32-bit one is datasketch's affine32 pre-mix. Typed constants: numba turns
+# uint64 mixed with a plain int into float64.
+_FMIX = {64: (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33), 32: (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)}
+_S64, _M64A, _S64B, _M64B, _S64C = (np.uint64(value) for value in _FMIX[64])
+_S32, _M32A, _S32B, _M32B, _S32C = (np.uint32(value) for value in _FMIX[32])
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class Utf8Texts:
+    """A column of texts as Arrow keeps them: UTF-8 bytes and int64 offsets (n + 1)."""
+    offsets: np.ndarray
+    data: np.ndarray
+
+    def __len__(self) -> int:
+        return self.offsets.size - 1
+
+    @classmethod
+    def from_series(cls, series: pl.Series) -> Utf8Texts:
+        """Zero-copy view of a string column's buffers (nulls read as empty texts)."""
+        array = series.cast(pl.String).fill_null("").rechunk().to_arrow()
+        _, offsets, data = array.buffers()
+        offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, dtype=np.uint8)
+        return cls(offsets, data)
+
+    @classmethod
+    def from_strings(cls, texts: list[str]) -> Utf8Texts:
+        return cls.from_series(pl.Series(texts, dtype=pl.String))
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutation parameters (a, b) for this seed."""
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
-
-
-# MurmurHash3 finalisers (shift, multiplier, shift, multiplier, shift) per width;
-# the 32-bit one is datasketch's affine32 pre-mix.
-_FMIX = {64: (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33), 32: (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)}
 
 
 def fmix(h: np.ndarray, width: int) -> np.ndarray:
@@ -57,60 +84,112 @@ def fmix(h: np.ndarray, width: int) -> np.ndarray:
     return h ^ (h >> shift3)
 
 
-def shingle_hashes64(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of every character n-gram of every text, and n-grams per text.
+@numba.njit(inline="always")
+def _fmix64(h):
+    h ^= h >> _S64
+    h *= _M64A
+    h ^= h >> _S64B
+    h *= _M64B
+    return h ^ (h >> _S64C)
 
-    The texts are concatenated as UTF-32 code points; a polynomial hash over a
-    sliding window of n code points is then mixed with fmix64. Windows that
-    cross from one text into the next are dropped.
-    """
-    lengths = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
-    counts = np.maximum(lengths - n + 1, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.uint64), counts
-    code_points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    windows = code_points.size - n + 1
-    rolling = np.zeros(windows, dtype=np.uint64)
+
+@numba.njit(inline="always")
+def _fmix32(h):
+    # numba widens uint32 products to 64 bits: truncate after every multiply
+    h ^= h >> _S32
+    h = np.uint32(h * _M32A)
+    h ^= h >> _S32B
+    h = np.uint32(h * _M32B)
+    return h ^ (h >> _S32C)
+
+
+@numba.njit(nogil=True, cache=True)
+def _code_points(data, start, stop, out):
+    """Decode UTF-8 bytes data[start:stop] into ``out``; returns the number of code points.
+    Arrow guarantees valid UTF-8, so continuation bytes need no checks."""
+    count = 0
+    position = start
+    while position < stop:
+        lead = np.uint32(data[position])
+        if lead < 0x80:
+            point, width = lead, 1
+        elif lead < 0xE0:
+            point, width = lead & np.uint32(0x1F), 2
+        elif lead < 0xF0:
+            point, width = lead & np.uint32(0x0F), 3
+        else:
+            point, width = lead & np.uint32(0x07), 4
+        for extra in range(1, width):
+            point = (point << np.uint32(6)) | (np.uint32(data[position + extra]) & np.uint32(0x3F))
+        out[count] = point
+        count += 1
+        position += width
+    return count
+
+
+@numba.njit(inline="always")
+def _window_hash(points, first, n):
+    """64-bit hash of the n code points from ``first``: polynomial over code points, then fmix64."""
+    h = np.uint64(0)
     for offset in range(n):
-        rolling = rolling * _POLY + code_points[offset:offset + windows]
-    starts = np.cumsum(lengths) - lengths
-    shingle_starts = np.cumsum(counts) - counts
-    positions = np.repeat(starts - shingle_starts, counts) + np.arange(total)
-    return fmix(rolling[positions], 64), counts
+        h = h * _POLY + np.uint64(points[first + offset])
+    return _fmix64(h)
+
+
+@numba.njit(nogil=True, cache=True)
+def _shingle_hashes(offsets, data, n, out):
+    """64-bit hashes of every n-gram of every text, concatenated; returns n-grams per text."""
+    texts = offsets.size - 1
+    counts = np.zeros(texts, dtype=np.int64)
+    points = np.empty(max(offsets[-1] - offsets[0], 1), dtype=np.uint32)
+    written = 0
+    for text in range(texts):
+        length = _code_points(data, offsets[text], offsets[text + 1], points)
+        for first in range(length - n + 1):
+            out[written] = _window_hash(points, first, n)
+            written += 1
+        counts[text] = max(length - n + 1, 0)
+    return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def _signature_rows(offsets, data, first_text, stop_text, n, a, b, out):
+    """MinHash rows of texts first_text..stop_text into out[0 : stop_text - first_text]."""
+    longest = 1
+    for text in range(first_text, stop_text):
+        longest = max(longest, offsets[text + 1] - offsets[text])
+    points = np.empty(longest, dtype=np.uint32)
+    signature = np.empty(a.size, dtype=np.uint32)
+    for text in range(first_text, stop_text):
+        length = _code_points(data, offsets[text], offsets[text + 1], points)
+        signature[:] = np.uint32(0xFFFFFFFF)
+        for first in range(length - n + 1):
+            premixed = _fmix32(np.uint32(_window_hash(points, first, n) & _LOW32))
+            for permutation in range(a.size):  # vectorised by LLVM: 32-bit multiply, add, min
+                value = np.uint32(a[permutation] * premixed + b[permutation])
+                signature[permutation] = min(signature[permutation], value)
+        out[text - first_text, :] = signature
+
+
+def shingle_hashes64(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every character n-gram of every text, and n-grams per text."""
+    column = Utf8Texts.from_strings(texts)
+    out = np.empty(max(int(column.offsets[-1] - column.offsets[0]), 0), dtype=np.uint64)
+    counts = _shingle_hashes(column.offsets, column.data, n, out)
+    return out[:int(counts.sum())], counts
 
 
 def shingle_hash32(shingle: str) -> int:
     """The 32-bit hash of one n-gram: the ``hashfunc`` to give datasketch.MinHash."""
     hashes, _ = shingle_hashes64([shingle], len(shingle))
-    return int(hashes[0] & np.uint64(0xFFFFFFFF))
+    return int(hashes[0] & _LOW32)
 
 
-def signatures(texts: list[str], n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def signatures(texts: list[str] | Utf8Texts, n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(texts), num_perm) uint32 MinHash signatures; EMPTY rows for texts shorter than n."""
-    hashes64, counts = shingle_hashes64(texts, n)
-    premixed = fmix((hashes64 & np.uint64(0xFFFFFFFF)).astype(np.uint32), 32)
-    result = np.full((len(texts), a.size), EMPTY, dtype=np.uint32)
-    ends = np.cumsum(counts)
-    block = max(_PRODUCT_VALUES // a.size, 1)
-    buffer = np.empty(a.size * max(block, int(counts.max(initial=0))), dtype=np.uint32)  # reused: no page faults per block
-    first = 0
-    while first < len(texts):
-        # a block of whole texts holding about `block` n-grams (at least one text)
-        start = ends[first] - counts[first]
-        last = max(int(np.searchsorted(ends, start + block, side="right")), first + 1)
-        block_counts = counts[first:last]
-        nonempty = np.flatnonzero(block_counts)
-        if nonempty.size:
-            # (num_perm, n-grams): each permutation's values are contiguous, so the
-            # per-text minimum runs over contiguous memory (2-3x faster than n-grams-major)
-            grams = premixed[start:ends[last - 1]]
-            product = buffer[:a.size * grams.size].reshape(a.size, grams.size)
-            np.multiply(a[:, None], grams[None, :], out=product)  # uint32 wrap-around = mod 2^32
-            product += b[:, None]
-            offsets = (np.cumsum(block_counts) - block_counts)[nonempty]
-            result[first + nonempty] = np.minimum.reduceat(product, offsets, axis=1).T
-        first = last
+    column = texts if isinstance(texts, Utf8Texts) else Utf8Texts.from_strings(texts)
+    result = np.empty((len(column), a.size), dtype=np.uint32)
+    _signature_rows(column.offsets, column.data, 0, len(column), n, a, b, result)
     return result
 
 
@@ -122,51 +201,32 @@ class SketchSpec:
     seed: int
 
 
-def _sketch_job(job: tuple[list[list[str]], list[tuple[int, np.ndarray, np.ndarray]]]) -> list[np.ndarray]:
-    columns, specs = job
-    return [signatures(texts, n, a, b) for texts, (n, a, b) in zip(columns, specs)]
+def sketches_parallel(columns: list[Utf8Texts], specs: list[SketchSpec], n_jobs: int,
+                      chunk_records: int) -> list[np.ndarray]:
+    """One signature matrix per (text column, spec) pair, computed on ``n_jobs`` threads.
 
-
-def sketches_parallel(total: int, chunk_columns: Callable[[int, int], list[list[str]]], specs: list[SketchSpec],
-                      n_jobs: int, chunk_records: int) -> list[np.ndarray]:
-    """One signature matrix per (text column, spec) pair over ``total`` records in order.
-
-    ``chunk_columns(start, stop)`` gives the text columns of records start..stop;
-    it is called lazily with at most two chunks per worker in flight, so the
-    texts never all exist as Python strings at once. Records are chunked by a
-    fixed count, so the result is identical whatever ``n_jobs`` is (chunks are
-    computed independently and concatenated in order).
+    The columns are cut into fixed ranges of ``chunk_records`` records; each range
+    fills its own rows of every matrix, so the result is identical whatever
+    ``n_jobs`` is.
     """
+    total = len(columns[0]) if columns else 0
     resolved = [(spec.ngram, *permutations(spec.num_perm, spec.seed)) for spec in specs]
-    if total == 0:
-        return [np.empty((0, spec.num_perm), dtype=np.uint32) for spec in specs]
-    jobs = ((chunk_columns(start, min(start + chunk_records, total)), resolved)
-            for start in range(0, total, chunk_records))
-    parts: list[list[np.ndarray]] = []
-    with progress_bar("minhash", total=total) as bar:
-        if n_jobs <= 1 or total <= chunk_records:
-            for job in jobs:
-                parts.append(_sketch_job(job))
-                bar.update(len(job[0][0]))
-        else:
-            # spawn, not fork: the parent holds polars' thread pool, which fork can deadlock
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-                in_flight: deque = deque()
-                for job in jobs:
-                    in_flight.append((len(job[0][0]), pool.submit(_sketch_job, job)))
-                    if len(in_flight) >= 2 * n_jobs:
-                        size, future = in_flight.popleft()
-                        parts.append(future.result())
-                        bar.update(size)
-                while in_flight:
-                    size, future = in_flight.popleft()
-                    parts.append(future.result())
-                    bar.update(size)
-    return [np.concatenate([part[index] for part in parts]) for index in range(len(specs))]
+    results = [np.empty((total, spec.num_perm), dtype=np.uint32) for spec in specs]
+
+    def sign_range(start: int) -> int:
+        stop = min(start + chunk_records, total)
+        for column, (n, a, b), result in zip(columns, resolved, results):
+            _signature_rows(column.offsets, column.data, start, stop, n, a, b, result[start:stop])
+        return stop - start
+
+    with progress_bar("minhash", total=total) as bar, ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        for done in as_completed([pool.submit(sign_range, start) for start in range(0, total, chunk_records)]):
+            bar.update(done.result())
+    return results
 
 
 def signatures_parallel(texts: list[str], n: int, num_perm: int, seed: int, n_jobs: int,
                         chunk_records: int) -> np.ndarray:
     """Signatures of one list of texts (see ``sketches_parallel``)."""
-    return sketches_parallel(len(texts), lambda start, stop: [texts[start:stop]], [SketchSpec(n, num_perm, seed)],
-                             n_jobs, chunk_records)[0]
+    return sketches_parallel([Utf8Texts.from_strings(texts)], [SketchSpec(n, num_perm, seed)], n_jobs,
+                             chunk_records)[0]

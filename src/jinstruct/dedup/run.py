@@ -27,7 +27,7 @@ from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
 from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
-from jinstruct.dedup.minhash import EMPTY, SketchSpec, sketches_parallel
+from jinstruct.dedup.minhash import EMPTY, SketchSpec, Utf8Texts, sketches_parallel
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings, resolve_settings
 from jinstruct.records import InputError
 from jinstruct.stage import StageResult, mark_rejected
@@ -98,10 +98,8 @@ def _sign(work: pl.DataFrame, settings: DedupSettings, field_sizes: np.ndarray) 
     columns = ["_key", *_field_columns(work)]
     specs = [SketchSpec(settings.ngram, settings.num_perm, settings.seed)]
     specs += [SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)] * (len(columns) - 1)
-    texts = signed.select(columns)
-    matrices = sketches_parallel(
-        texts.height, lambda start, stop: [texts[column].slice(start, stop - start).to_list() for column in columns],
-        specs, settings.n_jobs, settings.chunk_records)
+    matrices = sketches_parallel([Utf8Texts.from_series(signed[column]) for column in columns], specs,
+                                 settings.n_jobs, settings.chunk_records)
     position = np.full(work.height, -1, dtype=np.int64)
     position[signed_rows] = np.arange(signed_rows.size)
     roots = work["_exact_root"].to_numpy().astype(np.int64)
