@@ -56,17 +56,15 @@ def numbers_expr(key: pl.Expr) -> pl.Expr:
 
 
 def stable_hashes(values: pl.Series, bits: int = 64, batch: int = 100_000) -> pl.Series:
-    """xxh3 of each string: stable across processes, machines and polars versions.
+    """xxh3 of each string's UTF-8 bytes: stable across processes, machines and polars versions.
 
     polars' own ``hash`` is documented as unstable across versions, and the
-    hashes are stored in the index a later release compares against. Strings
-    are converted to Python in batches so that millions of keys never exist as
-    Python objects at once.
+    hashes are stored in the index a later release compares against. The
+    strings reach xxhash as bytes straight from polars (no ``str.encode``), in
+    batches so that millions of keys never exist as Python objects at once.
     """
-    if bits == 128:
-        digest, dtype = (lambda text: xxhash.xxh3_128_hexdigest(text.encode("utf-8"))), pl.String
-    else:
-        digest, dtype = (lambda text: xxhash.xxh3_64_intdigest(text.encode("utf-8"))), pl.UInt64
-    parts = [pl.Series(values.name, [digest(text) for text in values.slice(start, batch).to_list()], dtype=dtype)
+    digest, dtype = (xxhash.xxh3_128_hexdigest, pl.String) if bits == 128 else (xxhash.xxh3_64_intdigest, pl.UInt64)
+    as_bytes = values.cast(pl.String).fill_null("").cast(pl.Binary)
+    parts = [pl.Series(values.name, list(map(digest, as_bytes.slice(start, batch).to_list())), dtype=dtype)
              for start in range(0, values.len(), batch)]
     return pl.concat(parts) if parts else pl.Series(values.name, [], dtype=dtype)

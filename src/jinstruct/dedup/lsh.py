@@ -2,10 +2,10 @@
 
 Banding follows datasketch's MinHashLSH (band k covers signature columns
 [k·r, (k+1)·r); two records are candidates when all r values of one band are
-equal), computed for all records at once: each band slice is hashed to 64 bits
-and records are sorted by (partition, band, band hash). The partition (the
-record's task) is part of the bucket key, so records of different tasks are
-never even candidates. tests/test_dedup_minhash.py checks the candidates
+equal), computed for all records at once, one band at a time: each record's
+band slice is hashed to 64 bits together with its partition and the records
+are sorted by that hash. The partition (the record's task) is part of the
+bucket key, so records of different tasks are never even candidates. tests/test_dedup_minhash.py checks the candidates
 against datasketch's MinHashLSH on the same signatures.
 
 A bucket of k records yields all pairs when k ≤ bucket_window + 1, otherwise
@@ -16,56 +16,74 @@ template fills a bucket.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
-import polars as pl
 
-from jinstruct.dedup.minhash import fmix
+from jinstruct.dedup.minhash import _fmix64
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: spreads small integers
 _PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 × 4 B × 2 = 64 MB at most
 
 
-def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(n, bands) uint64: one hash per band slice of each signature."""
-    result = np.empty((signatures.shape[0], bands), dtype=np.uint64)
-    for band in range(bands):
-        h = np.full(signatures.shape[0], np.uint64(band + 1), dtype=np.uint64)
-        for column in range(band * rows, (band + 1) * rows):
-            h = fmix(h ^ signatures[:, column].astype(np.uint64), 64)
-        result[:, band] = h
+@numba.njit(nogil=True, cache=True)
+def band_hashes(signatures: np.ndarray, band: int, rows: int, partitions: np.ndarray) -> np.ndarray:
+    """(n,) uint64: one hash of each record's (partition, band slice)."""
+    first = band * rows
+    result = np.empty(signatures.shape[0], dtype=np.uint64)
+    for record in range(signatures.shape[0]):
+        # the partition and the band number seed the hash, so buckets never span either
+        h = _fmix64(np.uint64(partitions[record]) * _GOLDEN + np.uint64(band + 1))
+        for column in range(first, first + rows):
+            h = _fmix64(h ^ np.uint64(signatures[record, column]))
+        result[record] = h
     return result
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sort and compare: 25x faster here than numpy 2's hash-based unique on 10M int64."""
+    values = np.sort(values)
+    keep = np.empty(values.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
 def candidate_pairs(signatures: np.ndarray, partitions: np.ndarray, bands: int, rows: int,
-                    window: int) -> np.ndarray:
-    """(m, 2) int64 array of unique candidate pairs (i < j) sharing a band bucket."""
+                    window: int, n_jobs: int = 1) -> np.ndarray:
+    """(m, 2) int64 array of unique candidate pairs (i < j) sharing a band bucket.
+
+    One band at a time (on ``n_jobs`` threads), so memory stays at a few arrays
+    of n values per thread whatever the number of bands: the band hashes are
+    sorted (stably, so records ascend within a bucket) and neighbours up to
+    ``window`` apart with equal hashes become pairs. A 64-bit hash collision
+    between two buckets could only add a candidate, which verification then
+    judges like any other; pairs across partitions are dropped explicitly.
+    """
     n = signatures.shape[0]
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    hashes = band_hashes(signatures, bands, rows)
-    buckets = pl.DataFrame({
-        "partition": np.repeat(partitions.astype(np.int32), bands),
-        "band": np.tile(np.arange(bands, dtype=np.int32), n),
-        "hash": hashes.reshape(-1),
-        "row": np.repeat(np.arange(n, dtype=np.int32), bands),
-    }).sort("partition", "band", "hash", "row")
-    key_changed = (
-        (pl.col("partition") != pl.col("partition").shift(1))
-        | (pl.col("band") != pl.col("band").shift(1))
-        | (pl.col("hash") != pl.col("hash").shift(1))
-    ).fill_null(True)
-    bucket = buckets.select(key_changed.cum_sum()).to_series().to_numpy()
-    row = buckets["row"].to_numpy()
-    found = []
-    for distance in range(1, window + 1):
-        same = bucket[distance:] == bucket[:-distance]
-        if not same.any():
-            break
-        found.append(np.stack([row[:-distance][same], row[distance:][same]], axis=1))
+
+    def band_pairs(band: int) -> list[np.ndarray]:
+        hashes = band_hashes(signatures, band, rows, partitions)
+        order = np.argsort(hashes, kind="stable")
+        sorted_hashes = hashes[order]
+        found = []
+        for distance in range(1, window + 1):
+            same = np.flatnonzero(sorted_hashes[distance:] == sorted_hashes[:-distance])
+            if same.size == 0:
+                break
+            found.append(order[same] * np.int64(n) + order[same + distance])  # i·n + j, i < j
+        return found
+
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        found = [pairs for band in pool.map(band_pairs, range(bands)) for pairs in band]
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)  # i < j: rows ascend within a bucket
-    unique = pl.DataFrame({"i": pairs[:, 0], "j": pairs[:, 1]}).unique().sort("i", "j")
-    return unique.to_numpy().astype(np.int64)
+    packed = _sorted_unique(np.concatenate(found))
+    pairs = np.stack([packed // n, packed % n], axis=1)
+    return pairs[partitions[pairs[:, 0]] == partitions[pairs[:, 1]]]
 
 
 def signature_similarity(signatures: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -140,7 +140,8 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     stacked = np.concatenate([previous_matrix, signed.matrix])
     partitions = np.array([task_code[t] for t in previous_signed["task"].to_list()]
                           + [task_code[t] for t in work["_task"].gather(signed.rows).to_list()], dtype=np.int64)
-    pairs = candidate_pairs(stacked, partitions, settings.bands, settings.rows, settings.bucket_window)
+    pairs = candidate_pairs(stacked, partitions, settings.bands, settings.rows, settings.bucket_window,
+                            settings.n_jobs)
     offset = previous_matrix.shape[0]
     across = pairs[(pairs[:, 0] < offset) & (pairs[:, 1] >= offset)]
     similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
@@ -177,7 +178,8 @@ def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSe
                           excluded: np.ndarray) -> tuple[np.ndarray, int]:
     """Verified near-duplicate pairs as record rows, and the number of LSH candidates."""
     partitions = work["_task_code"].to_numpy()[signed.rows]
-    pairs = candidate_pairs(signed.matrix, partitions, settings.bands, settings.rows, settings.bucket_window)
+    pairs = candidate_pairs(signed.matrix, partitions, settings.bands, settings.rows, settings.bucket_window,
+                            settings.n_jobs)
     left, right = signed.rows[pairs[:, 0]], signed.rows[pairs[:, 1]]
     groups = work["_group_code"].to_numpy()
     numbers = work["_numbers_hash"].to_numpy()
