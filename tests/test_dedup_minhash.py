@@ -9,7 +9,9 @@ from dedup_fixtures import TANAKA, frame, record
 
 from jinstruct.dedup import dedup_records
 from jinstruct.dedup.lsh import candidate_pairs
-from jinstruct.dedup.minhash import EMPTY, permutations, shingle_hash32, signatures, signatures_parallel
+from jinstruct.dedup.features import canonical_keys, key_features
+from jinstruct.dedup.minhash import EMPTY, permutations, shingle_hash32, signatures
+from jinstruct.dedup.settings import resolve_settings
 
 
 def _japanese_lines(count: int) -> list[str]:
@@ -34,11 +36,17 @@ def test_signatures_equal_datasketch_minhash_with_the_same_hash_function():
     assert (ours[texts.index("短い")] == EMPTY).all()  # shorter than n: no n-gram at all
 
 
-def test_signatures_do_not_depend_on_chunking_or_workers():
-    texts = _with_variants(_japanese_lines(120))
-    one = signatures_parallel(texts, 5, 128, 1, n_jobs=1, chunk_records=1000)
-    two = signatures_parallel(texts, 5, 128, 1, n_jobs=2, chunk_records=17)
-    assert one.dtype == np.uint32 and np.array_equal(one, two)
+def test_key_features_do_not_depend_on_chunking_or_workers():
+    lines = _with_variants(_japanese_lines(120))
+    df = frame([record(f"t:{i}", "次の文を英語に翻訳してください。", line) for i, line in enumerate(lines)])
+    one = key_features(df, resolve_settings({"n_jobs": 1, "chunk_records": 1000}))
+    two = key_features(df, resolve_settings({"n_jobs": 2, "chunk_records": 17}))
+    assert one.signatures.dtype == np.uint32 and np.array_equal(one.signatures, two.signatures)
+    assert np.array_equal(one.fields, two.fields) and np.array_equal(one.sizes, two.sizes)
+    assert one.frame.equals(two.frame) and one.frame.height == len(lines)
+    # each row is the MinHash of that record's whole canonical key
+    keys = canonical_keys(df, resolve_settings({})).to_list()
+    assert np.array_equal(one.signatures, signatures(keys, 5, *permutations(128, seed=1)))
 
 
 def test_candidate_pairs_equal_datasketch_minhashlsh_queries():

@@ -28,16 +28,18 @@ _PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 × 4 B × 2 = 64 MB 
 
 
 @numba.njit(nogil=True, cache=True)
-def band_hashes(signatures: np.ndarray, band: int, rows: int, partitions: np.ndarray) -> np.ndarray:
-    """(n,) uint64: one hash of each record's (partition, band slice)."""
+def band_hashes(signatures: np.ndarray, members: np.ndarray, band: int, rows: int,
+                partitions: np.ndarray) -> np.ndarray:
+    """One uint64 per member row: the hash of its (partition, band slice)."""
     first = band * rows
-    result = np.empty(signatures.shape[0], dtype=np.uint64)
-    for record in range(signatures.shape[0]):
+    result = np.empty(members.size, dtype=np.uint64)
+    for position in range(members.size):
+        record = members[position]
         # the partition and the band number seed the hash, so buckets never span either
         h = _fmix64(np.uint64(partitions[record]) * _GOLDEN + np.uint64(band + 1))
         for column in range(first, first + rows):
             h = _fmix64(h ^ np.uint64(signatures[record, column]))
-        result[record] = h
+        result[position] = h
     return result
 
 
@@ -51,8 +53,11 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 def candidate_pairs(signatures: np.ndarray, partitions: np.ndarray, bands: int, rows: int,
-                    window: int, n_jobs: int = 1) -> np.ndarray:
-    """(m, 2) int64 array of unique candidate pairs (i < j) sharing a band bucket.
+                    window: int, n_jobs: int = 1, members: np.ndarray | None = None) -> np.ndarray:
+    """(m, 2) int64 array of unique candidate pairs (i < j) of signature rows sharing a band bucket.
+
+    ``members``: the ascending rows that take part (default: all), so that exact
+    duplicates need not be copied out of the matrix to be left out.
 
     One band at a time (on ``n_jobs`` threads), so memory stays at a few arrays
     of n values per thread whatever the number of bands: the band hashes are
@@ -62,13 +67,14 @@ def candidate_pairs(signatures: np.ndarray, partitions: np.ndarray, bands: int, 
     judges like any other; pairs across partitions are dropped explicitly.
     """
     n = signatures.shape[0]
-    if n < 2:
+    members = np.arange(n, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
+    if members.size < 2:
         return np.empty((0, 2), dtype=np.int64)
 
     def band_pairs(band: int) -> list[np.ndarray]:
-        hashes = band_hashes(signatures, band, rows, partitions)
-        order = np.argsort(hashes, kind="stable")
-        sorted_hashes = hashes[order]
+        hashes = band_hashes(signatures, members, band, rows, partitions)
+        by_hash = np.argsort(hashes, kind="stable")
+        sorted_hashes, order = hashes[by_hash], members[by_hash]  # order: signature rows
         found = []
         for distance in range(1, window + 1):
             same = np.flatnonzero(sorted_hashes[distance:] == sorted_hashes[:-distance])

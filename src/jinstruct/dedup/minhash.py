@@ -10,10 +10,9 @@ across all permutations in a compiled loop, so nothing the size of
 did write that product and was memory-bound: two processes ran no faster than
 one on these machines (docs/benchmarks.md, "Dedup").
 
-Texts are read straight from their Arrow UTF-8 buffers (``Utf8Texts``): no
-Python object per text or per n-gram. Work is split into fixed record ranges
-run on ``n_jobs`` threads (the compiled loops release the GIL); each range
-writes its own rows, so the result does not depend on ``n_jobs``.
+Texts are read straight from Arrow UTF-8 buffers (``Utf8Texts``): no Python
+object per text or per n-gram. The compiled loops release the GIL, so
+features.py runs them on ``n_jobs`` threads, one record range each.
 
 Character n-grams, never whitespace tokens: Japanese has no word spaces.
 A key shorter than n characters has no n-gram; its signature is left at the
@@ -23,15 +22,13 @@ empty value: such records are deduplicated by exact key only (docs/dedup.md,
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numba
 import numpy as np
 import polars as pl
 from datasketch import MinHash
-
-from jinstruct.progress import progress_bar
 
 EMPTY = np.uint32(0xFFFFFFFF)
 _POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, used as the polynomial base
@@ -67,6 +64,7 @@ class Utf8Texts:
         return cls.from_series(pl.Series(texts, dtype=pl.String))
 
 
+@lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutation parameters (a, b) for this seed."""
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
@@ -201,32 +199,8 @@ class SketchSpec:
     seed: int
 
 
-def sketches_parallel(columns: list[Utf8Texts], specs: list[SketchSpec], n_jobs: int,
-                      chunk_records: int) -> list[np.ndarray]:
-    """One signature matrix per (text column, spec) pair, computed on ``n_jobs`` threads.
-
-    The columns are cut into fixed ranges of ``chunk_records`` records; each range
-    fills its own rows of every matrix, so the result is identical whatever
-    ``n_jobs`` is.
-    """
-    total = len(columns[0]) if columns else 0
-    resolved = [(spec.ngram, *permutations(spec.num_perm, spec.seed)) for spec in specs]
-    results = [np.empty((total, spec.num_perm), dtype=np.uint32) for spec in specs]
-
-    def sign_range(start: int) -> int:
-        stop = min(start + chunk_records, total)
-        for column, (n, a, b), result in zip(columns, resolved, results):
-            _signature_rows(column.offsets, column.data, start, stop, n, a, b, result[start:stop])
-        return stop - start
-
-    with progress_bar("minhash", total=total) as bar, ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        for done in as_completed([pool.submit(sign_range, start) for start in range(0, total, chunk_records)]):
-            bar.update(done.result())
-    return results
-
-
-def signatures_parallel(texts: list[str], n: int, num_perm: int, seed: int, n_jobs: int,
-                        chunk_records: int) -> np.ndarray:
-    """Signatures of one list of texts (see ``sketches_parallel``)."""
-    return sketches_parallel([Utf8Texts.from_strings(texts)], [SketchSpec(n, num_perm, seed)], n_jobs,
-                             chunk_records)[0]
+def sign_texts(texts: pl.Series, spec: SketchSpec, out: np.ndarray) -> None:
+    """Write the signatures of a string column into ``out`` (len(texts), num_perm); releases the GIL."""
+    column = Utf8Texts.from_series(texts)
+    a, b = permutations(spec.num_perm, spec.seed)
+    _signature_rows(column.offsets, column.data, 0, len(column), spec.ngram, a, b, out)

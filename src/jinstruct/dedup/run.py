@@ -25,10 +25,9 @@ import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
-from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
-from jinstruct.dedup.minhash import EMPTY, SketchSpec, Utf8Texts, sketches_parallel
-from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings, resolve_settings
+from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.records import InputError
 from jinstruct.stage import StageResult, mark_rejected
 
@@ -46,74 +45,48 @@ class DedupOutcome:
     identity: dict           # settings the index is only comparable under
 
 
-def _prepared(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
+@dataclass
+class _Signed:
+    """Sketches per record row (exact duplicates carry their root's values)."""
+    matrix: np.ndarray        # (n, num_perm) MinHash of the key's n-grams; EMPTY rows for short keys
+    fields: np.ndarray        # (n, fields × FIELD_PERM) bigram MinHash of each field, side by side
+    sizes: np.ndarray         # (n, fields) bigram count of each field
+    rows: np.ndarray          # the rows taking part in LSH: one per distinct (task, key), not short
+
+
+def _prepared(df: pl.DataFrame, settings: DedupSettings) -> tuple[pl.DataFrame, _Signed]:
+    """The small per-record columns dedup works on, and the sketches of every record."""
     missing = [name for name in settings.fields if name not in df.columns]
     if missing:
         raise InputError(f"dedup: no column {', '.join(map(repr, missing))} to build the dedup key from "
                          f"(columns: {', '.join(df.columns)}); set dedup.fields or --text-field")
+    features = key_features(df, settings)
     task = pl.col("task").cast(pl.String).fill_null("") if "task" in df.columns else pl.lit("")
     group = pl.col("group").cast(pl.String).fill_null(pl.col("id")) if "group" in df.columns else pl.col("id")
-    field_columns = [f"_field_{position}" for position in range(len(settings.fields))]
-    work = df.select(
-        pl.col("id").cast(pl.String), pl.col("source").cast(pl.String), _task=task, _group=group,
-        **{column: canonical_text_expr(name) for column, name in zip(field_columns, settings.fields)},
-        **({"output": pl.col("output").cast(pl.String)} if "output" in df.columns else {}),
-    ).with_row_index("_row").with_columns(_key=canonical_key_expr(field_columns))
-    numbers = numbers_expr(pl.col("_key")) if settings.numbers_must_match else pl.repeat("", pl.len())
-    work = work.with_columns(
-        _has_signature=pl.col("_key").str.len_chars() >= settings.ngram,
-        _shingles=(pl.col("_key").str.len_chars().cast(pl.Int64) - settings.ngram + 1).clip(lower_bound=0),
+    work = pl.concat([
+        df.select(pl.col("id").cast(pl.String), pl.col("source").cast(pl.String), _task=task, _group=group,
+                  **({"output": pl.col("output").cast(pl.String)} if "output" in df.columns else {})),
+        features.frame,
+    ], how="horizontal").with_row_index("_row").with_columns(
+        _has_signature=pl.col("_key_chars") >= settings.ngram,
+        _shingles=(pl.col("_key_chars") - settings.ngram + 1).clip(lower_bound=0),
         _task_code=pl.col("_task").rank("dense").cast(pl.Int64),
         _group_code=pl.col("_group").rank("dense").cast(pl.Int64),
     )
-    work = work.with_columns(_key_hash=stable_hashes(work["_key"], bits=128),
-                             _numbers_hash=stable_hashes(work.select(numbers).to_series()))
-    # exact duplicates: same task and key (by its 128-bit hash, so the key text can be dropped later)
-    return work.with_columns(_exact_root=pl.col("_row").min().over("_task", "_key_hash"))
+    # exact duplicates: same task and key (by its 128-bit hash: the key text is gone by now)
+    work = work.with_columns(_exact_root=pl.col("_row").min().over("_task", "_key_hash"))
+    lsh_rows = work.filter((pl.col("_row") == pl.col("_exact_root")) & pl.col("_has_signature"))["_row"]
+    return work, _Signed(features.signatures, features.fields, features.sizes, lsh_rows.to_numpy().astype(np.int64))
 
 
-def _field_columns(work: pl.DataFrame) -> list[str]:
-    return [column for column in work.columns if column.startswith("_field_")]
-
-
-@dataclass
-class _Signed:
-    """Sketches of the distinct keys, and which sketch row each record uses (-1: none)."""
-    matrix: np.ndarray        # (m, num_perm) MinHash of the key's n-grams
-    fields: np.ndarray        # (m, fields × FIELD_PERM) bigram MinHash of each field, side by side
-    sizes: np.ndarray         # (m, fields) bigram count of each field
-    rows: np.ndarray          # record row of each sketch row
-    of_record: np.ndarray     # sketch row of each record, or -1
-
-
-def _field_sizes(work: pl.DataFrame) -> np.ndarray:
-    counts = work.select([(pl.col(c).str.len_chars().cast(pl.Int64) - FIELD_NGRAM + 1).clip(lower_bound=0)
-                          for c in _field_columns(work)])
-    return counts.to_numpy().astype(np.int32).reshape(work.height, len(counts.columns))
-
-
-def _sign(work: pl.DataFrame, settings: DedupSettings, field_sizes: np.ndarray) -> _Signed:
-    signed_rows = work.filter((pl.col("_row") == pl.col("_exact_root")) & pl.col("_has_signature"))["_row"].to_numpy()
-    signed = work[signed_rows]
-    columns = ["_key", *_field_columns(work)]
-    specs = [SketchSpec(settings.ngram, settings.num_perm, settings.seed)]
-    specs += [SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)] * (len(columns) - 1)
-    matrices = sketches_parallel([Utf8Texts.from_series(signed[column]) for column in columns], specs,
-                                 settings.n_jobs, settings.chunk_records)
-    position = np.full(work.height, -1, dtype=np.int64)
-    position[signed_rows] = np.arange(signed_rows.size)
-    roots = work["_exact_root"].to_numpy().astype(np.int64)
-    return _Signed(matrices[0], np.hstack(matrices[1:]), field_sizes[signed_rows], signed_rows.astype(np.int64),
-                   position[roots])
-
-
-def _similarity(settings: DedupSettings, work: pl.DataFrame, signed: _Signed,
-                left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
-    """Similarity of record pairs (by record row): exact Jaccard or the signature estimate."""
-    if settings.verify == "exact":
-        keys = work["_key"].to_list()
-        return exact_similarity(keys, left_rows, right_rows, settings.ngram)
-    return signature_similarity(signed.matrix, signed.of_record[left_rows], signed.of_record[right_rows])
+def _similarity(settings: DedupSettings, df: pl.DataFrame, signed: _Signed,
+                left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Similarity of record pairs (by row): exact Jaccard of the keys, or the signature estimate."""
+    if settings.verify != "exact":
+        return signature_similarity(signed.matrix, left, right)
+    rows = np.unique(np.concatenate([left, right]))
+    keys = canonical_keys(df[rows], settings).to_list()
+    return exact_similarity(keys, np.searchsorted(rows, left), np.searchsorted(rows, right), settings.ngram)
 
 
 def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
@@ -137,7 +110,7 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     tasks = pl.concat([previous_signed["task"], work["_task"]]).unique().sort()
     task_code = {task: code for code, task in enumerate(tasks.to_list())}
     previous_matrix = previous_signed["signature"].to_numpy().astype(np.uint32).reshape(-1, settings.num_perm)
-    stacked = np.concatenate([previous_matrix, signed.matrix])
+    stacked = np.concatenate([previous_matrix, signed.matrix[signed.rows]])
     partitions = np.array([task_code[t] for t in previous_signed["task"].to_list()]
                           + [task_code[t] for t in work["_task"].gather(signed.rows).to_list()], dtype=np.int64)
     pairs = candidate_pairs(stacked, partitions, settings.bands, settings.rows, settings.bucket_window,
@@ -147,9 +120,9 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
     shingles = np.concatenate([previous_signed["shingles"].to_numpy(), work["_shingles"].to_numpy()[signed.rows]])
     field_sketches = np.concatenate([
-        previous_signed["field_sketch"].to_numpy().astype(np.uint32).reshape(offset, -1), signed.fields])
+        previous_signed["field_sketch"].to_numpy().astype(np.uint32).reshape(offset, -1), signed.fields[signed.rows]])
     field_sizes = np.concatenate([
-        previous_signed["field_sizes"].to_numpy().astype(np.int32).reshape(offset, -1), signed.sizes])
+        previous_signed["field_sizes"].to_numpy().astype(np.int32).reshape(offset, -1), signed.sizes[signed.rows]])
     agree = fields_agree(field_sketches, field_sizes, across[:, 0], across[:, 1], settings.field_overlap)
     agree &= confirmed(similarity, shingles[across[:, 0]], shingles[across[:, 1]], settings.threshold,
                        settings.containment)
@@ -174,19 +147,19 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
             .group_by("_row", maintain_order=True).first())
 
 
-def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
+def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
                           excluded: np.ndarray) -> tuple[np.ndarray, int]:
     """Verified near-duplicate pairs as record rows, and the number of LSH candidates."""
-    partitions = work["_task_code"].to_numpy()[signed.rows]
-    pairs = candidate_pairs(signed.matrix, partitions, settings.bands, settings.rows, settings.bucket_window,
-                            settings.n_jobs)
-    left, right = signed.rows[pairs[:, 0]], signed.rows[pairs[:, 1]]
+    pairs = candidate_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
+                            settings.bucket_window, settings.n_jobs, members=signed.rows)
+    left, right = pairs[:, 0], pairs[:, 1]
     groups = work["_group_code"].to_numpy()
     numbers = work["_numbers_hash"].to_numpy()
     eligible = (groups[left] != groups[right]) & (numbers[left] == numbers[right]) & ~excluded[left] & ~excluded[right]
-    eligible &= fields_agree(signed.fields, signed.sizes, pairs[:, 0], pairs[:, 1], settings.field_overlap)
     left, right = left[eligible], right[eligible]
-    similarity = _similarity(settings, work, signed, left, right)
+    agree = fields_agree(signed.fields, signed.sizes, left, right, settings.field_overlap)
+    left, right = left[agree], right[agree]
+    similarity = _similarity(settings, df, signed, left, right)
     shingles = work["_shingles"].to_numpy()
     similar = confirmed(similarity, shingles[left], shingles[right], settings.threshold, settings.containment)
     return np.stack([left[similar], right[similar]], axis=1), int(pairs.shape[0])
@@ -196,16 +169,12 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     """Remove exact and near duplicates from ``df`` (see the module docstring)."""
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
-    work = _prepared(df, settings)
-    field_sizes = _field_sizes(work)
-    signed = _sign(work, settings, field_sizes)
-    # the texts are no longer needed (unless verification compares exact n-gram sets): free them
-    work = work.drop(*_field_columns(work), *([] if settings.verify == "exact" else ["_key"]))
+    work, signed = _prepared(df, settings)
     previous = _previous_release_matches(work, signed, settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
 
-    near_pairs, candidates = _confirmed_near_pairs(work, signed, settings, excluded)
+    near_pairs, candidates = _confirmed_near_pairs(df, work, signed, settings, excluded)
     exact_pairs = (
         work.filter(~pl.Series(excluded))
         .select(pl.col("_row").min().over("_task", "_key_hash").alias("_root"), "_row")
@@ -214,7 +183,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     roots = components(work.height, np.concatenate([exact_pairs, near_pairs]))
 
     work = work.with_columns(_cluster=pl.Series(roots))
-    members, verdict = _verdicts(work, signed, settings, previous, excluded)
+    members, verdict = _verdicts(df, work, signed, settings, previous, excluded)
     rejected_mask = np.zeros(work.height, dtype=bool)
     rejected_mask[verdict["_row"].to_numpy()] = True
     groups = merged_groups(work["_group"], roots)
@@ -225,18 +194,19 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
 
     clusters = _cluster_table(members, verdict, work)
     keep = pl.Series(~rejected_mask)
+    kept_signatures, kept_fields, kept_sizes = (array[~rejected_mask] for array in (signed.matrix, signed.fields, signed.sizes))
+    signed_keys = int(signed.rows.size)
+    del signed  # the full sketches: the index needs the kept records' only
     index = index_frame(
         kept["id"], work["_task"].filter(keep), work["_key_hash"].filter(keep), work["_numbers_hash"].filter(keep),
-        _per_record(signed.matrix, signed.of_record[~rejected_mask], EMPTY),
-        _per_record(signed.fields, signed.of_record[~rejected_mask], EMPTY),
-        field_sizes[~rejected_mask], signed.of_record[~rejected_mask] >= 0,
+        kept_signatures, kept_fields, kept_sizes, work["_has_signature"].filter(keep).to_numpy(),
         work["_shingles"].filter(keep))
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
         "containment": settings.containment,
         "ngram": settings.ngram, "num_perm": settings.num_perm,
         "short_records": int((~work["_has_signature"]).sum()),
-        "signed_keys": int(signed.rows.size), "candidate_pairs": candidates,
+        "signed_keys": signed_keys, "candidate_pairs": candidates,
         "confirmed_near_pairs": int(near_pairs.shape[0]),
         "clusters": int(members.filter(pl.col("_rank") == 0).height),
         "largest_cluster": int(members.group_by("_cluster").len()["len"].max() or 0) if members.height else 0,
@@ -245,8 +215,8 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     return DedupOutcome(StageResult(kept, rejected, stats), clusters, index, identity)
 
 
-def _verdicts(work: pl.DataFrame, signed: _Signed, settings: DedupSettings, previous: pl.DataFrame,
-              excluded: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _verdicts(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
+              previous: pl.DataFrame, excluded: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(members of every cluster with ``_rank``, 0 = kept; one reject row per removed record)."""
     in_cluster = (pl.len().over("_cluster") > 1) & ~pl.Series(excluded)
     ranked = keep_order(work.filter(in_cluster), settings.source_priority)
@@ -259,7 +229,7 @@ def _verdicts(work: pl.DataFrame, signed: _Signed, settings: DedupSettings, prev
     is_exact = (rejected["_key_hash"] == rejected["_kept_key_hash"]).to_numpy()
     similarity = np.ones(left.size)
     if (~is_exact).any():
-        similarity[~is_exact] = _similarity(settings, work, signed, left[~is_exact], right[~is_exact])
+        similarity[~is_exact] = _similarity(settings, df, signed, left[~is_exact], right[~is_exact])
     method = "exact Jaccard" if settings.verify == "exact" else "MinHash estimate"
     rejected = rejected.with_columns(_similarity=pl.Series(similarity), _is_exact=pl.Series(is_exact))
     verdict = pl.concat([
@@ -284,14 +254,6 @@ def _two_decimals(column: str) -> pl.Expr:
     """0.8765 → "0.88", 1.0 → "1.00": fixed-width similarity text for reject details."""
     cents = (pl.col(column) * 100).round().cast(pl.Int64)
     return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
-
-
-def _per_record(matrix: np.ndarray, positions: np.ndarray, empty) -> np.ndarray:
-    """Rows of a sketch matrix for records by sketch position; ``empty`` where a record has none."""
-    result = np.full((positions.size, matrix.shape[1]), empty, dtype=matrix.dtype)
-    has = positions >= 0
-    result[has] = matrix[positions[has]]
-    return result
 
 
 def _cluster_table(members: pl.DataFrame, verdict: pl.DataFrame, work: pl.DataFrame) -> pl.DataFrame:

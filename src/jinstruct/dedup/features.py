@@ -1,0 +1,86 @@
+"""One pass over the records in fixed chunks: what dedup needs to know of each key.
+
+Per record: the canonical key's xxh3-128 (exact duplicates), the hash of its
+digit runs (``numbers_must_match``), its length in characters, the bigram count
+of each field, its MinHash signature and the per-field bigram sketches.
+
+The canonical texts (keys.py) exist only for one chunk of ``chunk_records``
+records per thread at a time and are dropped once the chunk is measured, so
+a 2.5M-record build never holds a second copy of its text. Chunks are fixed
+record ranges, each writing its own rows, so the result does not depend on
+``n_jobs``.
+
+Every record is signed, exact duplicates included: their signatures equal
+their root's, and knowing which records are exact duplicates would need the
+keys first (a second canonicalisation pass, the costliest step here).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.minhash import SketchSpec, sign_texts
+from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
+from jinstruct.progress import progress_bar
+
+
+@dataclass
+class KeyFeatures:
+    frame: pl.DataFrame      # _key_hash, _numbers_hash, _key_chars per record
+    signatures: np.ndarray   # (n, num_perm) MinHash of the key's n-grams (EMPTY rows: shorter than n)
+    fields: np.ndarray       # (n, fields × FIELD_PERM) bigram MinHash of each field, side by side
+    sizes: np.ndarray        # (n, fields) bigram count of each field
+
+
+def canonical_fields(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
+    """The canonical form of each key field, as columns _field_0, _field_1, …"""
+    return df.select(**{f"_field_{position}": canonical_text_expr(name)
+                        for position, name in enumerate(settings.fields)})
+
+
+def canonical_keys(df: pl.DataFrame, settings: DedupSettings) -> pl.Series:
+    """The canonical key of every record of ``df`` (for ``verify: exact`` on a few rows)."""
+    fields = canonical_fields(df, settings)
+    return fields.select(canonical_key_expr(fields.columns)).to_series()
+
+
+def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
+    total, field_count = df.height, len(settings.fields)
+    key_spec = SketchSpec(settings.ngram, settings.num_perm, settings.seed)
+    field_spec = SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)
+    signatures = np.empty((total, key_spec.num_perm), dtype=np.uint32)
+    fields = np.empty((total, field_count * FIELD_PERM), dtype=np.uint32)
+    sizes = np.empty((total, field_count), dtype=np.int32)
+
+    def measure(start: int) -> tuple[int, pl.DataFrame]:
+        stop = min(start + settings.chunk_records, total)
+        canonical = canonical_fields(df.slice(start, stop - start), settings)
+        key = canonical.select(canonical_key_expr(canonical.columns)).to_series()
+        sign_texts(key, key_spec, signatures[start:stop])
+        for position, column in enumerate(canonical.columns):
+            sign_texts(canonical[column], field_spec, fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM])
+        sizes[start:stop] = canonical.select(
+            (pl.col(column).str.len_chars().cast(pl.Int32) - FIELD_NGRAM + 1).clip(lower_bound=0)
+            for column in canonical.columns).to_numpy()
+        numbers = key.to_frame().select(numbers_expr(pl.col(key.name))).to_series() if settings.numbers_must_match \
+            else pl.Series([""] * key.len())
+        return start, pl.DataFrame({
+            "_key_hash": stable_hashes(key, bits=128),
+            "_numbers_hash": stable_hashes(numbers),
+            "_key_chars": key.str.len_chars().cast(pl.Int64),
+        })
+
+    parts: dict[int, pl.DataFrame] = {}
+    with progress_bar("minhash", total=total) as bar, ThreadPoolExecutor(max_workers=settings.n_jobs) as pool:
+        for done in as_completed([pool.submit(measure, start) for start in range(0, total, settings.chunk_records)]):
+            start, part = done.result()
+            parts[start] = part
+            bar.update(part.height)
+    frame = pl.concat([parts[start] for start in sorted(parts)]) if parts else pl.DataFrame(
+        schema={"_key_hash": pl.String, "_numbers_hash": pl.UInt64, "_key_chars": pl.Int64})
+    return KeyFeatures(frame, signatures, fields, sizes)
