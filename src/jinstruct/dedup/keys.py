@@ -55,6 +55,46 @@ def numbers_expr(key: pl.Expr) -> pl.Expr:
     return key.str.extract_all(r"[0-9]+").list.join(" ")
 
 
+# A katakana word: a katakana letter (ァ..ヺ, the iteration marks ヽヾ, the small
+# kana ㇰ..ㇿ) followed by letters or the long-vowel mark ー. The middle dot ・
+# (ジョン・スミス) separates words, as it does in Japanese writing. ー never
+# starts a word: after hiragana (すごーい) or alone (ーー used as a dash) it is
+# not part of one. Half-width katakana (ｶﾀｶﾅ, ｳﾞ, ｰ) needs no rule of its own:
+# the key is NFKC'd, which composes it to the full-width letters matched here.
+#
+# At least 2 characters: many loanwords and given names are two (パン, バス,
+# ペン, トム, ケン, エマ), so 3 would miss exactly the short names a template is
+# filled with; a single katakana is rarely a word (ヶ in 3ヶ月, a casual
+# sentence-final ネ, a label such as "A/B/C" written ア/イ/ウ), so 1 would make
+# incidental characters decide whether two records may be merged.
+_KATAKANA_WORD = r"[ァ-ヺヽヾㇰ-ㇿ][ァ-ヺーヽヾㇰ-ㇿ]+"
+
+
+def names_expr(key: pl.Expr) -> pl.Expr:
+    """The katakana words of a key, sorted and unique ("トムとケンのメール" → [ケン, トム, メール]).
+
+    Katakana words are mostly loanwords and foreign proper names (people,
+    places, products). A trailing ー is dropped, so that both common spellings
+    give one word (コンピューター/コンピュータ): the Cabinet notice 外来語の表記
+    (1991) lets the final ー of -er/-or/-ar words be left out by custom, and
+    technical writing long did so.
+    """
+    return (key.str.extract_all(_KATAKANA_WORD)
+            .list.eval(pl.element().str.strip_chars_end("ー"))
+            .list.unique().list.sort())
+
+
+def names_compatible(left: pl.Expr, right: pl.Expr) -> pl.Expr:
+    """True where one list of katakana words contains the other (equal lists included).
+
+    A near duplicate adds text (a prefix, an appended sentence) or makes small
+    edits, so it may carry extra names; two records where each has a name the
+    other lacks were made by *replacing* a name, and are about different things
+    (「トムはどんな人ですか」/「ケンはどんな人ですか」) however similar their n-grams.
+    """
+    return (left.list.set_difference(right).list.len() == 0) | (right.list.set_difference(left).list.len() == 0)
+
+
 def stable_hashes(values: pl.Series, bits: int = 64, batch: int = 100_000) -> pl.Series:
     """xxh3 of each string: stable across processes, machines and polars versions.
 

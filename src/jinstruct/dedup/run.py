@@ -8,9 +8,10 @@ Order of work (docs/dedup.md explains each rule):
 3. with ``previous_index``: records duplicating a previous release are
    rejected first (``duplicate_of_previous_release``);
 4. LSH candidates (same task only), confirmed when the two records are in
-   different groups, carry the same numbers, overlap field by field, and are
+   different groups, carry the same numbers, overlap field by field, are
    similar enough as a whole (Jaccard ≥ threshold, or one contained in the
-   other: overlap ≥ containment);
+   other: overlap ≥ containment), and neither replaces a katakana word of the
+   other (one's katakana words contain the other's);
 5. union-find over exact and confirmed pairs; each cluster keeps one record
    (clusters.py), the others are rejected naming the kept id and similarity;
 6. the groups of every cluster are merged for the split stage.
@@ -25,7 +26,8 @@ import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
-from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.keys import (canonical_key_expr, canonical_text_expr, names_compatible, names_expr,
+                                  numbers_expr, stable_hashes)
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.minhash import EMPTY, SketchSpec, sketches_parallel
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings, resolve_settings
@@ -65,6 +67,8 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
         _shingles=(pl.col("_key").str.len_chars().cast(pl.Int64) - settings.ngram + 1).clip(lower_bound=0),
         _task_code=pl.col("_task").rank("dense").cast(pl.Int64),
         _group_code=pl.col("_group").rank("dense").cast(pl.Int64),
+        # computed even with names_must_match off: the index must let a later build apply the rule
+        _names=names_expr(pl.col("_key")),
     )
     work = work.with_columns(_key_hash=stable_hashes(work["_key"], bits=128),
                              _numbers_hash=stable_hashes(work.select(numbers).to_series()))
@@ -119,11 +123,12 @@ def _similarity(settings: DedupSettings, work: pl.DataFrame, signed: _Signed,
 
 
 def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                              identity: dict) -> pl.DataFrame:
-    """Records duplicating a previous release: columns _row, _matched_id, _similarity."""
+                              identity: dict) -> tuple[pl.DataFrame, int]:
+    """Records duplicating a previous release (columns _row, _matched_id, _similarity), and how
+    many (record, previous record) pairs names_must_match refused."""
     empty = pl.DataFrame(schema={"_row": pl.UInt32, "_matched_id": pl.String, "_similarity": pl.Float64})
     if not settings.previous_index:
-        return empty
+        return empty, 0
     previous = read_index(settings.previous_index, identity)
     released = set(previous["id"].to_list())
     candidates = work.filter(~pl.col("id").is_in(list(released)))
@@ -159,25 +164,40 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
         "_signed_row": signed.rows[across[:, 1] - offset].astype(np.uint32),
         "_matched_id": previous_signed["id"].gather(across[:, 0]),
         "_previous_numbers": previous_signed["numbers_hash"].gather(across[:, 0]),
+        "_previous_names": previous_signed["names"].gather(across[:, 0]),
         "_similarity": similarity,
     })
     # spread each distinct key's match to every record with that key
     near = (
-        candidates.select("_row", "_exact_root", "_numbers_hash")
+        candidates.select("_row", "_exact_root", "_numbers_hash", "_names")
         .join(near, left_on="_exact_root", right_on="_signed_row")
         .filter(pl.col("_numbers_hash") == pl.col("_previous_numbers"))
+        .with_columns(_names_agree=names_compatible(pl.col("_names"), pl.col("_previous_names"))
+                      if settings.names_must_match else pl.lit(True))
+    )
+    names_refused = int((~near["_names_agree"]).sum())
+    near = (
+        near.filter("_names_agree")
         .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
         .group_by("_row", maintain_order=True).first()
         .select("_row", "_matched_id", "_similarity")
     )
-    return (pl.concat([exact.select(empty.columns), near.cast(empty.schema)])
-            .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
-            .group_by("_row", maintain_order=True).first())
+    matches = (pl.concat([exact.select(empty.columns), near.cast(empty.schema)])
+               .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
+               .group_by("_row", maintain_order=True).first())
+    return matches, names_refused
+
+
+def _names_agree(names: pl.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """names_must_match for record pairs (by row): one record's katakana words contain the other's."""
+    pairs = pl.DataFrame({"_left": names.gather(left), "_right": names.gather(right)})
+    return pairs.select(names_compatible(pl.col("_left"), pl.col("_right"))).to_series().to_numpy()
 
 
 def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                          excluded: np.ndarray) -> tuple[np.ndarray, int]:
-    """Verified near-duplicate pairs as record rows, and the number of LSH candidates."""
+                          excluded: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Verified near-duplicate pairs as record rows, the number of LSH candidates, and how many
+    otherwise confirmed pairs names_must_match refused."""
     partitions = work["_task_code"].to_numpy()[signed.rows]
     pairs = candidate_pairs(signed.matrix, partitions, settings.bands, settings.rows, settings.bucket_window)
     left, right = signed.rows[pairs[:, 0]], signed.rows[pairs[:, 1]]
@@ -189,7 +209,14 @@ def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSe
     similarity = _similarity(settings, work, signed, left, right)
     shingles = work["_shingles"].to_numpy()
     similar = confirmed(similarity, shingles[left], shingles[right], settings.threshold, settings.containment)
-    return np.stack([left[similar], right[similar]], axis=1), int(pairs.shape[0])
+    left, right = left[similar], right[similar]
+    # last, so that it runs on the fewest pairs and the count is what the rule alone refused
+    names_refused = 0
+    if settings.names_must_match:
+        agree = _names_agree(work["_names"], left, right)
+        names_refused = int((~agree).sum())
+        left, right = left[agree], right[agree]
+    return np.stack([left, right], axis=1), int(pairs.shape[0]), names_refused
 
 
 def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None) -> DedupOutcome:
@@ -201,11 +228,11 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     signed = _sign(work, settings, field_sizes)
     # the texts are no longer needed (unless verification compares exact n-gram sets): free them
     work = work.drop(*_field_columns(work), *([] if settings.verify == "exact" else ["_key"]))
-    previous = _previous_release_matches(work, signed, settings, identity)
+    previous, previous_names_refused = _previous_release_matches(work, signed, settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
 
-    near_pairs, candidates = _confirmed_near_pairs(work, signed, settings, excluded)
+    near_pairs, candidates, names_refused = _confirmed_near_pairs(work, signed, settings, excluded)
     exact_pairs = (
         work.filter(~pl.Series(excluded))
         .select(pl.col("_row").min().over("_task", "_key_hash").alias("_root"), "_row")
@@ -230,7 +257,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         _per_record(signed.matrix, signed.of_record[~rejected_mask], EMPTY),
         _per_record(signed.fields, signed.of_record[~rejected_mask], EMPTY),
         field_sizes[~rejected_mask], signed.of_record[~rejected_mask] >= 0,
-        work["_shingles"].filter(keep))
+        work["_shingles"].filter(keep), work["_names"].filter(keep))
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
         "containment": settings.containment,
@@ -238,6 +265,9 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         "short_records": int((~work["_has_signature"]).sum()),
         "signed_keys": int(signed.rows.size), "candidate_pairs": candidates,
         "confirmed_near_pairs": int(near_pairs.shape[0]),
+        # pairs that passed every other check and were kept apart only because each
+        # record has a katakana word the other lacks (names_must_match)
+        "names_refused": names_refused, "previous_release_names_refused": previous_names_refused,
         "clusters": int(members.filter(pl.col("_rank") == 0).height),
         "largest_cluster": int(members.group_by("_cluster").len()["len"].max() or 0) if members.height else 0,
         "groups_merged": int(work["_group"].n_unique() - groups.n_unique()),
