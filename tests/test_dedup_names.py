@@ -59,14 +59,15 @@ def test_without_the_rule_the_name_template_pair_is_merged():
     assert guarded["names_refused"] == 1
 
 
-def test_a_copy_that_adds_a_katakana_word_is_still_a_near_duplicate():
+@pytest.mark.parametrize("copy_first", [False, True])  # the containment may run either way in a pair
+def test_a_copy_that_adds_a_katakana_word_is_still_a_near_duplicate(copy_first):
     rows = [
         person("p:1", "トム"),
         # a prefix and an appended sentence naming ウィキペディア: more words, none replaced
         record("p:2", "質問：" + PERSON_Q.format(name="トム"),
                PERSON_A.format(name="トム") + "詳しくはウィキペディアを参照してください。", task="creative_writing"),
     ]
-    kept, rejected, stats = outcome_of(rows)
+    kept, rejected, stats = outcome_of(rows[::-1] if copy_first else rows)
     assert kept == {"p:2"} and rejected == {"p:1": "near_duplicate"}
     assert stats["names_refused"] == 0
 
