@@ -44,9 +44,9 @@ def test_katakana_words_of_a_key():
 
 
 def test_template_records_differing_only_in_a_name_are_both_kept():
-    rows = [person("p:1", "トム"), person("p:2", "ケン"), person("p:3", "マリア")]
+    rows = [person("p:1", "トム"), person("p:2", "ケン"), person("p:3", "マリア"), person("p:4", "ジャンヌ")]
     kept, rejected, stats = outcome_of(rows)
-    assert kept == {"p:1", "p:2", "p:3"} and rejected == {}
+    assert kept == {"p:1", "p:2", "p:3", "p:4"} and rejected == {}
     assert stats["names_refused"] >= 1  # LSH pairs at least two of the three
 
 
@@ -83,6 +83,22 @@ def test_width_and_long_vowel_variants_of_a_name_still_match():
                          base["output"].replace("コンピューター", "コンピュータ"), task="open_qa")
     kept, rejected, stats = outcome_of([base, half_width, short_vowel])
     assert kept == {"w:1"} and rejected == {"w:2": "near_duplicate", "w:3": "near_duplicate"}
+    assert stats["names_refused"] == 0
+
+
+def test_words_fused_by_a_dropped_particle_or_space_still_match():
+    question = "ネガティブなイメージを持たれがちなジョン スミスの功績を、具体的な例を挙げて説明してください。"
+    answer = ("ジョン スミスは批判も多い人物でしたが、地域の学校を建て直し、多くの若者に働く場所を用意しました。"
+              "その取り組みは今も地元の人々に感謝され、記念の行事が毎年開かれています。")
+    rows = [record("f:1", question, answer),
+            # a typo drops な: ネガティブ and イメージ fuse into one word; the key drops the space of ジョン スミス
+            record("f:2", question.replace("ネガティブなイメージ", "ネガティブイメージ"), answer),
+            record("f:3", question.replace("ジョン スミス", "ジョン・スミス"), answer.replace("ジョン スミス", "ジョン・スミス"))]
+    kept, rejected, stats = outcome_of(rows)
+    assert names_of(rows[0]["instruction"]) == ["イメージ", "ジョンスミス", "ネガティブ"]
+    assert names_of(rows[1]["instruction"]) == ["ジョンスミス", "ネガティブイメージ"]
+    assert names_of(rows[2]["instruction"]) == ["イメージ", "ジョン", "スミス", "ネガティブ"]
+    assert kept == {"f:1"} and rejected == {"f:2": "near_duplicate", "f:3": "near_duplicate"}
     assert stats["names_refused"] == 0
 
 

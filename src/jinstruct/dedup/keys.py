@@ -84,15 +84,44 @@ def names_expr(key: pl.Expr) -> pl.Expr:
             .list.unique().list.sort())
 
 
-def names_compatible(left: pl.Expr, right: pl.Expr) -> pl.Expr:
-    """True where one list of katakana words contains the other (equal lists included).
+def names_agree(left: pl.Series, right: pl.Series) -> pl.Series:
+    """For each pair of katakana word lists: does one record's every word occur in the other?
 
     A near duplicate adds text (a prefix, an appended sentence) or makes small
     edits, so it may carry extra names; two records where each has a name the
     other lacks were made by *replacing* a name, and are about different things
     (「トムはどんな人ですか」/「ケンはどんな人ですか」) however similar their n-grams.
+
+    "Occurs" is first set membership (one list contains the other); a word
+    missing from the other list still counts when it is part of one of that
+    list's words, because dropping the particle between two katakana words
+    fuses them (ネガティブなイメージ → ネガティブイメージ, a typo), as does
+    dropping the space of ジョン スミス. Only the pairs set membership refuses
+    take this slower path.
     """
-    return (left.list.set_difference(right).list.len() == 0) | (right.list.set_difference(left).list.len() == 0)
+    pairs = pl.DataFrame({"_left": left, "_right": right}, schema={"_left": pl.List(pl.String),
+                                                                    "_right": pl.List(pl.String)})
+    agree = pairs.select(_contains("_left", "_right") | _contains("_right", "_left")).to_series()
+    undecided = pairs.with_row_index("_pair").filter(~agree)
+    if undecided.height:
+        fused = _inside_words(undecided, "_left", "_right") | _inside_words(undecided, "_right", "_left")
+        agree = agree.scatter(undecided["_pair"], fused)
+    return agree
+
+
+def _contains(whole: str, part: str) -> pl.Expr:
+    return pl.col(part).list.set_difference(pl.col(whole)).list.len() == 0
+
+
+def _inside_words(pairs: pl.DataFrame, whole: str, part: str) -> pl.Series:
+    """Per pair: every word of ``part`` occurs inside some word of ``whole`` (pairs in order)."""
+    return (
+        pairs.select("_pair", _word=pl.col(part), _words=pl.col(whole).list.join(" "))  # no word holds a space
+        .explode("_word")
+        .group_by("_pair", maintain_order=True)
+        .agg(pl.col("_words").str.contains(pl.col("_word"), literal=True).fill_null(True).all())
+        .to_series(1)
+    )
 
 
 def stable_hashes(values: pl.Series, bits: int = 64, batch: int = 100_000) -> pl.Series:

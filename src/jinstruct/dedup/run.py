@@ -26,7 +26,7 @@ import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
-from jinstruct.dedup.keys import (canonical_key_expr, canonical_text_expr, names_compatible, names_expr,
+from jinstruct.dedup.keys import (canonical_key_expr, canonical_text_expr, names_agree, names_expr,
                                   numbers_expr, stable_hashes)
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.minhash import EMPTY, SketchSpec, sketches_parallel
@@ -172,9 +172,9 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
         candidates.select("_row", "_exact_root", "_numbers_hash", "_names")
         .join(near, left_on="_exact_root", right_on="_signed_row")
         .filter(pl.col("_numbers_hash") == pl.col("_previous_numbers"))
-        .with_columns(_names_agree=names_compatible(pl.col("_names"), pl.col("_previous_names"))
-                      if settings.names_must_match else pl.lit(True))
     )
+    near = near.with_columns(_names_agree=names_agree(near["_names"], near["_previous_names"])
+                             if settings.names_must_match else pl.lit(True))
     names_refused = int((~near["_names_agree"]).sum())
     near = (
         near.filter("_names_agree")
@@ -186,12 +186,6 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
                .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
                .group_by("_row", maintain_order=True).first())
     return matches, names_refused
-
-
-def _names_agree(names: pl.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """names_must_match for record pairs (by row): one record's katakana words contain the other's."""
-    pairs = pl.DataFrame({"_left": names.gather(left), "_right": names.gather(right)})
-    return pairs.select(names_compatible(pl.col("_left"), pl.col("_right"))).to_series().to_numpy()
 
 
 def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
@@ -213,7 +207,7 @@ def _confirmed_near_pairs(work: pl.DataFrame, signed: _Signed, settings: DedupSe
     # last, so that it runs on the fewest pairs and the count is what the rule alone refused
     names_refused = 0
     if settings.names_must_match:
-        agree = _names_agree(work["_names"], left, right)
+        agree = names_agree(work["_names"].gather(left), work["_names"].gather(right)).to_numpy()
         names_refused = int((~agree).sum())
         left, right = left[agree], right[agree]
     return np.stack([left, right], axis=1), int(pairs.shape[0]), names_refused
