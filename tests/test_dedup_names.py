@@ -87,19 +87,27 @@ def test_width_and_long_vowel_variants_of_a_name_still_match():
 
 
 def test_words_fused_by_a_dropped_particle_or_space_still_match():
-    question = "ネガティブなイメージを持たれがちなジョン スミスの功績を、具体的な例を挙げて説明してください。"
-    answer = ("ジョン スミスは批判も多い人物でしたが、地域の学校を建て直し、多くの若者に働く場所を用意しました。"
+    question = "ネガティブなイメージを持たれがちなジョン・スミスの功績を、具体的な例を挙げて説明してください。"
+    answer = ("ジョン・スミスは批判も多い人物でしたが、地域の学校を建て直し、多くの若者に働く場所を用意しました。"
               "その取り組みは今も地元の人々に感謝され、記念の行事が毎年開かれています。")
     rows = [record("f:1", question, answer),
-            # a typo drops な: ネガティブ and イメージ fuse into one word; the key drops the space of ジョン スミス
+            # a typo drops な: ネガティブ and イメージ fuse into one word
             record("f:2", question.replace("ネガティブなイメージ", "ネガティブイメージ"), answer),
-            record("f:3", question.replace("ジョン スミス", "ジョン・スミス"), answer.replace("ジョン スミス", "ジョン・スミス"))]
+            # ジョン スミス written with a space, which the key drops, and an appended sentence with a new word
+            record("f:3", question.replace("・", " "), answer.replace("・", " ") + "詳しくはウィキペディアをご覧ください。")]
+    assert names_of(rows[0]["instruction"]) == ["イメージ", "ジョン", "スミス", "ネガティブ"]
+    assert names_of(rows[1]["instruction"]) == ["ジョン", "スミス", "ネガティブイメージ"]
+    assert names_of(rows[2]["instruction"] + rows[2]["output"]) == ["イメージ", "ウィキペディア", "ジョンスミス", "ネガティブ"]
     kept, rejected, stats = outcome_of(rows)
-    assert names_of(rows[0]["instruction"]) == ["イメージ", "ジョンスミス", "ネガティブ"]
-    assert names_of(rows[1]["instruction"]) == ["ジョンスミス", "ネガティブイメージ"]
-    assert names_of(rows[2]["instruction"]) == ["イメージ", "ジョン", "スミス", "ネガティブ"]
-    assert kept == {"f:1"} and rejected == {"f:2": "near_duplicate", "f:3": "near_duplicate"}
+    assert kept == {"f:3"} and rejected == {"f:1": "near_duplicate", "f:2": "near_duplicate"}
     assert stats["names_refused"] == 0
+
+
+def test_a_name_inside_a_longer_name_is_another_name():
+    # the benchmark's hard negatives include such pairs: ムービー/トムービー, パブリック/パブリッククラウ
+    rows = [person("p:1", "トム"), person("p:2", "トムソン")]
+    kept, rejected, stats = outcome_of(rows)
+    assert kept == {"p:1", "p:2"} and stats["names_refused"] == 1
 
 
 @pytest.fixture()

@@ -92,19 +92,20 @@ def names_agree(left: pl.Series, right: pl.Series) -> pl.Series:
     other lacks were made by *replacing* a name, and are about different things
     (「トムはどんな人ですか」/「ケンはどんな人ですか」) however similar their n-grams.
 
-    "Occurs" is first set membership (one list contains the other); a word
-    missing from the other list still counts when it is part of one of that
-    list's words, because dropping the particle between two katakana words
-    fuses them (ネガティブなイメージ → ネガティブイメージ, a typo), as does
-    dropping the space of ジョン スミス. Only the pairs set membership refuses
-    take this slower path.
+    Words run together count as their pieces: dropping the particle between
+    two katakana words fuses them (ネガティブなイメージ → ネガティブイメージ, a
+    typo), and so does dropping the space of ジョン スミス (the key has none), so
+    a word that is two or more of the pair's words run together stands for
+    those words. Being merely *part* of a word is not enough: トム in トムソン,
+    or ムービー in トムービー, is another name. Set membership decides almost
+    every pair; only the pairs it refuses are checked for fused words.
     """
     pairs = pl.DataFrame({"_left": left, "_right": right}, schema={"_left": pl.List(pl.String),
                                                                     "_right": pl.List(pl.String)})
     agree = pairs.select(_contains("_left", "_right") | _contains("_right", "_left")).to_series()
     undecided = pairs.with_row_index("_pair").filter(~agree)
     if undecided.height:
-        fused = _inside_words(undecided, "_left", "_right") | _inside_words(undecided, "_right", "_left")
+        fused = _contains_pieces(undecided, "_left", "_right") | _contains_pieces(undecided, "_right", "_left")
         agree = agree.scatter(undecided["_pair"], fused)
     return agree
 
@@ -113,13 +114,29 @@ def _contains(whole: str, part: str) -> pl.Expr:
     return pl.col(part).list.set_difference(pl.col(whole)).list.len() == 0
 
 
-def _inside_words(pairs: pl.DataFrame, whole: str, part: str) -> pl.Series:
-    """Per pair: every word of ``part`` occurs inside some word of ``whole`` (pairs in order)."""
+def _run_of(words: pl.Expr, at_least: int) -> pl.Expr:
+    """A regex matching ``at_least`` or more of ``words`` run together. Katakana and ー are no regex
+    syntax, so words need no escaping; ー? lets a word whose trailing ー was folded keep it inside a run."""
+    return pl.concat_str(pl.lit("^(?:(?:"), words.list.join("|"), pl.lit(f")ー?){{{at_least},}}$"))
+
+
+def _contains_pieces(pairs: pl.DataFrame, whole: str, part: str) -> pl.Series:
+    """Per pair (in order): every word of ``part`` that ``whole`` lacks is a run of ``whole``'s words
+    (fused in ``part``), or occurs in a word of ``whole`` that is a run of two or more of the
+    pair's words (fused in ``whole``)."""
+    fused_in_whole = (
+        pairs.select("_pair", _fused=pl.col(whole), _run=_run_of(pl.concat_list(whole, part), 2))
+        .explode("_fused")
+        .filter(pl.col("_fused").str.contains(pl.col("_run")))
+        .group_by("_pair").agg(pl.col("_fused").str.join(" "))  # no word holds a space
+    )
     return (
-        pairs.select("_pair", _word=pl.col(part), _words=pl.col(whole).list.join(" "))  # no word holds a space
+        pairs.select("_pair", _word=pl.col(part).list.set_difference(pl.col(whole)), _run=_run_of(pl.col(whole), 1))
+        .join(fused_in_whole, on="_pair", how="left", maintain_order="left")
         .explode("_word")
         .group_by("_pair", maintain_order=True)
-        .agg(pl.col("_words").str.contains(pl.col("_word"), literal=True).fill_null(True).all())
+        .agg((pl.col("_word").str.contains(pl.col("_run"))
+              | pl.col("_fused").fill_null("").str.contains(pl.col("_word"), literal=True)).fill_null(True).all())
         .to_series(1)
     )
 
