@@ -11,7 +11,8 @@ Order of work (docs/dedup.md explains each rule):
    different groups, carry the same numbers, overlap field by field, are
    similar enough as a whole (Jaccard ≥ threshold, or one contained in the
    other: overlap ≥ containment), and neither replaces a katakana word of the
-   other (one's katakana words contain the other's);
+   other (one's katakana words contain the other's, fused words counting as
+   their pieces);
 5. union-find over exact and confirmed pairs; each cluster keeps one record
    (clusters.py), the others are rejected naming the kept id and similarity;
 6. the groups of every cluster are merged for the split stage.
