@@ -1,8 +1,9 @@
 """One pass over the records in fixed chunks: what dedup needs to know of each key.
 
 Per record: the canonical key's xxh3-128 (exact duplicates), the hash of its
-digit runs (``numbers_must_match``), its length in characters, the bigram count
-of each field, its MinHash signature and the per-field bigram sketches.
+digit runs (``numbers_must_match``), its katakana words (``names_must_match``),
+its length in characters, the bigram count of each field, its MinHash
+signature and the per-field bigram sketches.
 
 The canonical texts (keys.py) exist only for one chunk of ``chunk_records``
 records per thread at a time and are dropped once the chunk is measured, so
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, names_expr, numbers_expr, stable_hashes
 from jinstruct.dedup.minhash import SketchSpec, sign_texts
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
@@ -31,7 +32,7 @@ from jinstruct.progress import progress_bar
 
 @dataclass
 class KeyFeatures:
-    frame: pl.DataFrame      # _key_hash, _numbers_hash, _key_chars per record
+    frame: pl.DataFrame      # _key_hash, _numbers_hash, _key_chars, _names per record
     signatures: np.ndarray   # (n, num_perm) MinHash of the key's n-grams (EMPTY rows: shorter than n)
     fields: np.ndarray       # (n, fields × FIELD_PERM) bigram MinHash of each field, side by side
     sizes: np.ndarray        # (n, fields) bigram count of each field
@@ -73,6 +74,8 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
             "_key_hash": stable_hashes(key, bits=128),
             "_numbers_hash": stable_hashes(numbers),
             "_key_chars": key.str.len_chars().cast(pl.Int64),
+            # even with names_must_match off: the index must let a later build apply the rule
+            "_names": key.to_frame().select(names_expr(pl.col(key.name))).to_series(),
         })
 
     parts: dict[int, pl.DataFrame] = {}
@@ -82,5 +85,6 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
             parts[start] = part
             bar.update(part.height)
     frame = pl.concat([parts[start] for start in sorted(parts)]) if parts else pl.DataFrame(
-        schema={"_key_hash": pl.String, "_numbers_hash": pl.UInt64, "_key_chars": pl.Int64})
+        schema={"_key_hash": pl.String, "_numbers_hash": pl.UInt64, "_key_chars": pl.Int64,
+                "_names": pl.List(pl.String)})
     return KeyFeatures(frame, signatures, fields, sizes)

@@ -2,10 +2,11 @@
 
 The index is one Parquet file (``data/interim/dedup_index.parquet``) holding,
 for every record the build kept: id, task, the canonical-key hash (xxh3-128),
-the numbers hash, the MinHash signature and the per-field bigram sketches. Its key-value metadata records
-the settings that make signatures comparable (fields, n, num_perm, seed, key
-version); an index built with other settings is refused with a clear message,
-never compared silently.
+the numbers hash, the katakana words (``names``, always stored so that a later
+build can apply names_must_match), the MinHash signature and the per-field
+bigram sketches. Its key-value metadata records the settings that make
+signatures comparable (fields, n, num_perm, seed, key version); an index built
+with other settings is refused with a clear message, never compared silently.
 
 Releasing 1.1 with ``dedup.previous_index`` pointing at 1.0's index rejects
 every record that duplicates a 1.0 record (same task; exact key, or verified
@@ -31,9 +32,10 @@ _METADATA_KEY = "jinstruct.dedup"
 
 def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers: pl.Series,
                 signatures: np.ndarray, field_sketches: np.ndarray, field_sizes: np.ndarray,
-                has_signature: np.ndarray, shingles: pl.Series) -> pl.DataFrame:
+                has_signature: np.ndarray, shingles: pl.Series, names: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({
         "id": ids, "task": tasks, "key_hash": key_hashes, "numbers_hash": numbers,
+        "names": names.cast(pl.List(pl.String)).alias("names"),
         "has_signature": has_signature, "shingles": shingles.alias("shingles"),
         "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
         "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt32, field_sketches.shape[1])),

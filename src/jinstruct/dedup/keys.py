@@ -55,6 +55,92 @@ def numbers_expr(key: pl.Expr) -> pl.Expr:
     return key.str.extract_all(r"[0-9]+").list.join(" ")
 
 
+# A katakana word: a katakana letter (ァ..ヺ, the iteration marks ヽヾ, the small
+# kana ㇰ..ㇿ) followed by letters or the long-vowel mark ー. The middle dot ・
+# (ジョン・スミス) separates words, as it does in Japanese writing. ー never
+# starts a word: after hiragana (すごーい) or alone (ーー used as a dash) it is
+# not part of one. Half-width katakana (ｶﾀｶﾅ, ｳﾞ, ｰ) needs no rule of its own:
+# the key is NFKC'd, which composes it to the full-width letters matched here.
+#
+# At least 2 characters: many loanwords and given names are two (パン, バス,
+# ペン, トム, ケン, エマ), so 3 would miss exactly the short names a template is
+# filled with; a single katakana is rarely a word (ヶ in 3ヶ月, a casual
+# sentence-final ネ, a label such as "A/B/C" written ア/イ/ウ), so 1 would make
+# incidental characters decide whether two records may be merged.
+_KATAKANA_WORD = r"[ァ-ヺヽヾㇰ-ㇿ][ァ-ヺーヽヾㇰ-ㇿ]+"
+
+
+def names_expr(key: pl.Expr) -> pl.Expr:
+    """The katakana words of a key, sorted and unique ("トムとケンのメール" → [ケン, トム, メール]).
+
+    Katakana words are mostly loanwords and foreign proper names (people,
+    places, products). A trailing ー is dropped, so that both common spellings
+    give one word (コンピューター/コンピュータ): the Cabinet notice 外来語の表記
+    (1991) lets the final ー of -er/-or/-ar words be left out by custom, and
+    technical writing long did so.
+    """
+    return (key.str.extract_all(_KATAKANA_WORD)
+            .list.eval(pl.element().str.strip_chars_end("ー"))
+            .list.unique().list.sort())
+
+
+def names_agree(left: pl.Series, right: pl.Series) -> pl.Series:
+    """For each pair of katakana word lists: does one record's every word occur in the other?
+
+    A near duplicate adds text (a prefix, an appended sentence) or makes small
+    edits, so it may carry extra names; two records where each has a name the
+    other lacks were made by *replacing* a name, and are about different things
+    (「トムはどんな人ですか」/「ケンはどんな人ですか」) however similar their n-grams.
+
+    Words run together count as their pieces: dropping the particle between
+    two katakana words fuses them (ネガティブなイメージ → ネガティブイメージ, a
+    typo), and so does dropping the space of ジョン スミス (the key has none), so
+    a word that is two or more of the pair's words run together stands for
+    those words. Being merely *part* of a word is not enough: トム in トムソン,
+    or ムービー in トムービー, is another name. Set membership decides almost
+    every pair; only the pairs it refuses are checked for fused words.
+    """
+    pairs = pl.DataFrame({"_left": left, "_right": right}, schema={"_left": pl.List(pl.String),
+                                                                    "_right": pl.List(pl.String)})
+    agree = pairs.select(_contains("_left", "_right") | _contains("_right", "_left")).to_series()
+    undecided = pairs.with_row_index("_pair").filter(~agree)
+    if undecided.height:
+        fused = _contains_pieces(undecided, "_left", "_right") | _contains_pieces(undecided, "_right", "_left")
+        agree = agree.scatter(undecided["_pair"], fused)
+    return agree
+
+
+def _contains(whole: str, part: str) -> pl.Expr:
+    return pl.col(part).list.set_difference(pl.col(whole)).list.len() == 0
+
+
+def _run_of(words: pl.Expr, at_least: int) -> pl.Expr:
+    """A regex matching ``at_least`` or more of ``words`` run together. Katakana and ー are no regex
+    syntax, so words need no escaping; ー? lets a word whose trailing ー was folded keep it inside a run."""
+    return pl.concat_str(pl.lit("^(?:(?:"), words.list.join("|"), pl.lit(f")ー?){{{at_least},}}$"))
+
+
+def _contains_pieces(pairs: pl.DataFrame, whole: str, part: str) -> pl.Series:
+    """Per pair (in order): every word of ``part`` that ``whole`` lacks is a run of ``whole``'s words
+    (fused in ``part``), or occurs in a word of ``whole`` that is a run of two or more of the
+    pair's words (fused in ``whole``)."""
+    fused_in_whole = (
+        pairs.select("_pair", _fused=pl.col(whole), _run=_run_of(pl.concat_list(whole, part), 2))
+        .explode("_fused")
+        .filter(pl.col("_fused").str.contains(pl.col("_run")))
+        .group_by("_pair").agg(pl.col("_fused").str.join(" "))  # no word holds a space
+    )
+    return (
+        pairs.select("_pair", _word=pl.col(part).list.set_difference(pl.col(whole)), _run=_run_of(pl.col(whole), 1))
+        .join(fused_in_whole, on="_pair", how="left", maintain_order="left")
+        .explode("_word")
+        .group_by("_pair", maintain_order=True)
+        .agg((pl.col("_word").str.contains(pl.col("_run"))
+              | pl.col("_fused").fill_null("").str.contains(pl.col("_word"), literal=True)).fill_null(True).all())
+        .to_series(1)
+    )
+
+
 def stable_hashes(values: pl.Series, bits: int = 64, batch: int = 100_000) -> pl.Series:
     """xxh3 of each string's UTF-8 bytes: stable across processes, machines and polars versions.
 

@@ -8,9 +8,11 @@ Order of work (docs/dedup.md explains each rule):
 3. with ``previous_index``: records duplicating a previous release are
    rejected first (``duplicate_of_previous_release``);
 4. LSH candidates (same task only), confirmed when the two records are in
-   different groups, carry the same numbers, overlap field by field, and are
+   different groups, carry the same numbers, overlap field by field, are
    similar enough as a whole (Jaccard ≥ threshold, or one contained in the
-   other: overlap ≥ containment);
+   other: overlap ≥ containment), and neither replaces a katakana word of the
+   other (one's katakana words contain the other's, fused words counting as
+   their pieces);
 5. union-find over exact and confirmed pairs; each cluster keeps one record
    (clusters.py), the others are rejected naming the kept id and similarity;
 6. the groups of every cluster are merged for the split stage.
@@ -25,6 +27,7 @@ import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
+from jinstruct.dedup.keys import names_agree
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
@@ -90,11 +93,12 @@ def _similarity(settings: DedupSettings, df: pl.DataFrame, signed: _Signed,
 
 
 def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                              identity: dict) -> pl.DataFrame:
-    """Records duplicating a previous release: columns _row, _matched_id, _similarity."""
+                              identity: dict) -> tuple[pl.DataFrame, int]:
+    """Records duplicating a previous release (columns _row, _matched_id, _similarity), and how
+    many (record, previous record) pairs names_must_match refused."""
     empty = pl.DataFrame(schema={"_row": pl.UInt32, "_matched_id": pl.String, "_similarity": pl.Float64})
     if not settings.previous_index:
-        return empty
+        return empty, 0
     previous = read_index(settings.previous_index, identity)
     released = set(previous["id"].to_list())
     candidates = work.filter(~pl.col("id").is_in(list(released)))
@@ -131,25 +135,34 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
         "_signed_row": signed.rows[across[:, 1] - offset].astype(np.uint32),
         "_matched_id": previous_signed["id"].gather(across[:, 0]),
         "_previous_numbers": previous_signed["numbers_hash"].gather(across[:, 0]),
+        "_previous_names": previous_signed["names"].gather(across[:, 0]),
         "_similarity": similarity,
     })
     # spread each distinct key's match to every record with that key
     near = (
-        candidates.select("_row", "_exact_root", "_numbers_hash")
+        candidates.select("_row", "_exact_root", "_numbers_hash", "_names")
         .join(near, left_on="_exact_root", right_on="_signed_row")
         .filter(pl.col("_numbers_hash") == pl.col("_previous_numbers"))
+    )
+    near = near.with_columns(_names_agree=names_agree(near["_names"], near["_previous_names"])
+                             if settings.names_must_match else pl.lit(True))
+    names_refused = int((~near["_names_agree"]).sum())
+    near = (
+        near.filter("_names_agree")
         .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
         .group_by("_row", maintain_order=True).first()
         .select("_row", "_matched_id", "_similarity")
     )
-    return (pl.concat([exact.select(empty.columns), near.cast(empty.schema)])
-            .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
-            .group_by("_row", maintain_order=True).first())
+    matches = (pl.concat([exact.select(empty.columns), near.cast(empty.schema)])
+               .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
+               .group_by("_row", maintain_order=True).first())
+    return matches, names_refused
 
 
 def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                          excluded: np.ndarray) -> tuple[np.ndarray, int]:
-    """Verified near-duplicate pairs as record rows, and the number of LSH candidates."""
+                          excluded: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Verified near-duplicate pairs as record rows, the number of LSH candidates, and how many
+    otherwise confirmed pairs names_must_match refused."""
     pairs = candidate_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
                             settings.bucket_window, settings.n_jobs, members=signed.rows)
     left, right = pairs[:, 0], pairs[:, 1]
@@ -162,7 +175,14 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
     similarity = _similarity(settings, df, signed, left, right)
     shingles = work["_shingles"].to_numpy()
     similar = confirmed(similarity, shingles[left], shingles[right], settings.threshold, settings.containment)
-    return np.stack([left[similar], right[similar]], axis=1), int(pairs.shape[0])
+    left, right = left[similar], right[similar]
+    # last, so that it runs on the fewest pairs and the count is what the rule alone refused
+    names_refused = 0
+    if settings.names_must_match:
+        agree = names_agree(work["_names"].gather(left), work["_names"].gather(right)).to_numpy()
+        names_refused = int((~agree).sum())
+        left, right = left[agree], right[agree]
+    return np.stack([left, right], axis=1), int(pairs.shape[0]), names_refused
 
 
 def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None) -> DedupOutcome:
@@ -170,11 +190,11 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
     work, signed = _prepared(df, settings)
-    previous = _previous_release_matches(work, signed, settings, identity)
+    previous, previous_names_refused = _previous_release_matches(work, signed, settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
 
-    near_pairs, candidates = _confirmed_near_pairs(df, work, signed, settings, excluded)
+    near_pairs, candidates, names_refused = _confirmed_near_pairs(df, work, signed, settings, excluded)
     exact_pairs = (
         work.filter(~pl.Series(excluded))
         .select(pl.col("_row").min().over("_task", "_key_hash").alias("_root"), "_row")
@@ -200,7 +220,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     index = index_frame(
         kept["id"], work["_task"].filter(keep), work["_key_hash"].filter(keep), work["_numbers_hash"].filter(keep),
         kept_signatures, kept_fields, kept_sizes, work["_has_signature"].filter(keep).to_numpy(),
-        work["_shingles"].filter(keep))
+        work["_shingles"].filter(keep), work["_names"].filter(keep))
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
         "containment": settings.containment,
@@ -208,6 +228,9 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
         "short_records": int((~work["_has_signature"]).sum()),
         "signed_keys": signed_keys, "candidate_pairs": candidates,
         "confirmed_near_pairs": int(near_pairs.shape[0]),
+        # pairs that passed every other check and were kept apart only because each
+        # record has a katakana word the other lacks (names_must_match)
+        "names_refused": names_refused, "previous_release_names_refused": previous_names_refused,
         "clusters": int(members.filter(pl.col("_rank") == 0).height),
         "largest_cluster": int(members.group_by("_cluster").len()["len"].max() or 0) if members.height else 0,
         "groups_merged": int(work["_group"].n_unique() - groups.n_unique()),

@@ -30,6 +30,7 @@ class DedupSettings:
     rows: int = 0
     verify: str = "signature"
     numbers_must_match: bool = True
+    names_must_match: bool = True
     field_overlap: float = 0.5
     bucket_window: int = 32
     source_priority: tuple[str, ...] = ()
@@ -51,9 +52,10 @@ class DedupSettings:
 FIELD_NGRAM = 2
 FIELD_PERM = 16
 
-# Bumped whenever keys.canonical_key_expr changes, so an old index is refused
-# rather than silently compared with differently normalised keys.
-KEY_VERSION = 1
+# Bumped whenever keys.canonical_key_expr or what the index stores changes, so an
+# old index is refused rather than silently compared with differently normalised
+# keys or read for columns it lacks (2: katakana words, for names_must_match).
+KEY_VERSION = 2
 
 
 def _positive_int(params: dict, name: str, default: int) -> int:
@@ -111,6 +113,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     return DedupSettings(
         fields=fields, ngram=ngram, num_perm=num_perm, seed=int(params.get("seed", 1)), threshold=threshold,
         bands=bands, rows=rows, verify=verify, numbers_must_match=bool(params.get("numbers_must_match", True)),
+        names_must_match=bool(params.get("names_must_match", True)),
         field_overlap=field_overlap, containment=containment, lsh_threshold=lsh_threshold,
         bucket_window=_positive_int(params, "bucket_window", 32), source_priority=tuple(priority),
         n_jobs=_positive_int(params, "n_jobs", 1), chunk_records=_positive_int(params, "chunk_records", 20_000),
