@@ -31,15 +31,15 @@ def components(size: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def keep_order(frame: pl.DataFrame, source_priority: tuple[str, ...]) -> pl.DataFrame:
-    """``frame`` sorted by ``_cluster`` then the keep rule, with ``_rank`` (0 = kept)."""
+    """``frame`` (with ``_cluster``, ``source``, ``_output_chars``, ``id``) sorted by cluster then
+    the keep rule, with ``_rank`` (0 = kept)."""
     listed = {source: position for position, source in enumerate(source_priority)}
     priority = pl.col("source").replace_strict(listed, default=len(listed), return_dtype=pl.Int64)
-    output_length = pl.col("output").str.len_chars().fill_null(0) if "output" in frame.columns else pl.lit(0)
     return (
-        frame.with_columns(_priority=priority, _length=output_length)
-        .sort(["_cluster", "_priority", "_length", "id"], descending=[False, False, True, False])
+        frame.with_columns(_priority=priority)
+        .sort(["_cluster", "_priority", "_output_chars", "id"], descending=[False, False, True, False])
         .with_columns(_rank=pl.int_range(pl.len()).over("_cluster"))
-        .drop("_priority", "_length")
+        .drop("_priority")
     )
 
 

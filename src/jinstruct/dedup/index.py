@@ -40,7 +40,7 @@ def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers
         "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
         "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt32, field_sketches.shape[1])),
         "field_sizes": pl.Series(field_sizes, dtype=pl.Array(pl.Int32, field_sizes.shape[1])),
-    }).sort("id")
+    })  # record order, as in deduped.parquet: sorting would copy every signature
 
 
 def write_index(frame: pl.DataFrame, identity: dict, path: str | os.PathLike) -> None:

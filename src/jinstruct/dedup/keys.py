@@ -79,9 +79,8 @@ def names_expr(key: pl.Expr) -> pl.Expr:
     (1991) lets the final ー of -er/-or/-ar words be left out by custom, and
     technical writing long did so.
     """
-    return (key.str.extract_all(_KATAKANA_WORD)
-            .list.eval(pl.element().str.strip_chars_end("ー"))
-            .list.unique().list.sort())
+    # one list.eval: polars' list.sort on a 20k-record chunk took 0.25 s, sorting inside eval 0.02 s
+    return key.str.extract_all(_KATAKANA_WORD).list.eval(pl.element().str.strip_chars_end("ー").unique().sort())
 
 
 def names_agree(left: pl.Series, right: pl.Series) -> pl.Series:

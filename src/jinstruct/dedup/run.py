@@ -68,7 +68,8 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> tuple[pl.DataFrame, 
     group = pl.col("group").cast(pl.String).fill_null(pl.col("id")) if "group" in df.columns else pl.col("id")
     work = pl.concat([
         df.select(pl.col("id").cast(pl.String), pl.col("source").cast(pl.String), _task=task, _group=group,
-                  **({"output": pl.col("output").cast(pl.String)} if "output" in df.columns else {})),
+                  _output_chars=pl.col("output").cast(pl.String).str.len_chars().fill_null(0)
+                  if "output" in df.columns else pl.lit(0, pl.UInt32)),
         features.frame,
     ], how="horizontal").with_row_index("_row").with_columns(
         _has_signature=pl.col("_key_chars") >= settings.ngram,
@@ -213,14 +214,8 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     rejected = mark_rejected(df.filter(pl.Series(rejected_mask)), STAGE, verdict["_reason"], verdict["_detail"])
 
     clusters = _cluster_table(members, verdict, work)
-    keep = pl.Series(~rejected_mask)
-    kept_signatures, kept_fields, kept_sizes = (array[~rejected_mask] for array in (signed.matrix, signed.fields, signed.sizes))
     signed_keys = int(signed.rows.size)
-    del signed  # the full sketches: the index needs the kept records' only
-    index = index_frame(
-        kept["id"], work["_task"].filter(keep), work["_key_hash"].filter(keep), work["_numbers_hash"].filter(keep),
-        kept_signatures, kept_fields, kept_sizes, work["_has_signature"].filter(keep).to_numpy(),
-        work["_shingles"].filter(keep), work["_names"].filter(keep))
+    index = _release_index(work, signed, ~rejected_mask)
     stats = {"dedup": {
         "lsh_bands": settings.bands, "lsh_rows": settings.rows, "threshold": settings.threshold,
         "containment": settings.containment,
@@ -238,11 +233,36 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     return DedupOutcome(StageResult(kept, rejected, stats), clusters, index, identity)
 
 
+def _release_index(work: pl.DataFrame, signed: _Signed, keep: np.ndarray) -> pl.DataFrame:
+    """The index of the kept records, in record order.
+
+    The kept rows of each sketch matrix are moved to its top in place (the
+    matrices are not used after this), so a 2.5M-record build never holds a
+    second copy of its signatures.
+    """
+    rows = np.flatnonzero(keep)
+    sketches = [_keep_rows_in_place(array, rows) for array in (signed.matrix, signed.fields, signed.sizes)]
+    kept = work.filter(pl.Series(keep))
+    return index_frame(kept["id"], kept["_task"], kept["_key_hash"], kept["_numbers_hash"], *sketches,
+                       kept["_has_signature"].to_numpy(), kept["_shingles"], kept["_names"])
+
+
+def _keep_rows_in_place(array: np.ndarray, rows: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """array[rows] for ascending ``rows``, written over the top of ``array`` (rows[i] ≥ i, so
+    no row is overwritten before it is read), in chunks so the temporary stays small."""
+    for start in range(0, rows.size, chunk):
+        part = rows[start:start + chunk]
+        array[start:start + part.size] = array[part]
+    return array[:rows.size]
+
+
 def _verdicts(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
               previous: pl.DataFrame, excluded: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(members of every cluster with ``_rank``, 0 = kept; one reject row per removed record)."""
     in_cluster = (pl.len().over("_cluster") > 1) & ~pl.Series(excluded)
-    ranked = keep_order(work.filter(in_cluster), settings.source_priority)
+    ranked = keep_order(work.filter(in_cluster).select("_row", "_cluster", "id", "source", "_task", "_output_chars",
+                                                       "_key_hash"),
+                        settings.source_priority)
     kept_of_cluster = ranked.filter(pl.col("_rank") == 0).select(
         "_cluster", _kept_row="_row", _kept_id="id", _kept_key_hash="_key_hash")
     members = ranked.join(kept_of_cluster, on="_cluster").sort("_row")
