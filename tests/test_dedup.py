@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
 import pytest
 from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q, TANAKA, frame, record
 
 from jinstruct.dedup import dedup_records
+from jinstruct.dedup.keys import canonical_texts
 from jinstruct.records import InputError
 from jinstruct.stage import stage_stats
 
@@ -60,6 +62,18 @@ def test_width_punctuation_and_spacing_variants_are_exact_duplicates():
     _, kept, rejected = run([original, *variants])
     assert kept == {"a:1"}
     assert {reason for reason, _ in rejected.values()} == {"exact_duplicate"}
+
+
+@pytest.mark.parametrize(("text", "canonical"), [
+    ("ＡＢＣ　ｄｅｆ\tG\n", "abcdefg"),                      # NFKC width, lower case, every kind of space
+    ("「こんにちは」、世界。", '"こんにちは",世界.'),          # quotes, comma and full stop folded
+    ("ｶﾞｯｺｳ【重要】〜", "ガッコウ[重要]~"),                  # half-width kana composed; brackets, wave dash
+    ("𠮷野家の牛丼　Ｑ＆Ａ", "𠮷野家の牛丼q&a"),               # beyond the BMP passes through
+    ("ÄÖÜ ΣΑΣ Привет", "äöüσασпривет"),                      # non-ASCII upper case
+    (None, ""),
+])
+def test_canonical_text(text, canonical):
+    assert canonical_texts(pl.Series("t", [text, "x"], dtype=pl.String)).to_list() == [canonical, "x"]
 
 
 def test_near_duplicates_with_typos_and_additions_are_clustered():

@@ -8,7 +8,7 @@ from dedup_fixtures import frame, record
 
 from jinstruct.dedup import dedup_records
 from jinstruct.dedup.index import write_index
-from jinstruct.dedup.keys import canonical_text_expr, names_expr
+from jinstruct.dedup.keys import canonical_texts, names_expr
 from jinstruct.records import InputError
 
 PARAMS = {"threshold": 0.8, "n_jobs": 1}
@@ -31,7 +31,7 @@ def outcome_of(rows: list[dict], **overrides):
 
 
 def names_of(text: str) -> list[str]:
-    return pl.DataFrame({"text": [text]}).select(names_expr(canonical_text_expr("text"))).item().to_list()
+    return canonical_texts(pl.Series("text", [text])).to_frame().select(names_expr(pl.col("text"))).item().to_list()
 
 
 def test_katakana_words_of_a_key():

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.keys import canonical_key_expr, canonical_text_expr, names_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.keys import canonical_key_expr, canonical_texts, names_expr, numbers_expr, stable_hashes
 from jinstruct.dedup.minhash import SketchSpec, sign_texts
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
@@ -40,8 +40,8 @@ class KeyFeatures:
 
 def canonical_fields(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
     """The canonical form of each key field, as columns _field_0, _field_1, …"""
-    return df.select(**{f"_field_{position}": canonical_text_expr(name)
-                        for position, name in enumerate(settings.fields)})
+    return pl.DataFrame({f"_field_{position}": canonical_texts(df[name])
+                         for position, name in enumerate(settings.fields)}, height=df.height)
 
 
 def canonical_keys(df: pl.DataFrame, settings: DedupSettings) -> pl.Series:

@@ -5,11 +5,11 @@ each folded the same way so that differences that never change meaning vanish
 (and moving text between instruction and input does not hide an exact duplicate):
 
 - NFKC (full/half width: ＡＢＣ→ABC, ｶﾀｶﾅ→カタカナ, full-width digits and !?),
-  then lower case;
+  then lower case (Python's one-character ``str.lower`` mappings);
 - punctuation variants folded to one form (。/．→., 、/，→,, the quote family
   「」『』“”‘’ → ", 〜/～ → ~), because Japanese text mixes them freely;
-- all whitespace removed: Japanese has no word spaces, so spaces in a key are
-  layout noise (tokenised corpora, line wrapping).
+- all whitespace removed (``str.isspace``): Japanese has no word spaces, so
+  spaces in a key are layout noise (tokenised corpora, line wrapping).
 
 The same canonical key feeds exact dedup (equal keys) and MinHash (character
 n-grams of the key). Changing this module changes every key: bump
@@ -18,8 +18,13 @@ n-grams of the key). Changing this module changes every key: bump
 
 from __future__ import annotations
 
+import numba
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import xxhash
+
+from jinstruct.dedup.minhash import Utf8Texts
 
 _PUNCTUATION_FOLD = {
     "。": ".", "．": ".", "、": ",", "，": ",",
@@ -29,15 +34,86 @@ _PUNCTUATION_FOLD = {
 }
 
 
-def canonical_text_expr(column: str) -> pl.Expr:
-    """The canonical form of one text column (rules in the module docstring)."""
-    return (
-        pl.col(column).cast(pl.String).fill_null("")
-        .str.normalize("NFKC")
-        .str.to_lowercase()
-        .str.replace_many(list(_PUNCTUATION_FOLD), list(_PUNCTUATION_FOLD.values()))
-        .str.replace_all(r"\s+", "")
-    )
+def _fold_table() -> np.ndarray:
+    """Per BMP code point: what it becomes after lower-casing and punctuation folding, or -1
+    (whitespace: removed). Lower case as Python's ``str.lower`` has it where that is one
+    character (the rare one-to-many mappings such as İ keep the character)."""
+    table = np.arange(0x10000, dtype=np.int32)
+    for point in range(0x10000):
+        char = chr(point)
+        if char.isspace():
+            table[point] = -1
+            continue
+        lower = char.lower()
+        lower = lower if len(lower) == 1 else char
+        table[point] = ord(_PUNCTUATION_FOLD.get(lower, lower))
+    return table
+
+
+_FOLD = _fold_table()
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_utf8(offsets, data, table):
+    """Apply the fold table to every text: decode UTF-8, map, re-encode. A folded
+    character takes at most 3 bytes where it took at least 2 (or 1 for ASCII, which
+    stays ASCII), so 1.5 × the input is always enough room."""
+    texts = offsets.size - 1
+    out_offsets = np.empty(texts + 1, dtype=np.int64)
+    out = np.empty((offsets[-1] - offsets[0]) * 3 // 2 + 4, dtype=np.uint8)
+    written = 0
+    out_offsets[0] = 0
+    for text in range(texts):
+        position = offsets[text]
+        while position < offsets[text + 1]:
+            lead = np.int64(data[position])
+            if lead < 0x80:
+                point, width = lead, 1
+            elif lead < 0xE0:
+                point, width = lead & 0x1F, 2
+            elif lead < 0xF0:
+                point, width = lead & 0x0F, 3
+            else:
+                point, width = lead & 0x07, 4
+            for extra in range(1, width):
+                point = (point << 6) | (np.int64(data[position + extra]) & 0x3F)
+            position += width
+            if point < 0x10000:
+                point = table[point]
+                if point < 0:
+                    continue
+            if point < 0x80:
+                out[written] = point
+                written += 1
+            elif point < 0x800:
+                out[written] = 0xC0 | (point >> 6)
+                out[written + 1] = 0x80 | (point & 0x3F)
+                written += 2
+            elif point < 0x10000:
+                out[written] = 0xE0 | (point >> 12)
+                out[written + 1] = 0x80 | ((point >> 6) & 0x3F)
+                out[written + 2] = 0x80 | (point & 0x3F)
+                written += 3
+            else:
+                out[written] = 0xF0 | (point >> 18)
+                out[written + 1] = 0x80 | ((point >> 12) & 0x3F)
+                out[written + 2] = 0x80 | ((point >> 6) & 0x3F)
+                out[written + 3] = 0x80 | (point & 0x3F)
+                written += 4
+        out_offsets[text + 1] = written
+    return out_offsets, out[:written]
+
+
+def canonical_texts(values: pl.Series) -> pl.Series:
+    """The canonical form of one text column (rules in the module docstring).
+
+    NFKC is polars'; lower case, punctuation folding and whitespace removal are
+    one compiled pass over the UTF-8 bytes (three polars passes cost 3× as much).
+    """
+    nfkc = Utf8Texts.from_series(values.cast(pl.String).fill_null("").str.normalize("NFKC"))
+    offsets, data = _fold_utf8(nfkc.offsets, nfkc.data, _FOLD)
+    folded = pa.LargeStringArray.from_buffers(len(nfkc), pa.py_buffer(offsets), pa.py_buffer(data))
+    return pl.Series(values.name, folded, dtype=pl.String)
 
 
 def canonical_key_expr(canonical_columns: list[str]) -> pl.Expr:

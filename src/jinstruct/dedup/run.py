@@ -180,7 +180,10 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
     # last, so that it runs on the fewest pairs and the count is what the rule alone refused
     names_refused = 0
     if settings.names_must_match:
-        agree = names_agree(work["_names"].gather(left), work["_names"].gather(right)).to_numpy()
+        left_names, right_names = work["_names"].gather(left), work["_names"].gather(right)
+        agree = (left_names == right_names).to_numpy()  # most pairs: the same words, nothing to decide
+        undecided = np.flatnonzero(~agree)
+        agree[undecided] = names_agree(left_names.gather(undecided), right_names.gather(undecided)).to_numpy()
         names_refused = int((~agree).sum())
         left, right = left[agree], right[agree]
     return np.stack([left, right], axis=1), int(pairs.shape[0]), names_refused
