@@ -113,7 +113,7 @@ def test_a_name_inside_a_longer_name_is_another_name():
 @pytest.fixture()
 def index_with_tom(tmp_path):
     outcome = dedup_records(frame([person("r1:1", "トム")]), PARAMS)
-    assert outcome.index["names"].to_list() == [["トム"]]
+    assert outcome.index["names"].to_list() == ["トム"]
     path = tmp_path / "dedup_index.parquet"
     write_index(outcome.index, outcome.identity, path)
     return path, outcome.identity

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.keys import canonical_key_expr, canonical_texts, names_expr, numbers_expr, stable_hashes
+from jinstruct.dedup.keys import (canonical_key_expr, canonical_texts, joined_names_expr, numbers_expr,
+                                  stable_hashes)
 from jinstruct.dedup.minhash import SketchSpec, sign_texts
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
@@ -75,7 +76,7 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
             "_numbers_hash": stable_hashes(numbers),
             "_key_chars": key.str.len_chars().cast(pl.Int64),
             # even with names_must_match off: the index must let a later build apply the rule
-            "_names": key.to_frame().select(names_expr(pl.col(key.name))).to_series(),
+            "_names": key.to_frame().select(joined_names_expr(pl.col(key.name))).to_series(),
         })
 
     parts: dict[int, pl.DataFrame] = {}
@@ -86,5 +87,5 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
             bar.update(part.height)
     frame = pl.concat([parts[start] for start in sorted(parts)]) if parts else pl.DataFrame(
         schema={"_key_hash": pl.String, "_numbers_hash": pl.UInt64, "_key_chars": pl.Int64,
-                "_names": pl.List(pl.String)})
+                "_names": pl.String})
     return KeyFeatures(frame, signatures, fields, sizes)

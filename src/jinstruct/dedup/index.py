@@ -35,7 +35,7 @@ def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers
                 has_signature: np.ndarray, shingles: pl.Series, names: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({
         "id": ids, "task": tasks, "key_hash": key_hashes, "numbers_hash": numbers,
-        "names": names.cast(pl.List(pl.String)).alias("names"),
+        "names": names.cast(pl.String).alias("names"),
         "has_signature": has_signature, "shingles": shingles.alias("shingles"),
         "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
         "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt32, field_sketches.shape[1])),

@@ -159,6 +159,17 @@ def names_expr(key: pl.Expr) -> pl.Expr:
     return key.str.extract_all(_KATAKANA_WORD).list.eval(pl.element().str.strip_chars_end("ー").unique().sort())
 
 
+def joined_names_expr(key: pl.Expr) -> pl.Expr:
+    """The katakana words as one string, joined by a space (a key has none): a fifth of
+    the memory of a list column, and equal word sets give equal strings."""
+    return names_expr(key).list.join(" ")
+
+
+def split_names(joined: pl.Series) -> pl.Series:
+    """The word lists back from ``joined_names_expr`` strings ("" → [])."""
+    return joined.str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+
+
 def names_agree(left: pl.Series, right: pl.Series) -> pl.Series:
     """For each pair of katakana word lists: does one record's every word occur in the other?
 

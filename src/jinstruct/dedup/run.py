@@ -27,7 +27,7 @@ import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.index import index_frame, read_index
-from jinstruct.dedup.keys import names_agree
+from jinstruct.dedup.keys import names_agree, split_names
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
@@ -145,7 +145,7 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
         .join(near, left_on="_exact_root", right_on="_signed_row")
         .filter(pl.col("_numbers_hash") == pl.col("_previous_numbers"))
     )
-    near = near.with_columns(_names_agree=names_agree(near["_names"], near["_previous_names"])
+    near = near.with_columns(_names_agree=names_agree(split_names(near["_names"]), split_names(near["_previous_names"]))
                              if settings.names_must_match else pl.lit(True))
     names_refused = int((~near["_names_agree"]).sum())
     near = (
@@ -183,7 +183,8 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
         left_names, right_names = work["_names"].gather(left), work["_names"].gather(right)
         agree = (left_names == right_names).to_numpy()  # most pairs: the same words, nothing to decide
         undecided = np.flatnonzero(~agree)
-        agree[undecided] = names_agree(left_names.gather(undecided), right_names.gather(undecided)).to_numpy()
+        agree[undecided] = names_agree(split_names(left_names.gather(undecided)),
+                                       split_names(right_names.gather(undecided))).to_numpy()
         names_refused = int((~agree).sum())
         left, right = left[agree], right[agree]
     return np.stack([left, right], axis=1), int(pairs.shape[0]), names_refused
