@@ -49,7 +49,8 @@ def run_jinstruct(corpus: Path, n_jobs: int, params_file: Path) -> tuple[list[st
 
     params = yaml.safe_load(params_file.read_text(encoding="utf-8"))["dedup"]
     # the records only: the labels (kind, truth) are the benchmark's, and the peers never see them
-    frame = pl.read_parquet(corpus / "corpus.parquet").drop("kind", "truth")
+    path = corpus / "corpus.parquet"
+    frame = pl.read_parquet(path, columns=[c for c in pl.read_parquet_schema(path) if c not in ("kind", "truth")])
     started = time.perf_counter()
     outcome = dedup_records(frame, {**params, "n_jobs": n_jobs})
     seconds = time.perf_counter() - started

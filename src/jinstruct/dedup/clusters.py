@@ -43,16 +43,17 @@ def keep_order(frame: pl.DataFrame, source_priority: tuple[str, ...]) -> pl.Data
     )
 
 
-def merged_groups(groups: pl.Series, clusters: np.ndarray) -> pl.Series:
+def merged_groups(groups: pl.Series, codes: np.ndarray, clusters: np.ndarray) -> pl.Series:
     """Each record's group after merging the groups of every cluster.
 
     Groups joined through any cluster member become one group, named by its
     smallest member group, so the split stage keeps near-duplicate relatives
     (and both directions of a translation pair) in the same split.
     """
-    codes, names = groups.rank("dense").cast(pl.Int64).to_numpy() - 1, groups.unique().sort()
+    codes = codes - 1  # dense ranks of ``groups`` (1 = smallest)
+    names = groups.unique().sort()
     # link every record's group to the group of its cluster's first record
     first_code = pl.DataFrame({"cluster": clusters, "code": codes}).select(
         pl.col("code").first().over("cluster")).to_series().to_numpy()
     roots = components(len(names), np.stack([first_code, codes], axis=1))
-    return pl.Series(groups.name, names.to_numpy()[roots[codes]], dtype=pl.String)
+    return names.gather(roots[codes]).alias(groups.name)

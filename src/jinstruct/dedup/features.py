@@ -34,8 +34,8 @@ from jinstruct.progress import progress_bar
 @dataclass
 class KeyFeatures:
     frame: pl.DataFrame      # _key_hash, _numbers_hash, _key_chars, _names per record
-    signatures: np.ndarray   # (n, num_perm) MinHash of the key's n-grams (EMPTY rows: shorter than n)
-    fields: np.ndarray       # (n, fields × FIELD_PERM) bigram MinHash of each field, side by side
+    signatures: np.ndarray   # (n, num_perm) uint16: low bits of the key's n-gram MinHash (0xFFFF rows: shorter than n)
+    fields: np.ndarray       # (n, fields × FIELD_PERM) uint16: low 16 bits of each field's bigram MinHash
     sizes: np.ndarray        # (n, fields) bigram count of each field
 
 
@@ -51,21 +51,30 @@ def canonical_keys(df: pl.DataFrame, settings: DedupSettings) -> pl.Series:
     return fields.select(canonical_key_expr(fields.columns)).to_series()
 
 
+def _low_bits(signatures: np.ndarray) -> np.ndarray:
+    """The low 16 bits of each MinHash value: b-bit minwise hashing (Li and König, WWW 2010).
+    Two different values agree in 16 bits with probability 2^-16, which raises a Jaccard
+    estimate by at most 0.00002, far below its sampling error (≈ 0.035 at 128
+    permutations), and halves the sketches: 0.64 GB instead of 1.28 at 2.5M records."""
+    return (signatures & 0xFFFF).astype(np.uint16)
+
+
 def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
     total, field_count = df.height, len(settings.fields)
     key_spec = SketchSpec(settings.ngram, settings.num_perm, settings.seed)
     field_spec = SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)
-    signatures = np.empty((total, key_spec.num_perm), dtype=np.uint32)
-    fields = np.empty((total, field_count * FIELD_PERM), dtype=np.uint32)
+    signatures = np.empty((total, key_spec.num_perm), dtype=np.uint16)
+    fields = np.empty((total, field_count * FIELD_PERM), dtype=np.uint16)
     sizes = np.empty((total, field_count), dtype=np.int32)
 
     def measure(start: int) -> tuple[int, pl.DataFrame]:
         stop = min(start + settings.chunk_records, total)
         canonical = canonical_fields(df.slice(start, stop - start), settings)
         key = canonical.select(canonical_key_expr(canonical.columns)).to_series()
-        sign_texts(key, key_spec, signatures[start:stop])
+        signatures[start:stop] = _low_bits(sign_texts(key, key_spec))
         for position, column in enumerate(canonical.columns):
-            sign_texts(canonical[column], field_spec, fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM])
+            fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM] = \
+                _low_bits(sign_texts(canonical[column], field_spec))
         sizes[start:stop] = canonical.select(
             (pl.col(column).str.len_chars().cast(pl.Int32) - FIELD_NGRAM + 1).clip(lower_bound=0)
             for column in canonical.columns).to_numpy()

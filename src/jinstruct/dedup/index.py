@@ -37,8 +37,8 @@ def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers
         "id": ids, "task": tasks, "key_hash": key_hashes, "numbers_hash": numbers,
         "names": names.cast(pl.String).alias("names"),
         "has_signature": has_signature, "shingles": shingles.alias("shingles"),
-        "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt32, signatures.shape[1])),
-        "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt32, field_sketches.shape[1])),
+        "signature": pl.Series(signatures, dtype=pl.Array(pl.UInt16, signatures.shape[1])),
+        "field_sketch": pl.Series(field_sketches, dtype=pl.Array(pl.UInt16, field_sketches.shape[1])),
         "field_sizes": pl.Series(field_sizes, dtype=pl.Array(pl.Int32, field_sizes.shape[1])),
     })  # record order, as in deduped.parquet: sorting would copy every signature
 

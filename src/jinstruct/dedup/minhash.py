@@ -199,8 +199,6 @@ class SketchSpec:
     seed: int
 
 
-def sign_texts(texts: pl.Series, spec: SketchSpec, out: np.ndarray) -> None:
-    """Write the signatures of a string column into ``out`` (len(texts), num_perm); releases the GIL."""
-    column = Utf8Texts.from_series(texts)
-    a, b = permutations(spec.num_perm, spec.seed)
-    _signature_rows(column.offsets, column.data, 0, len(column), spec.ngram, a, b, out)
+def sign_texts(texts: pl.Series, spec: SketchSpec) -> np.ndarray:
+    """(len(texts), num_perm) uint32 signatures of a string column; the loop releases the GIL."""
+    return signatures(Utf8Texts.from_series(texts), spec.ngram, *permutations(spec.num_perm, spec.seed))

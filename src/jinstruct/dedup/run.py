@@ -51,8 +51,8 @@ class DedupOutcome:
 @dataclass
 class _Signed:
     """Sketches per record row (exact duplicates carry their root's values)."""
-    matrix: np.ndarray        # (n, num_perm) MinHash of the key's n-grams; EMPTY rows for short keys
-    fields: np.ndarray        # (n, fields × FIELD_PERM) bigram MinHash of each field, side by side
+    matrix: np.ndarray        # (n, num_perm) uint16 MinHash of the key's n-grams (features.py)
+    fields: np.ndarray        # (n, fields × FIELD_PERM) uint16 bigram MinHash of each field, side by side
     sizes: np.ndarray         # (n, fields) bigram count of each field
     rows: np.ndarray          # the rows taking part in LSH: one per distinct (task, key), not short
 
@@ -114,7 +114,7 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     previous_signed = previous.filter(pl.col("has_signature"))
     tasks = pl.concat([previous_signed["task"], work["_task"]]).unique().sort()
     task_code = {task: code for code, task in enumerate(tasks.to_list())}
-    previous_matrix = previous_signed["signature"].to_numpy().astype(np.uint32).reshape(-1, settings.num_perm)
+    previous_matrix = previous_signed["signature"].to_numpy().astype(np.uint16).reshape(-1, settings.num_perm)
     stacked = np.concatenate([previous_matrix, signed.matrix[signed.rows]])
     partitions = np.array([task_code[t] for t in previous_signed["task"].to_list()]
                           + [task_code[t] for t in work["_task"].gather(signed.rows).to_list()], dtype=np.int64)
@@ -125,7 +125,7 @@ def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: Ded
     similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
     shingles = np.concatenate([previous_signed["shingles"].to_numpy(), work["_shingles"].to_numpy()[signed.rows]])
     field_sketches = np.concatenate([
-        previous_signed["field_sketch"].to_numpy().astype(np.uint32).reshape(offset, -1), signed.fields[signed.rows]])
+        previous_signed["field_sketch"].to_numpy().astype(np.uint16).reshape(offset, -1), signed.fields[signed.rows]])
     field_sizes = np.concatenate([
         previous_signed["field_sizes"].to_numpy().astype(np.int32).reshape(offset, -1), signed.sizes[signed.rows]])
     agree = fields_agree(field_sketches, field_sizes, across[:, 0], across[:, 1], settings.field_overlap)
@@ -211,7 +211,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     members, verdict = _verdicts(df, work, signed, settings, previous, excluded)
     rejected_mask = np.zeros(work.height, dtype=bool)
     rejected_mask[verdict["_row"].to_numpy()] = True
-    groups = merged_groups(work["_group"], roots)
+    groups = merged_groups(work["_group"], work["_group_code"].to_numpy(), roots)
     kept = df.filter(pl.Series(~rejected_mask))
     if "group" in df.columns:
         kept = kept.with_columns(groups.filter(pl.Series(~rejected_mask)).alias("group"))

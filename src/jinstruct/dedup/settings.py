@@ -52,9 +52,10 @@ class DedupSettings:
 FIELD_NGRAM = 2
 FIELD_PERM = 16
 
-# Bumped whenever keys.canonical_key_expr or what the index stores changes, so an
+# Bumped whenever keys.canonical_texts or what the index stores changes, so an
 # old index is refused rather than silently compared with differently normalised
-# keys or read for columns it lacks (2: katakana words, for names_must_match).
+# keys or read for columns it lacks (2: katakana words for names_must_match, one
+# compiled fold pass, 16-bit sketch values).
 KEY_VERSION = 2
 
 
