@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from jinstruct.dedup.minhash import _fmix64
+from jinstruct.dedup.minhash import fmix64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: spreads small integers
 _PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 × 4 B × 2 = 64 MB at most
@@ -36,9 +36,9 @@ def band_hashes(signatures: np.ndarray, members: np.ndarray, band: int, rows: in
     for position in range(members.size):
         record = members[position]
         # the partition and the band number seed the hash, so buckets never span either
-        h = _fmix64(np.uint64(partitions[record]) * _GOLDEN + np.uint64(band + 1))
+        h = fmix64(np.uint64(partitions[record]) * _GOLDEN + np.uint64(band + 1))
         for column in range(first, first + rows):
-            h = _fmix64(h ^ np.uint64(signatures[record, column]))
+            h = fmix64(h ^ np.uint64(signatures[record, column]))
         result[position] = h
     return result
 

@@ -71,19 +71,8 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
-def fmix(h: np.ndarray, width: int) -> np.ndarray:
-    """MurmurHash3's finaliser over an array of uint64 (width 64) or uint32 (width 32)."""
-    dtype = np.uint64 if width == 64 else np.uint32
-    shift1, multiplier1, shift2, multiplier2, shift3 = (dtype(value) for value in _FMIX[width])
-    h = h ^ (h >> shift1)
-    h = h * multiplier1
-    h = h ^ (h >> shift2)
-    h = h * multiplier2
-    return h ^ (h >> shift3)
-
-
 @numba.njit(inline="always")
-def _fmix64(h):
+def fmix64(h):
     h ^= h >> _S64
     h *= _M64A
     h ^= h >> _S64B
@@ -131,7 +120,7 @@ def _window_hash(points, first, n):
     h = np.uint64(0)
     for offset in range(n):
         h = h * _POLY + np.uint64(points[first + offset])
-    return _fmix64(h)
+    return fmix64(h)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -2,20 +2,21 @@
 
 Order of work (docs/dedup.md explains each rule):
 
-1. canonical key per record (keys.py); exact duplicates = same task and key;
-2. MinHash signatures of one record per distinct (task, key) whose key has at
-   least n characters (shorter keys: exact dedup only);
-3. with ``previous_index``: records duplicating a previous release are
+1. one chunked pass (features.py): canonical key per record (keys.py), its
+   hash, numbers, katakana words and MinHash sketches; exact duplicates = same
+   task and key;
+2. with ``previous_index``: records duplicating a previous release are
    rejected first (``duplicate_of_previous_release``);
-4. LSH candidates (same task only), confirmed when the two records are in
-   different groups, carry the same numbers, overlap field by field, are
-   similar enough as a whole (Jaccard ≥ threshold, or one contained in the
-   other: overlap ≥ containment), and neither replaces a katakana word of the
-   other (one's katakana words contain the other's, fused words counting as
-   their pieces);
-5. union-find over exact and confirmed pairs; each cluster keeps one record
-   (clusters.py), the others are rejected naming the kept id and similarity;
-6. the groups of every cluster are merged for the split stage.
+3. LSH candidates among one record per distinct (task, key) whose key has at
+   least n characters (shorter keys: exact dedup only), confirmed when the two
+   records are in different groups, carry the same numbers, overlap field by
+   field, are similar enough as a whole (Jaccard ≥ threshold, or one contained
+   in the other: overlap ≥ containment), and neither replaces a katakana word
+   of the other (one's katakana words contain the other's, fused words counting
+   as their pieces);
+4. connected components of exact and confirmed pairs; each cluster keeps one
+   record (clusters.py), the others are rejected naming the kept id and similarity;
+5. the groups of every cluster are merged for the split stage.
 """
 
 from __future__ import annotations
