@@ -89,7 +89,7 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
         })
 
     parts: dict[int, pl.DataFrame] = {}
-    with progress_bar("minhash", total=total) as bar, ThreadPoolExecutor(max_workers=settings.n_jobs) as pool:
+    with progress_bar("dedup keys", total=total) as bar, ThreadPoolExecutor(max_workers=settings.n_jobs) as pool:
         for done in as_completed([pool.submit(measure, start) for start in range(0, total, settings.chunk_records)]):
             start, part = done.result()
             parts[start] = part
