@@ -60,6 +60,7 @@ def _low_bits(signatures: np.ndarray) -> np.ndarray:
 
 
 def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
+    """Everything dedup needs of each record's key, in one chunked pass on ``n_jobs`` threads."""
     total, field_count = df.height, len(settings.fields)
     key_spec = SketchSpec(settings.ngram, settings.num_perm, settings.seed)
     field_spec = SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)
