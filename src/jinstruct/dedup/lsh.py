@@ -5,8 +5,9 @@ Banding follows datasketch's MinHashLSH (band k covers signature columns
 equal), computed for all records at once, one band at a time: each record's
 band slice is hashed to 64 bits together with its partition and the records
 are sorted by that hash. The partition (the record's task) is part of the
-bucket key, so records of different tasks are never even candidates. tests/test_dedup_minhash.py checks the candidates
-against datasketch's MinHashLSH on the same signatures.
+bucket key, so records of different tasks are never even candidates.
+tests/test_dedup_minhash.py checks the candidates against datasketch's
+MinHashLSH on the same signatures.
 
 A bucket of k records yields all pairs when k ≤ bucket_window + 1, otherwise
 each record is paired with its next ``bucket_window`` neighbours in the bucket:
@@ -24,7 +25,7 @@ import numpy as np
 from jinstruct.dedup.minhash import fmix64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: spreads small integers
-_PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 × 4 B × 2 = 64 MB at most
+_PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 values × 2 sides, a few tens of MB at most
 
 
 @numba.njit(nogil=True, cache=True)
