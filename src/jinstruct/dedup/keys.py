@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from jinstruct.dedup.minhash import Utf8Texts
+from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
 _PUNCTUATION_FOLD = {
     "。": ".", "．": ".", "、": ",", "，": ",",
@@ -66,17 +66,7 @@ def _fold_utf8(offsets, data, table):
     for text in range(texts):
         position = offsets[text]
         while position < offsets[text + 1]:
-            lead = np.int64(data[position])
-            if lead < 0x80:
-                point, width = lead, 1
-            elif lead < 0xE0:
-                point, width = lead & 0x1F, 2
-            elif lead < 0xF0:
-                point, width = lead & 0x0F, 3
-            else:
-                point, width = lead & 0x07, 4
-            for extra in range(1, width):
-                point = (point << 6) | (np.int64(data[position + extra]) & 0x3F)
+            point, width = utf8_code_point(data, position)
             position += width
             if point < 0x10000:
                 point = table[point]

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from jinstruct.dedup.minhash import fmix64
+from jinstruct.dedup.minhash import fmix64, shingle_hashes64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: spreads small integers
 _PAIR_CHUNK = 65_536  # pairs compared per step: 64k × 128 values × 2 sides, a few tens of MB at most
@@ -105,8 +105,6 @@ def signature_similarity(signatures: np.ndarray, left: np.ndarray, right: np.nda
 
 def exact_similarity(texts: list[str], left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
     """Exact Jaccard of the 64-bit n-gram hash sets of each pair (``verify: exact``)."""
-    from jinstruct.dedup.minhash import shingle_hashes64
-
     cache: dict[int, np.ndarray] = {}
 
     def shingle_set(row: int) -> np.ndarray:

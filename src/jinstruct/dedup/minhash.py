@@ -90,24 +90,31 @@ def _fmix32(h):
     return h ^ (h >> _S32C)
 
 
+@numba.njit(inline="always")
+def utf8_code_point(data, position):
+    """(code point, byte width) of the UTF-8 character at data[position]. Arrow
+    guarantees valid UTF-8, so continuation bytes need no checks."""
+    lead = np.int64(data[position])
+    if lead < 0x80:
+        return lead, 1
+    if lead < 0xE0:
+        point, width = lead & 0x1F, 2
+    elif lead < 0xF0:
+        point, width = lead & 0x0F, 3
+    else:
+        point, width = lead & 0x07, 4
+    for extra in range(1, width):
+        point = (point << 6) | (np.int64(data[position + extra]) & 0x3F)
+    return point, width
+
+
 @numba.njit(nogil=True, cache=True)
 def _code_points(data, start, stop, out):
-    """Decode UTF-8 bytes data[start:stop] into ``out``; returns the number of code points.
-    Arrow guarantees valid UTF-8, so continuation bytes need no checks."""
+    """Decode UTF-8 bytes data[start:stop] into ``out``; returns the number of code points."""
     count = 0
     position = start
     while position < stop:
-        lead = np.uint32(data[position])
-        if lead < 0x80:
-            point, width = lead, 1
-        elif lead < 0xE0:
-            point, width = lead & np.uint32(0x1F), 2
-        elif lead < 0xF0:
-            point, width = lead & np.uint32(0x0F), 3
-        else:
-            point, width = lead & np.uint32(0x07), 4
-        for extra in range(1, width):
-            point = (point << np.uint32(6)) | (np.uint32(data[position + extra]) & np.uint32(0x3F))
+        point, width = utf8_code_point(data, position)
         out[count] = point
         count += 1
         position += width
