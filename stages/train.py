@@ -1,8 +1,10 @@
 """DVC stage `train`: LoRA adapters on the processed train split.
 
-params: model, lora, train. Reads data/processed (dataset hash verified) and
+params: model, lora, train, torch. Reads data/processed (dataset hash verified) and
 models/base; writes models/adapter (+ training_info.json), metrics/train.json
-and the per-step curves through dvclive (dvclive/train). Logic: jinstruct.train.lora.
+and the per-step curves through dvclive (dvclive/train). Seconds and tokens/s go
+to logs/train.json, which DVC does not track: they differ run to run. Logic:
+jinstruct.train.lora.
 """
 
 from pathlib import Path
@@ -19,6 +21,7 @@ PROCESSED = Path("data/processed")
 BASE = Path("models/base")
 ADAPTER = Path("models/adapter")
 METRICS = Path("metrics/train.json")
+TIMINGS = Path("logs/train.json")
 LIVE_DIR = Path("dvclive/train")
 
 
@@ -26,6 +29,7 @@ def main() -> None:
     from dvclive import Live
 
     params = {section: load_params(section) for section in ("model", "lora", "train")}
+    params["torch"] = load_params().get("torch")  # optional: thread_count() has a fixed default
     splits, dataset_hash = load_verified_splits(PROCESSED)
     identity = read_identity(BASE)
     # dvc.yaml declares the plots itself; dvclive only writes the per-step .tsv files.
@@ -40,6 +44,7 @@ def main() -> None:
         run.model.save_pretrained(folder)
         write_json(run.info, folder / "training_info.json")
     write_json(run.metrics, METRICS)
+    write_json(run.timings, TIMINGS)
 
 
 if __name__ == "__main__":

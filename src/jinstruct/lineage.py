@@ -312,7 +312,19 @@ def _code(chain: Chain, manifest: dict, root: Path) -> None:
     code = manifest.get("code") or {}
     commit = code.get("git_commit")
     if not commit:
-        chain.add("code", "git commit", BROKEN, "the manifest records no git commit", **code)
+        # A build's data/processed names no commit (DVC hashes it; see splits.code_identity): the code
+        # is that of the checkout holding it, whose dvc.lock pins every code file the stages ran.
+        from jinstruct.splits import git_state
+
+        code = {**code, **git_state(root)}
+        commit = code.get("git_commit")
+        if not commit:
+            chain.add("code", "git commit", UNCHECKED, "neither the manifest nor a git checkout names a commit",
+                      **code)
+        elif code.get("git_dirty"):
+            chain.add("code", commit, WARNING, "the checkout holding this build has uncommitted code changes", **code)
+        else:
+            chain.add("code", commit, VERIFIED, "built by this checkout (HEAD); dvc.lock pins its code files", **code)
         return
     found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=root, capture_output=True).returncode == 0
     if not found:

@@ -28,6 +28,7 @@ from jinstruct import buildinfo
 from jinstruct.card import render_card
 from jinstruct.licenses import derive_licence
 from jinstruct.records import InputError, file_sha256, write_json, write_parquet
+from jinstruct.splits import git_state
 
 log = logging.getLogger("jinstruct")
 
@@ -115,9 +116,23 @@ def shard_paths(split: str, records: int, max_records: int) -> list[str]:
     return [f"data/{split}-{index:05d}-of-{count:05d}.parquet" for index in range(count)]
 
 
+def with_commit(manifest: dict, repo: Path = Path(".")) -> dict:
+    """The manifest plus the git commit publish runs from.
+
+    data/processed holds no commit (DVC hashes it; see splits.code_identity); a
+    published version names the commit so a reader can check it out. A manifest
+    that already names one (an older build) keeps it.
+    """
+    code = manifest.get("code") or {}
+    if code.get("git_commit"):
+        return manifest
+    return {**manifest, "code": {**code, **git_state(repo)}}
+
+
 def stage_files(manifest: dict, frames: dict[str, pl.DataFrame], tag: str, out: Path,
                 max_shard_records: int = DEFAULT_SHARD_RECORDS) -> Staged:
     """Write the repository's files for a verified build into the empty folder ``out``."""
+    manifest = with_commit(manifest)
     written: dict[str, dict] = {}
     data_files: dict[str, list[str]] = {}
     columns: list[str] | None = None

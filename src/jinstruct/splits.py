@@ -68,8 +68,19 @@ def count_by_source_task(df: pl.DataFrame) -> dict[str, dict[str, int]]:
     return counts
 
 
+def code_identity() -> dict:
+    """What the manifest says about the code: the package version, never the git commit.
+
+    The manifest is part of data/processed, which DVC hashes; a commit id there
+    would make the same inputs give a different hash on every commit. The commit
+    goes where a build is handed on instead: the published lineage.json and card
+    (publish) and the report page (``git_state`` at the time they are written).
+    """
+    return {"jinstruct_version": __version__}
+
+
 def git_state(repo: Path = Path(".")) -> dict:
-    """The commit the code was built from, and whether the code differed from it."""
+    """The commit the code is at now, and whether the code differs from it."""
 
     def git(*args: str) -> str | None:
         try:
