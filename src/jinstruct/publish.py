@@ -28,7 +28,7 @@ from jinstruct import buildinfo
 from jinstruct.card import render_card
 from jinstruct.licenses import derive_licence
 from jinstruct.records import InputError, file_sha256, write_json, write_parquet
-from jinstruct.splits import git_state
+from jinstruct.splits import with_commit
 
 log = logging.getLogger("jinstruct")
 
@@ -114,19 +114,6 @@ def describe_status(status: dict) -> str:
 def shard_paths(split: str, records: int, max_records: int) -> list[str]:
     count = max(1, -(-records // max_records))
     return [f"data/{split}-{index:05d}-of-{count:05d}.parquet" for index in range(count)]
-
-
-def with_commit(manifest: dict, repo: Path = Path(".")) -> dict:
-    """The manifest plus the git commit publish runs from.
-
-    data/processed holds no commit (DVC hashes it; see splits.code_identity); a
-    published version names the commit so a reader can check it out. A manifest
-    that already names one (an older build) keeps it.
-    """
-    code = manifest.get("code") or {}
-    if code.get("git_commit"):
-        return manifest
-    return {**manifest, "code": {**code, **git_state(repo)}}
 
 
 def stage_files(manifest: dict, frames: dict[str, pl.DataFrame], tag: str, out: Path,

@@ -95,6 +95,19 @@ def git_state(repo: Path = Path(".")) -> dict:
             "jinstruct_version": __version__}
 
 
+def with_commit(manifest: dict, repo: Path = Path(".")) -> dict:
+    """The manifest plus the commit ``repo`` is at, for what hands a build on (publish, report).
+
+    A manifest that already names a commit (an older build) keeps it; outside a
+    git checkout nothing is added.
+    """
+    code = manifest.get("code") or {}
+    if code.get("git_commit"):
+        return manifest
+    state = {key: value for key, value in git_state(repo).items() if value is not None}
+    return {**manifest, "code": {**code, **state}} if state.get("git_commit") else manifest
+
+
 def build_manifest(splits: Mapping[str, pl.DataFrame], split_dir: Path, *, name: str, version: str,
                    params: dict, provenance: dict, funnel: dict, code: dict) -> dict:
     return {
