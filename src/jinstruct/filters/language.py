@@ -144,6 +144,11 @@ class LanguageFilter(Filter):
         reason, detail = no_verdicts(frame.height)
         for name in fields.text_fields:
             checked = (fields.lang(name) != "any") & (fields.kind(name) != "code") & (fields.length(name) > 0)
+            # Rule 1 first and alone: most fields are kana-bearing Japanese, and the other
+            # signals (word lists, a 20k-character Han class) would cost more than the rule.
+            kana_japanese = ((fields.lang(name) == "ja") & has_kana(pl.col(name))
+                             & (fraction(pl.col(name), JAPANESE, fields.length(name)) >= self.mixed_min_japanese))
+            checked = checked & ~kana_japanese
             if name == "output" and "input" in frame.columns:
                 # An extractive answer inherits the passage's language (a Thai era name quoted by JSQuAD).
                 checked = checked & ~pl.col("input").str.contains(pl.col("output"), literal=True)
@@ -178,12 +183,9 @@ class LanguageFilter(Filter):
             lowercase_words=words.list.eval(pl.element().str.contains(LOWERCASE_WORD)).list.sum(),
             other_script=fraction(text, OTHER_SCRIPT_LETTER, length),
         )
-        # fastText runs only where its answer matters: a kana-bearing Japanese-expected
-        # text with enough Japanese characters passes whatever fastText says, and a short
-        # English-expected text is judged by script alone.
-        passes_by_script = ((signals["lang"] == "ja") & signals["kana"]
-                            & (signals["japanese"] >= self.mixed_min_japanese))
-        needs_lid = ~passes_by_script & ((signals["lang"] == "ja") | (signals["length"] >= self.min_chars))
+        # fastText runs only where its answer matters: kana-bearing Japanese never gets
+        # here (rule 1), and a short English-expected text is judged by script alone.
+        needs_lid = (signals["lang"] == "ja") | (signals["length"] >= self.min_chars)
         labels = pl.Series("label", [None] * frame.height, dtype=pl.String)
         scores = pl.Series("score", [None] * frame.height, dtype=pl.Float64)
         if needs_lid.any():
@@ -217,7 +219,7 @@ class LanguageFilter(Filter):
         kana, japanese = pl.col("kana"), pl.col("japanese")
         lid_japanese = (pl.col("label") == "ja") & (pl.col("score") >= self.min_score["ja"])
         chinese_characters = self._chinese_characters()
-        return (pl.when(kana & (japanese >= self.mixed_min_japanese)).then(None)
+        return (pl.when(kana & (japanese >= self.mixed_min_japanese)).then(None)  # rule 1, also applied in evaluate
                 .when(~kana & (pl.col("other_script") > 0.5)).then(pl.lit("other script"))
                 .when(~kana & pl.col("han") & (chinese_characters | self._chinese_by_label())
                       & ~(lid_japanese & ~chinese_characters)).then(pl.lit("chinese"))
