@@ -193,12 +193,10 @@ def main() -> None:
     args = parser.parse_args()
     sentences = tatoeba_lines(args.tatoeba) + ud_lines(args.ud)
     with open(args.out / "sentences.jsonl", "w", encoding="utf-8") as handle:
-        for row in sentences:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in sentences)
     refs = mirror_refs(args.mirror)
     with open(args.out / "mirror_refs.jsonl", "w", encoding="utf-8") as handle:
-        for row in refs:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in refs)
     print(f"{len(sentences)} committed lines, {len(refs)} mirror references in {args.out}")
 
 

@@ -104,8 +104,16 @@ import polars as pl
 from jinstruct.filters.base import DETAIL, REASON, Filter, no_verdicts, record_verdicts
 from jinstruct.filters.fields import FieldContext
 from jinstruct.filters.language_models import predict_languages, second_opinion
-from jinstruct.text.scripts import (CHINESE_CHARACTER, HAN, JAPANESE, LATIN_LETTER, OTHER_SCRIPT_LETTER, fraction,
-                                     han_outside_japanese_charset, has_kana)
+from jinstruct.text.scripts import (
+    CHINESE_CHARACTER,
+    HAN,
+    JAPANESE,
+    LATIN_LETTER,
+    OTHER_SCRIPT_LETTER,
+    fraction,
+    han_outside_japanese_charset,
+    has_kana,
+)
 
 CHINESE_LABELS = ["zh", "wuu", "yue"]
 # A word of a Latin-script language ("don't" and "Philosopher's" are one word);

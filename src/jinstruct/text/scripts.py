@@ -53,17 +53,15 @@ def han_outside_japanese_charset() -> str:
     extensions every Japanese PC has) cannot encode: most simplified Chinese forms (热, 资, 汤)
     and rare characters. The supplementary planes (extension B on) are left out: they hold the
     rare Japanese name characters (𠮷) as well as Chinese ones."""
-    ranges, start = [], None
-    codes = [code for low, high in HAN_BLOCKS for code in range(low, high + 1)]
-    for code in codes + [None]:
-        outside = code is not None and not _encodes(chr(code), "cp932")
-        if outside and start is None:
-            start = code
-        elif not outside and start is not None:
-            ranges.append(f"\\x{{{start:X}}}-\\x{{{previous:X}}}" if previous > start else f"\\x{{{start:X}}}")
-            start = None
-        previous = code
-    return "[" + "".join(ranges) + "]"
+    outside = [code for low, high in HAN_BLOCKS for code in range(low, high + 1)
+               if not _encodes(chr(code), "cp932")]
+    runs: list[list[int]] = []
+    for code in outside:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "[" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in runs) + "]"
 
 
 def _encodes(character: str, encoding: str) -> bool:
@@ -72,7 +70,6 @@ def _encodes(character: str, encoding: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
 
 
 def _col(text: str | pl.Expr) -> pl.Expr:
