@@ -100,7 +100,7 @@ def test_publish_without_a_token_stops_before_any_request(built, hub, monkeypatc
 def test_a_rejected_token_is_reported_without_echoing_it(built, hub, monkeypatch, capfd):
     monkeypatch.setenv("HF_TOKEN", "hf_wrongTokenValue999")
     assert main(["publish", "--repo-id", "org/x", "--processed", str(built / "data/processed"),
-                 "--endpoint", hub.url]) == 2
+                 "--endpoint", hub.url]) == 4  # EXIT_REMOTE
     err = capfd.readouterr().err
     assert "the Hub refused the request for org/x" in err and "hf_wrongTokenValue999" not in err
 
