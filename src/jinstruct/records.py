@@ -122,7 +122,7 @@ def lone_surrogate(value: object) -> bool:
 
 def _json_type(value: object) -> str:
     return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
-            str: "a string"}.get(type(value), type(value).__name__)
+            str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _line_problem(raw: bytes, text_fields: Iterable[str]) -> str | None:

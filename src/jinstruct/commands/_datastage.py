@@ -84,6 +84,8 @@ def run_datastage(args: argparse.Namespace, stage: str, factory: TransformFactor
     text_fields = args.text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
     if frame.height:
         check_text_columns(frame, text_fields, args.input)
+    else:  # every line was a parse error: an empty frame with the text columns, so the stage can still run
+        frame = pl.DataFrame(schema={field: pl.String for field in text_fields})
     frame = _with_identity(frame, args.input.stem, args.input)
     result = factory(params, text_fields)(frame)
     if parse_rejects.height:
