@@ -457,3 +457,12 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_lineage_of_a_file_without_a_dataset_hash(tmp_path):
     (tmp_path / "m.json").write_text('{"accuracy": 0.5}')
     one_line_error(jinstruct("lineage", str(tmp_path / "m.json"), cwd=tmp_path), 2, "no dataset_hash")
+
+
+def test_3b_a_lone_surrogate_in_a_source_file_is_one_convert_error_not_a_crash(tmp_path):
+    from jinstruct.sources.readers import read_jsonl
+
+    source = write_lines(tmp_path / "src.jsonl", text(GOOD), '{"text": "\\udc00"}', text(OTHER))
+    read = read_jsonl([source], tmp_path, {"text": "text"})
+    assert read.rows["__line__"].to_list() == [1, 3]
+    assert read.errors.rows() == [("src.jsonl", 2, "a lone UTF-16 surrogate escape that is no character")]

@@ -194,8 +194,6 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
 
     if get_token() is None:
         raise InputError("no Hugging Face token: set HF_TOKEN or run `hf auth login` first")
-    import requests
-
     api = HfApi(endpoint=endpoint)
     commit = None
     try:
@@ -218,7 +216,9 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
                                f"built from git commit {(staged.manifest.get('code') or {}).get('git_commit')}")
         api.create_tag(repo_id, tag=staged.tag, revision=commit.oid, repo_type="dataset",
                        tag_message=f"dataset_hash {staged.manifest['dataset_hash']}")
-    except (HfHubHTTPError, requests.RequestException, OSError) as exc:
+    except Exception as exc:
+        if not _network_error(exc, HfHubHTTPError):
+            raise
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         if commit is not None:  # the data is there but untagged: say exactly how to finish
             raise RemoteError(
@@ -229,6 +229,11 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
             raise RemoteError(f"the Hub refused the request for {repo_id}: {reason}") from None
         raise RemoteError(f"the Hub at {endpoint or api.endpoint} could not be reached for {repo_id}: {reason}") from None
     return commit.oid
+
+
+def _network_error(exc: Exception, hub_error: type) -> bool:
+    """An HTTP refusal or a transport failure (huggingface_hub's HTTP client is httpx or httpx2 by version)."""
+    return isinstance(exc, (hub_error, OSError)) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "requests")
 
 
 def publish(processed_dir: str | Path, repo_id: str, version: str | None = None, *, private: bool = False,

@@ -82,8 +82,8 @@ def _nested_counts(df: pl.DataFrame, outer: str, inner: str) -> dict[str, dict[s
 
 
 def check_ids(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: pl.DataFrame | int | None) -> None:
-    """in = out ∪ rejected by id, out and rejected disjoint, no id twice: counts alone let a lost
-    record and a duplicated one balance out. Parse errors (never rows of ``incoming``) come as their
+    """Every id leaves as often as it came (out + rejected), so a record is never both kept and rejected:
+    counts alone let a lost record and a duplicated one balance out. Parse errors (never rows of ``incoming``) come as their
     reject frame, or as a count when the caller has already merged them into the rejects."""
     if isinstance(parse_rejects, int):
         unparsed = result.rejected["id"].filter(~result.rejected["id"].is_in(incoming["id"].implode()))
@@ -93,15 +93,14 @@ def check_ids(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rej
         parse_rejects = unparsed.to_frame("id")
     ids_in = incoming["id"] if parse_rejects is None else pl.concat([incoming["id"], parse_rejects["id"]])
     ids_out = pl.concat([result.kept["id"], result.rejected["id"]])
-    for name, ids in (("in", ids_in), ("out + rejected", ids_out)):
-        twice = ids.filter(ids.is_duplicated())
-        if twice.len():
-            raise AccountingError(f"[{stage}] id {twice[0]!r} appears twice {name}")
-    lost = ids_in.filter(~ids_in.is_in(ids_out.implode()))
-    invented = ids_out.filter(~ids_out.is_in(ids_in.implode()))
-    if lost.len() or invented.len():
-        raise AccountingError(f"[{stage}] {lost.len()} record(s) lost (e.g. {lost.head(1).to_list()}), "
-                              f"{invented.len()} invented (e.g. {invented.head(1).to_list()})")
+    # compared as multisets: an upstream id may repeat (convert keeps the first, rejects the rest)
+    balance = ids_in.value_counts(name="n_in").join(ids_out.value_counts(name="n_out"), on="id", how="full",
+                                                     coalesce=True, nulls_equal=True).fill_null(0)
+    unbalanced = balance.filter(pl.col("n_in") != pl.col("n_out")).sort("id")
+    if unbalanced.height:
+        record_id, n_in, n_out = unbalanced.row(0)
+        raise AccountingError(f"[{stage}] {unbalanced.height} id(s) do not balance, e.g. {record_id!r}: "
+                              f"{n_in} in, {n_out} out + rejected")
 
 
 def stage_stats(stage: str, incoming: pl.DataFrame, result: StageResult,
