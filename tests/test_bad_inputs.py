@@ -32,7 +32,7 @@ def jinstruct(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.pop("JINSTRUCT_MIRROR", None)
     return subprocess.run([sys.executable, "-m", "jinstruct", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 def one_line_error(done: subprocess.CompletedProcess, code: int, *fragments: str) -> str:
@@ -98,7 +98,7 @@ def test_1_filter_and_dedup_on_a_plain_file_without_task_column_account_their_re
     done = jinstruct("dedup", "--input", str(source), "--output", str(tmp_path / "d.jsonl"), "--rejects",
                      str(tmp_path / "d.rejects.jsonl"), "--text-field", "text", cwd=tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    kept, rejected = accounted(tmp_path / "d.jsonl", tmp_path / "d.rejects.jsonl",
+    _, rejected = accounted(tmp_path / "d.jsonl", tmp_path / "d.rejects.jsonl",
                                ["plain:1", "plain:2", "plain:3", "plain:4"])
     assert rejected == ["plain:3"]
 
@@ -253,7 +253,7 @@ def test_9d_a_utf8_bom_costs_no_record(tmp_path):
     source.write_bytes(b"\xef\xbb\xbf" + (text(GOOD) + "\n" + text(OTHER) + "\n").encode())
     done = normalize(tmp_path, source)
     assert done.returncode == 0, done.stderr
-    kept, rejected = accounted(tmp_path / "out.jsonl", tmp_path / "rejects.jsonl", ["bom:1", "bom:2"])
+    _, rejected = accounted(tmp_path / "out.jsonl", tmp_path / "rejects.jsonl", ["bom:1", "bom:2"])
     assert rejected == []
 
 

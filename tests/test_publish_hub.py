@@ -11,7 +11,6 @@ import shutil
 
 import datasets
 import polars as pl
-
 import pytest
 from hub_server import LocalHub
 from huggingface_hub import constants

@@ -2,10 +2,10 @@ import json
 
 import polars as pl
 import pytest
-
-from jinstruct.stage import AccountingError, StageResult, partition, run_stage, stage_stats
-from jinstruct.records import write_parquet
 from test_records import record
+
+from jinstruct.records import write_parquet
+from jinstruct.stage import AccountingError, StageResult, partition, run_stage, stage_stats
 
 
 def test_partition_moves_rows_with_a_reason_to_rejects():

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.sources.urls import redact
 from jinstruct.records import SPLIT_NAMES, InputError, dataset_hash, file_sha256, read_table
+from jinstruct.sources.urls import redact
 
 PIPELINE_STAGES = ("fetch", "convert", "normalize", "dedup", "filter", "split")
 _COMMIT = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")

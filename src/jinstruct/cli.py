@@ -12,8 +12,15 @@ import errno
 import importlib
 import sys
 
-from jinstruct.errors import (EXIT_BUG, EXIT_FILESYSTEM, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_REMOTE,
-                              InputError, RemoteError)
+from jinstruct.errors import (
+    EXIT_BUG,
+    EXIT_FILESYSTEM,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_REMOTE,
+    InputError,
+    RemoteError,
+)
 from jinstruct.progress import setup_logging
 
 _OS_ERRORS = {errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on the device",

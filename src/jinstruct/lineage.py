@@ -308,7 +308,7 @@ def _source(chain: Chain, source: buildinfo.SourceInfo, root: Path) -> None:
 def _archive(chain: Chain, source: buildinfo.SourceInfo, root: Path, facts: dict) -> None:
     """An archive source: fetch keeps only its extracted members, so the archive itself is looked for in the
     mirrors (JINSTRUCT_MIRROR, fetch.mirrors) and its recorded sha256 recomputed there."""
-    from jinstruct.sources.fetch import mirror_dirs, mirror_candidate
+    from jinstruct.sources.fetch import mirror_candidate, mirror_dirs
 
     params_file = root / "params.yaml"
     params = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}) if params_file.is_file() else {}

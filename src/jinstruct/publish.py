@@ -26,8 +26,8 @@ import polars as pl
 
 from jinstruct import buildinfo
 from jinstruct.card import render_card
-from jinstruct.licenses import derive_licence
 from jinstruct.errors import InputError, RemoteError
+from jinstruct.licenses import derive_licence
 from jinstruct.records import file_sha256, write_json, write_parquet
 
 log = logging.getLogger("jinstruct")

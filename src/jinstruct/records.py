@@ -102,6 +102,9 @@ _CHUNK_LINES = 50_000  # lines per retry chunk once the whole-file fast read has
 # a JSON \u escape of a UTF-16 surrogate: valid only in pairs, so such lines are checked one by one
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 # text values that polars may have turned into text from another JSON type ({..}, [..], numbers, booleans)
+_WHITESPACE = b" \t\r\n\f\v"
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
+_LEADING_BLANK = re.compile(rb"[ \t\r\f\v]*\n")
 _MAYBE_COERCED = r"^(?:[\[{]|-?[0-9]|true$|false$)"
 
 
@@ -160,6 +163,42 @@ def _suspect_rows(frame: pl.DataFrame, lines: list[bytes], text_fields: Iterable
     return suspects
 
 
+def _text_ok(frame: pl.DataFrame, text_fields: Iterable[str]) -> bool:
+    return all(frame.schema.get(field, pl.String) in (pl.String, pl.Null) for field in text_fields)
+
+
+def _drop_suspects(frame: pl.DataFrame, numbers: list[int], lines: list[bytes],
+                   text_fields: tuple[str, ...]) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Number the rows of a fast read and drop the suspect rows that the per-line check refuses."""
+    bad = [(i, problem) for i in sorted(_suspect_rows(frame, lines, text_fields))
+           if (problem := _line_problem(lines[i], text_fields))]
+    frame = frame.with_columns(pl.Series(LINE_COLUMN, numbers, dtype=pl.Int64))
+    if bad:
+        frame = frame.filter(~pl.int_range(pl.len()).is_in(pl.Series([i for i, _ in bad]).implode()))
+    return frame, [(numbers[i], problem) for i, problem in bad]
+
+
+def _read_whole(data: bytes, text_fields: tuple[str, ...]) -> tuple[pl.DataFrame, list[tuple[int, str]]] | None:
+    """The fast path: polars parses the whole file at once. None when the careful path is needed
+    (polars refuses a line, blank lines shift the numbering, a text field is not text)."""
+    end = len(data)  # the end of the last line, without copying the data as rstrip() would
+    while end and data[end - 1] in _WHITESPACE:
+        end -= 1
+    if _BLANK_LINE.search(data, 0, end) or _LEADING_BLANK.match(data, 0, end):
+        return None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != data.count(b"\n", 0, end) + 1 or not _text_ok(frame, text_fields):
+        return None
+    numbers = range(1, frame.height + 1)
+    suspects = _suspect_rows(frame, [], text_fields)
+    if not suspects and not _SURROGATE_ESCAPE.search(data):
+        return frame.with_columns(pl.Series(LINE_COLUMN, numbers, dtype=pl.Int64)), []
+    return _drop_suspects(frame, list(numbers), data[:end].split(b"\n"), text_fields)
+
+
 def _read_lines(numbers: list[int], lines: list[bytes], text_fields: tuple[str, ...],
                 where: str) -> tuple[list[pl.DataFrame], list[tuple[int, str]]]:
     """Parse lines fast with polars; lines it cannot take, or that look suspect, are checked one by one."""
@@ -167,13 +206,9 @@ def _read_lines(numbers: list[int], lines: list[bytes], text_fields: tuple[str, 
         frame = _ndjson(lines)
     except pl.exceptions.PolarsError:
         frame = None
-    if frame is not None and all(frame.schema.get(f, pl.String) in (pl.String, pl.Null) for f in text_fields):
-        bad = [(i, problem) for i in sorted(_suspect_rows(frame, lines, text_fields))
-               if (problem := _line_problem(lines[i], text_fields))]
-        frame = frame.with_columns(pl.Series(LINE_COLUMN, numbers, dtype=pl.Int64))
-        if bad:
-            frame = frame.filter(~pl.int_range(pl.len()).is_in([i for i, _ in bad]))
-        return [frame], [(numbers[i], problem) for i, problem in bad]
+    if frame is not None and frame.height == len(lines) and _text_ok(frame, text_fields):
+        frame, bad = _drop_suspects(frame, numbers, lines, text_fields)
+        return [frame], bad
     if len(lines) > _CHUNK_LINES:  # a bad line then costs the slow path only in its own chunk
         frames: list[pl.DataFrame] = []
         broken: list[tuple[int, str]] = []
@@ -220,8 +255,7 @@ def _json_array_lines(data: bytes, where: str) -> list[bytes] | None:
 
 def _read_jsonl(path: Path, stage: str, text_fields: Iterable[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:
     data = path.read_bytes()
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
+    data = data.removeprefix(_BOM)
     if not data.strip():
         raise InputError(f"{path}: holds only whitespace (no records)")
     items = _json_array_lines(data, str(path)) if path.suffix == ".json" else None
@@ -231,6 +265,11 @@ def _read_jsonl(path: Path, stage: str, text_fields: Iterable[str] = ()) -> tupl
         where, numbers, lines = f"{path.name} item ", list(range(1, len(items) + 1)), items
     else:
         where = f"{path.name}:"
+        fast = _read_whole(data, tuple(text_fields))
+        if fast is not None:
+            rejects = [_broken(f"{where}{number}", stage, "parse_error", f"{where}{number}: {problem}")
+                       for number, problem in fast[1]]
+            return fast[0], parse_error_frame(rejects)
         lines = data.split(b"\n")
         del data
         numbers = [number for number, raw in enumerate(lines, start=1) if raw.strip()]

@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from jinstruct import __version__
-from jinstruct.sources.urls import redact_urls
 from jinstruct.records import SCHEMA_FIELDS, SPLIT_NAMES, InputError, dataset_hash, file_sha256, read_records
+from jinstruct.sources.urls import redact_urls
 
 SPLIT_COLUMNS = (*SCHEMA_FIELDS, "group")
 MANIFEST_NAME = "manifest.json"

@@ -73,8 +73,9 @@ def _nested_counts(df: pl.DataFrame, outer: str, inner: str) -> dict[str, dict[s
     nested: dict[str, dict[str, int]] = {}
     if df.height == 0:
         return nested
-    # plain files need not have a `task` (or `source`) column: their rows count as "(unknown)"
-    column = lambda name: pl.col(name).fill_null("(unknown)") if name in df.columns else pl.lit("(unknown)").alias(name)  # noqa: E731
+    def column(name: str) -> pl.Expr:  # plain files need not have a `task` (or `source`) column
+        return pl.col(name).fill_null("(unknown)") if name in df.columns else pl.lit("(unknown)").alias(name)
+
     counts = df.group_by(column(outer), column(inner)).len()
     for row in counts.sort(outer, inner).iter_rows(named=True):
         nested.setdefault(row[outer], {})[row[inner]] = row["len"]

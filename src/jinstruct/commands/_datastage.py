@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
 from jinstruct.commands._paths import check_paths
+from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
 from jinstruct.records import LINE_COLUMN, TEXT_FIELDS, InputError, check_text_columns, read_table
 from jinstruct.stage import StageResult, write_stage_outputs
 
