@@ -98,7 +98,10 @@ def write_json(obj: object, path: str | os.PathLike) -> None:
 LINE_COLUMN = "__jinstruct_line__"  # 1-based line (JSONL) or item (JSON array) of each row; dropped before writing
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _BOM = b"\xef\xbb\xbf"
-_CHUNK_LINES = 50_000  # lines per retry chunk once the whole-file fast read has failed
+# When polars refuses a block of lines, the block is cut into _CHUNK_PARTS parts and each retried, down
+# to _SMALLEST_CHUNK lines, which are checked one by one: a few bad lines cost little of the fast path.
+_CHUNK_PARTS = 8
+_SMALLEST_CHUNK = 256
 # a JSON \u escape of a UTF-16 surrogate: valid only in pairs, so such lines are checked one by one
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 # text values that polars may have turned into text from another JSON type ({..}, [..], numbers, booleans)
@@ -209,12 +212,13 @@ def _read_lines(numbers: list[int], lines: list[bytes], text_fields: tuple[str, 
     if frame is not None and frame.height == len(lines) and _text_ok(frame, text_fields):
         frame, bad = _drop_suspects(frame, numbers, lines, text_fields)
         return [frame], bad
-    if len(lines) > _CHUNK_LINES:  # a bad line then costs the slow path only in its own chunk
+    if len(lines) > _SMALLEST_CHUNK:  # narrow down: a bad line then costs the slow path only in its own chunk
         frames: list[pl.DataFrame] = []
         broken: list[tuple[int, str]] = []
-        for start in range(0, len(lines), _CHUNK_LINES):
-            more_frames, more_broken = _read_lines(numbers[start:start + _CHUNK_LINES],
-                                                   lines[start:start + _CHUNK_LINES], text_fields, where)
+        size = -(-len(lines) // _CHUNK_PARTS)
+        for start in range(0, len(lines), size):
+            more_frames, more_broken = _read_lines(numbers[start:start + size], lines[start:start + size],
+                                                   text_fields, where)
             frames += more_frames
             broken += more_broken
         return frames, broken
