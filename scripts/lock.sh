@@ -32,7 +32,7 @@ done
 compile() {
   "$UV" pip compile pyproject.toml --quiet --generate-hashes --custom-compile-command "make lock" \
     --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-    --find-links "$TORCH_WHEELS" --override requirements/torch-cpu.in "$@"
+    --find-links "$TORCH_WHEELS" --override requirements/overrides.in "$@"
 }
 # Each file starts with the extras it holds; scripts/check_lock.py compares them with pyproject.toml.
 compile --all-extras -o requirements/all.txt
