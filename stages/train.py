@@ -14,6 +14,7 @@ from jinstruct.records import write_json
 from jinstruct.stage import stage_main
 from jinstruct.train.base import read_identity
 from jinstruct.train.data import load_verified_splits
+from jinstruct.train.determinism import stable_adapter_config
 from jinstruct.train.folders import atomic_directory
 from jinstruct.train.lora import run_lora
 
@@ -42,6 +43,7 @@ def main() -> None:
         run = run_lora(splits, dataset_hash, BASE, identity, params, on_step=on_step)
     with atomic_directory(ADAPTER) as folder:
         run.model.save_pretrained(folder)
+        stable_adapter_config(folder / "adapter_config.json")
         write_json(run.info, folder / "training_info.json")
     write_json(run.metrics, METRICS)
     write_json(run.timings, TIMINGS)

@@ -43,14 +43,14 @@ def _params(threads: int, **train) -> dict:
     return params
 
 
-def _train_in_scratch_project(root: Path, base_dir: Path, params: dict) -> Path:
+def _train_in_scratch_project(root: Path, base_dir: Path, params: dict, hash_seed: str) -> Path:
     write_processed(root / "data" / "processed", instruction_records(60))
     (root / "models").mkdir()
     os.symlink(base_dir, root / "models" / "base")
     (root / "params.yaml").write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
     done = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True,
-                          timeout=300)
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True,
+                          timeout=900)
     assert done.returncode == 0, done.stderr
     return root
 
@@ -63,8 +63,12 @@ def _hashed_files(root: Path) -> dict[str, bytes]:
 
 
 def test_the_train_stage_twice_gives_byte_identical_adapter_metrics_and_curves(base_dir, tmp_path):
-    first = _hashed_files(_train_in_scratch_project(tmp_path / "one", base_dir, _params(threads=2)))
-    second = _hashed_files(_train_in_scratch_project(tmp_path / "elsewhere" / "two", base_dir, _params(threads=2)))
+    # Each stage run is its own process with its own string-hash seed, as under DVC; these two
+    # seeds order {"q_proj", "v_proj"} differently (peft's set-valued target_modules came out in
+    # either order before stable_adapter_config).
+    first = _hashed_files(_train_in_scratch_project(tmp_path / "one", base_dir, _params(threads=2), "1"))
+    second = _hashed_files(_train_in_scratch_project(tmp_path / "elsewhere" / "two", base_dir, _params(threads=2),
+                                                     "3"))
     assert "models/adapter/adapter_model.safetensors" in first
     assert first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []

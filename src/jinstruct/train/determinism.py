@@ -50,3 +50,24 @@ def settings_in_effect() -> dict:
 
     return {"threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+# peft keeps these as Python sets and writes them to adapter_config.json in set
+# order, which follows string hashing and so changes from process to process
+# (PYTHONHASHSEED): the same adapter got different config bytes run to run.
+SET_VALUED_ADAPTER_KEYS = ("target_modules", "exclude_modules")
+
+
+def stable_adapter_config(path) -> None:
+    """Rewrite a peft adapter_config.json with its set-valued entries sorted."""
+    import json
+    from pathlib import Path
+
+    from jinstruct.records import write_json
+
+    path = Path(path)
+    config = json.loads(path.read_text(encoding="utf-8"))
+    for key in SET_VALUED_ADAPTER_KEYS:
+        if isinstance(config.get(key), list):
+            config[key] = sorted(config[key])
+    write_json(config, path)
