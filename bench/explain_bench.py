@@ -12,6 +12,7 @@ start-up, same files).
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,10 +32,19 @@ for path in paths:
 """
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child): CPU is the steadier figure on a loaded machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def medians(command: list[str], repeat: int) -> tuple[float, float]:
+    runs = [timed(command) for _ in range(repeat)]
+    return statistics.median(wall for wall, _ in runs), statistics.median(cpu for _, cpu in runs)
 
 
 def main() -> None:
@@ -42,18 +52,17 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("."))
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    floor = statistics.median(timed([sys.executable, "-c", "import polars"]) for _ in range(args.repeat))
-    print(f"process floor (python -c 'import polars'): {floor:.2f} s; load average {Path('/proc/loadavg').read_text().split()[0]}")
-    print(f"{'id':<22} {'explain s':>10} {'--verify s':>11} {'read whole files s':>19} {'ratio':>6}")
+    floor_wall, floor_cpu = medians([sys.executable, "-c", "import polars"], args.repeat)
+    print(f"load average {Path('/proc/loadavg').read_text().split()[0]}; median of {args.repeat} fresh processes, "
+          "wall / CPU seconds")
+    print(f"{'process floor (import polars)':<30} {floor_wall:>5.2f} / {floor_cpu:.2f}")
+    print(f"{'id':<22} {'explain':>13} {'--verify':>13} {'read whole files':>17} {'CPU ratio':>9}")
     for record_id in IDS:
-        explain = [timed([sys.executable, "-m", "jinstruct", "explain", "--root", str(args.root), record_id])
-                   for _ in range(args.repeat)]
-        verify = [timed([sys.executable, "-m", "jinstruct", "explain", "--root", str(args.root), record_id,
-                         "--verify"]) for _ in range(args.repeat)]
-        whole = [timed([sys.executable, "-c", WHOLE_FILES, str(args.root), record_id]) for _ in range(args.repeat)]
-        ours, peer = statistics.median(explain), statistics.median(whole)
-        print(f"{record_id:<22} {ours:>10.2f} {statistics.median(verify):>11.2f} {peer:>19.2f} {peer / ours:>6.2f}")
-
+        base = [sys.executable, "-m", "jinstruct", "explain", "--root", str(args.root), record_id]
+        explain, verify = medians(base, args.repeat), medians([*base, "--verify"], args.repeat)
+        whole = medians([sys.executable, "-c", WHOLE_FILES, str(args.root), record_id], args.repeat)
+        print(f"{record_id:<22} {explain[0]:>5.2f} / {explain[1]:<5.2f} {verify[0]:>5.2f} / {verify[1]:<5.2f} "
+              f"{whole[0]:>7.2f} / {whole[1]:<5.2f} {whole[1] / explain[1]:>9.2f}")
 
 if __name__ == "__main__":
     main()
