@@ -222,8 +222,8 @@ def explain_cell(record_id: str | None) -> str:
 
 def rejects(build: Build, text_limit: int) -> str:
     parts = ['<section id="rejects"><h2>Rejected examples per reason</h2>',
-             '<p class="small">The first records by id for each reason; long texts are cut. '
-             '<code>jinstruct explain ID</code> tells where a record came from and why it was removed.</p>']
+             ('<p class="small">The first records by id for each reason; long texts are cut. '
+              '<code>jinstruct explain ID</code> tells where a record came from and why it was removed.</p>')]
     if not build.reject_examples:
         return "".join(parts) + missing_note(build.missing.get("rejects", "no rejects")) + "</section>"
     for stage, examples in build.reject_examples.items():
