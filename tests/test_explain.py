@@ -29,7 +29,7 @@ from jinstruct.explain import explain_record
 from jinstruct.explain.render import render_story
 from jinstruct.records import InputError
 
-# upstream items of the default build known to hold each case (docs/explain.md)
+# upstream items of the default build known to hold each case
 DOLLY_INDEXES = [*range(12), 10529, 1659, 7122, 8417]      # two near-duplicate pairs
 JCQA_LINES = [*range(1, 13), 28, 183]                     # 28: ﾎﾞｽ (half-width kana); 183: in the eval set
 TANAKA_LINES = 40
