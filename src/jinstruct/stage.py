@@ -137,8 +137,19 @@ def write_stage_outputs(stage: str, incoming: pl.DataFrame, result: StageResult,
 
 
 def run_stage(stage: str, transform: Callable[[pl.DataFrame], StageResult], input_path: Path,
-              output: Path, rejects: Path, stats_path: Path) -> dict:
-    """Run one pipeline stage on a record file written by the stage before it."""
+              output: Path, rejects: Path, stats_path: Path, batches=None) -> dict:
+    """Run one pipeline stage on a record file written by the stage before it.
+
+    ``batches``: the stage's per-batch form (jinstruct.engine.plans.BatchPlan), used
+    instead of ``transform`` when the environment selects the Ray engine."""
+    if batches is not None:
+        from jinstruct.engine import engine_settings
+
+        settings = engine_settings()
+        if settings.on_ray:
+            from jinstruct.engine.batches import run_batch_stage
+
+            return run_batch_stage(stage, batches, input_path, output, rejects, stats_path, settings)
     started = time.perf_counter()
     incoming = read_records(input_path)
     result = transform(incoming)
