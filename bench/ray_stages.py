@@ -67,14 +67,14 @@ class PeakRss:
         self._thread.join()
 
 
-def prepare(work: Path, records: int, source: Path) -> None:
+def prepare(work: Path, source: Path, env: dict) -> None:
     """A project folder with the stage scripts, params, eval sets and the converted corpus."""
     work.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "stages", work / "stages", dirs_exist_ok=True)
     shutil.copyfile(REPO / "params.yaml", work / "params.yaml")
     (work / "data/interim").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, work / "data/interim/converted.parquet")
-    subprocess.run([sys.executable, "stages/fetch.py", "--eval"], cwd=work, check=True, capture_output=True)
+    subprocess.run([sys.executable, "stages/fetch.py", "--eval"], cwd=work, env=env, check=True, capture_output=True)
 
 
 def run_stages(work: Path, env: dict) -> list[dict]:
@@ -132,7 +132,7 @@ def main() -> None:
     for name in args.only or ("inprocess", "ray1", "ray3"):
         work = args.work / name
         shutil.rmtree(work, ignore_errors=True)
-        prepare(work, args.records, corpus)
+        prepare(work, corpus, base)
         if name == "inprocess":
             results[name] = run_stages(work, base)
         else:

@@ -63,8 +63,19 @@ def _features_packed(batch: pa.Table, settings: DedupSettings, codes: dict[str, 
         buckets[signed, band] = band_hashes(features.signatures, signed, band, settings.rows, partitions)
     frame = io.BytesIO()
     features.frame.write_ipc(frame, compression="uncompressed")
-    return pa.table([[frame.getvalue()], [features.signatures.tobytes()], [features.fields.tobytes()],
-                     [features.sizes.tobytes()], [buckets.tobytes()], [records.height]], schema=_FEATURES)
+    return pa.table([[frame.getvalue()], [_npy(features.signatures)], [_npy(features.fields)],
+                     [_npy(features.sizes)], [_npy(buckets)], [records.height]], schema=_FEATURES)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    """An array with its dtype and shape (whatever dedup's features use), as bytes."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _from_npy(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 def _pairs_in_block(batch: pa.Table, window: int, total: int) -> pa.Table:
@@ -91,7 +102,10 @@ class RayDedup:
 
     def key_features(self, df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
         one_thread = dataclasses.replace(settings, n_jobs=1)  # Ray's workers are the parallelism
-        total, width = df.height, len(settings.fields)
+        total = df.height
+        if total == 0:  # no blocks to send
+            self.buckets = np.empty((0, settings.bands), dtype=np.uint64)
+            return key_features(df, settings)
         packed = blocks(self.input_path, self.settings).map_batches(
             _features_packed, fn_kwargs={"settings": one_thread, "codes": task_codes(df)},
             batch_format="pyarrow", batch_size=None,
@@ -106,19 +120,17 @@ class RayDedup:
                 for row in table.to_pylist():
                     n = row["rows"]
                     frames.append(pl.read_ipc(io.BytesIO(row["frame"])))
-                    signatures[done:done + n] = np.frombuffer(row["signatures"], dtype=np.uint16).reshape(n, -1)
-                    sketches.append(np.frombuffer(row["fields"], dtype=np.uint16).reshape(n, -1))
-                    sizes.append(np.frombuffer(row["sizes"], dtype=np.int32).reshape(n, width))
-                    buckets.append(np.frombuffer(row["bands"], dtype=np.uint64).reshape(n, settings.bands))
+                    signatures[done:done + n] = _from_npy(row["signatures"])
+                    sketches.append(_from_npy(row["fields"]))
+                    sizes.append(_from_npy(row["sizes"]))
+                    buckets.append(_from_npy(row["bands"]))
                     done += n
                     bar.update(1)
         if done != total:
             raise RuntimeError(f"dedup on ray: {done} records came back from the workers, {total} went in")
-        self.buckets = np.concatenate(buckets) if buckets else np.empty((0, settings.bands), dtype=np.uint64)
-        return KeyFeatures(pl.concat(frames, rechunk=True) if frames else key_features(df, settings).frame,
-                           signatures,
-                           np.concatenate(sketches) if sketches else np.empty((0, 0), dtype=np.uint16),
-                           np.concatenate(sizes) if sizes else np.empty((0, width), dtype=np.int32))
+        self.buckets = np.concatenate(buckets)
+        return KeyFeatures(pl.concat(frames, rechunk=True), signatures, np.concatenate(sketches),
+                           np.concatenate(sizes))
 
     def candidate_pairs(self, signatures: np.ndarray, partitions: np.ndarray, bands: int, rows: int,
                         window: int, n_jobs: int = 1, members: np.ndarray | None = None) -> np.ndarray:
