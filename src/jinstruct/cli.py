@@ -8,11 +8,26 @@ their command runs, so ``jinstruct --help`` stays fast (no torch import).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
+from jinstruct.errors import (
+    EXIT_BUG,
+    EXIT_FILESYSTEM,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_REMOTE,
+    InputError,
+    RemoteError,
+)
 from jinstruct.progress import setup_logging
-from jinstruct.records import InputError
+
+_OS_ERRORS = {errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on the device",
+              errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
+              errno.EPERM: "operation not permitted", errno.EISDIR: "is a folder",
+              errno.ENOTDIR: "a part of the path is a file, not a folder", errno.ENOENT: "no such file or folder"}
+
 
 COMMANDS = {
     "normalize": "normalise the text of any JSONL/Parquet file (raw text kept)",
@@ -34,9 +49,11 @@ def _command_module(name: str):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jinstruct", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if name == only:
             _command_module(name).configure(sub)
     return parser
@@ -49,15 +66,36 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return _command_module(args.command).run(args) or 0
-    except InputError as exc:
-        print(f"jinstruct {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        code, message = describe_error(exc)
+        print(f"jinstruct {args.command}: error: {message}", file=sys.stderr)
+        return code
+
+
+def describe_error(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for an error that ends a command."""
+    if isinstance(exc, InputError):
+        return EXIT_INPUT, _one_line(str(exc))
+    if isinstance(exc, RemoteError):
+        return EXIT_REMOTE, _one_line(str(exc))
+    if isinstance(exc, OSError) and exc.errno is not None:
+        what = _OS_ERRORS.get(exc.errno, exc.strerror or type(exc).__name__)
+        where = exc.filename if exc.filename is not None else "a file"
+        return EXIT_FILESYSTEM, f"cannot write or read {where}: {what}"
+    return EXIT_BUG, (f"unexpected {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+                      "(a bug in jinstruct; rerun with --debug for the traceback)")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"
 
 
 if __name__ == "__main__":
