@@ -160,3 +160,32 @@ def test_changed_base_weights_break_the_chain(project):
     (project / "models/base/model.safetensors").write_bytes(b"other base weights")
     broken = trace(project / "metrics/eval.json").first_broken
     assert broken.kind == "base" and "differs from the recorded weights_sha256" in broken.detail
+
+
+def test_an_archive_source_is_checked_against_the_archive_in_the_mirror(tmp_path, monkeypatch):
+    from jinstruct.buildinfo import SourceFile, SourceInfo
+    from jinstruct.lineage import Chain, _source
+
+    url = "https://example.com/releases/corpus-v1.tar.gz"
+    archive = tmp_path / "mirror" / "example.com" / "releases" / "corpus-v1.tar.gz"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"the archive bytes as fetched")
+    recorded = hashlib.sha256(archive.read_bytes()).hexdigest()
+    source = SourceInfo("corpus", "CC-BY-4.0", (SourceFile(url, recorded, None, None, 28),), 10, {"kind": "archive"})
+    root = tmp_path / "project"
+    root.mkdir()
+
+    monkeypatch.delenv("JINSTRUCT_MIRROR", raising=False)
+    chain = Chain("x")
+    _source(chain, source, root)
+    assert chain.links[-1].status == "unchecked" and "in no mirror" in chain.links[-1].detail
+
+    monkeypatch.setenv("JINSTRUCT_MIRROR", str(tmp_path / "mirror"))
+    chain = Chain("x")
+    _source(chain, source, root)
+    assert chain.links[-1].status == "verified"
+
+    archive.write_bytes(b"another archive")
+    chain = Chain("x")
+    _source(chain, source, root)
+    assert chain.links[-1].status == "broken" and "sha256 differs" in chain.links[-1].detail

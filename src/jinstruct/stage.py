@@ -188,12 +188,13 @@ def stage_main(name: str, body: Callable[[], object]) -> None:
     """Entry point for ``stages/<name>.py``: one-line errors, exit code 2."""
     import sys
 
+    from jinstruct.errors import InputError, RemoteError, describe_error
     from jinstruct.progress import setup_logging
-    from jinstruct.records import InputError
 
     setup_logging()
     try:
         body()
-    except InputError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (InputError, RemoteError, OSError) as exc:  # a user's or the machine's problem: one line
+        code, message = describe_error(exc)
+        print(f"{name}: error: {message}", file=sys.stderr)
+        raise SystemExit(code) from None
