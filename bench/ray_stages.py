@@ -50,16 +50,19 @@ class PeakRss:
         self._thread.start()
 
     def _run(self) -> None:
+        # only this benchmark's processes: the stage process, and the Ray workers of the
+        # cluster this script started (other users' Ray workers share the machine)
+        mine = psutil.Process()
         while not self._stop.is_set():
-            for process in psutil.process_iter(["pid", "cmdline", "memory_info"]):
-                info = process.info
-                if not info["memory_info"]:
+            for process in mine.children(recursive=True):
+                try:
+                    rss, cmdline = process.memory_info().rss, process.cmdline()
+                except psutil.Error:
                     continue
-                rss = info["memory_info"].rss
-                if info["pid"] == self.driver_pid:
+                if process.pid == self.driver_pid:
                     self.driver = max(self.driver, rss)
-                elif info["cmdline"] and info["cmdline"][0].startswith("ray::"):
-                    self.workers[info["pid"]] = max(self.workers.get(info["pid"], 0), rss)
+                elif cmdline and cmdline[0].startswith("ray::"):
+                    self.workers[process.pid] = max(self.workers.get(process.pid, 0), rss)
             time.sleep(0.2)
 
     def stop(self) -> None:

@@ -88,6 +88,6 @@ def run_batch_stage(stage: str, plan: BatchPlan, input_path: Path, output: Path,
         kept, rejected, stats = [empty.kept], [empty.rejected], [empty.extra_stats]
     result = StageResult(pl.concat(kept, how="vertical", rechunk=True),
                          pl.concat(rejected, how="vertical", rechunk=True), plan.merge_stats(stats))
-    # the accounting needs the incoming sources only, not a second copy of the records
-    incoming = pl.read_parquet(input_path, columns=["source"])
+    # the accounting (by id, per source) needs these two columns, not a second copy of the records
+    incoming = pl.read_parquet(input_path, columns=["id", "source"])
     return write_stage_outputs(stage, incoming, result, output, rejects, stats_path, started)

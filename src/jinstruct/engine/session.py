@@ -60,6 +60,8 @@ def _init_arguments(settings: EngineSettings) -> dict:
     if settings.address:
         arguments["address"] = settings.address
         return arguments  # the cluster's own resources and store apply
+    # a new instance for this run, never whichever `ray start` cluster this machine happens to run
+    arguments["address"] = "local"
     if settings.cpus:
         arguments["num_cpus"] = settings.cpus
     if settings.object_store_memory:
