@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -76,3 +77,23 @@ def test_a_renamed_id_is_a_lost_and_an_invented_record():
     empty = partition(frame.head(0).with_columns(reason=pl.lit(None, pl.String), detail=pl.lit("")), "x").rejected
     with pytest.raises(AccountingError, match=r"2 id\(s\) do not balance, e.g. 'fixture:1': 1 in, 0 out"):
         stage_stats("x", frame, StageResult(renamed, empty))
+
+
+def test_a_stage_that_cannot_write_ends_with_one_line_and_exit_code_3(tmp_path, capsys):
+    from jinstruct.stage import stage_main
+
+    target = Path("/sys/jinstruct-stage-test.parquet")
+    try:
+        target.write_bytes(b"")
+        target.unlink()
+        pytest.skip("/sys is writable on this machine")
+    except OSError:
+        pass
+    source = tmp_path / "in.parquet"
+    write_parquet(pl.DataFrame([record(i) for i in range(2)]), source)
+    keep_all = lambda df: partition(df.with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), "x")  # noqa: E731
+    with pytest.raises(SystemExit) as stopped:
+        stage_main("x", lambda: run_stage("x", keep_all, source, target, tmp_path / "r.parquet", tmp_path / "s.json"))
+    assert stopped.value.code == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("x: error: cannot write or read /sys") and "Traceback" not in err[0]

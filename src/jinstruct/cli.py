@@ -8,26 +8,11 @@ their command runs, so ``jinstruct --help`` stays fast (no torch import).
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import sys
 
-from jinstruct.errors import (
-    EXIT_BUG,
-    EXIT_FILESYSTEM,
-    EXIT_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_REMOTE,
-    InputError,
-    RemoteError,
-)
+from jinstruct.errors import EXIT_INTERRUPTED, describe_error
 from jinstruct.progress import setup_logging
-
-_OS_ERRORS = {errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on the device",
-              errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
-              errno.EPERM: "operation not permitted", errno.EISDIR: "is a folder",
-              errno.ENOTDIR: "a part of the path is a file, not a folder", errno.ENOENT: "no such file or folder"}
-
 
 COMMANDS = {
     "normalize": "normalise the text of any JSONL/Parquet file (raw text kept)",
@@ -39,6 +24,7 @@ COMMANDS = {
     "lineage": "trace a metric, adapter, card or manifest back to its sources",
     "diff": "compare two dataset versions",
     "report": "write the HTML report of the current build",
+    "explain": "the whole story of one record: source, convert, normalize, dedup, filter, split",
 }
 
 
@@ -78,24 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         code, message = describe_error(exc)
         print(f"jinstruct {args.command}: error: {message}", file=sys.stderr)
         return code
-
-
-def describe_error(exc: BaseException) -> tuple[int, str]:
-    """(exit code, one line) for an error that ends a command."""
-    if isinstance(exc, InputError):
-        return EXIT_INPUT, _one_line(str(exc))
-    if isinstance(exc, RemoteError):
-        return EXIT_REMOTE, _one_line(str(exc))
-    if isinstance(exc, OSError) and exc.errno is not None:
-        what = _OS_ERRORS.get(exc.errno, exc.strerror or type(exc).__name__)
-        where = exc.filename if exc.filename is not None else "a file"
-        return EXIT_FILESYSTEM, f"cannot write or read {where}: {what}"
-    return EXIT_BUG, (f"unexpected {type(exc).__name__}: {_one_line(str(exc))[:300]} "
-                      "(a bug in jinstruct; rerun with --debug for the traceback)")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "(no message)"
 
 
 if __name__ == "__main__":

@@ -165,8 +165,19 @@ def write_stage_outputs(stage: str, incoming: pl.DataFrame, result: StageResult,
 
 
 def run_stage(stage: str, transform: Callable[[pl.DataFrame], StageResult], input_path: Path,
-              output: Path, rejects: Path, stats_path: Path) -> dict:
-    """Run one pipeline stage on a record file written by the stage before it."""
+              output: Path, rejects: Path, stats_path: Path, batches=None) -> dict:
+    """Run one pipeline stage on a record file written by the stage before it.
+
+    ``batches``: the stage's per-batch form (jinstruct.engine.plans.BatchPlan), used
+    instead of ``transform`` when the environment selects the Ray engine."""
+    if batches is not None:
+        from jinstruct.engine import engine_settings
+
+        settings = engine_settings()
+        if settings.on_ray:
+            from jinstruct.engine.batches import run_batch_stage
+
+            return run_batch_stage(stage, batches, input_path, output, rejects, stats_path, settings)
     started = time.perf_counter()
     incoming = read_records(input_path)
     result = transform(incoming)
@@ -177,12 +188,13 @@ def stage_main(name: str, body: Callable[[], object]) -> None:
     """Entry point for ``stages/<name>.py``: one-line errors, exit code 2."""
     import sys
 
+    from jinstruct.errors import InputError, RemoteError, describe_error
     from jinstruct.progress import setup_logging
-    from jinstruct.records import InputError
 
     setup_logging()
     try:
         body()
-    except InputError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (InputError, RemoteError, OSError) as exc:  # a user's or the machine's problem: one line
+        code, message = describe_error(exc)
+        print(f"{name}: error: {message}", file=sys.stderr)
+        raise SystemExit(code) from None
