@@ -275,6 +275,8 @@ def test_rejected_text_is_escaped_and_cut(built):
         assert f"<h4>{reason} (" in page
     # two examples per reason at most: not_japanese has two rejects, both shown
     assert "dolly_ja:0100" in page and "dolly_ja:0101" in page
+    # each shown reject says how to get its whole story
+    assert '<code class="small">jinstruct explain dolly_ja:0100</code>' in page
 
 
 def test_header_clusters_training_and_eval(built):

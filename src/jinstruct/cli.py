@@ -24,6 +24,7 @@ COMMANDS = {
     "lineage": "trace a metric, adapter, card or manifest back to its sources",
     "diff": "compare two dataset versions",
     "report": "write the HTML report of the current build",
+    "explain": "the whole story of one record: source, convert, normalize, dedup, filter, split",
 }
 
 

@@ -120,20 +120,26 @@ def filter_plan(params: dict | None, text_fields, eval_dir: Path | None, eval_se
         built = _built_filters(key)
         filters = [_fresh(flt) for flt, _ in built]
         # the same steps as filters.filter_records, with filters whose stats we can collect
-        reasons, details = Compose(filters)(records, FieldContext.from_params(merged, fields, records.columns))
+        compose = Compose(filters)
+        reasons, details = compose(records, FieldContext.from_params(merged, fields, records.columns))
         result = partition(records.with_columns(reasons, details), STAGE)
         result.extra_stats = {"accumulators": [{name: getattr(flt, name) for name in names}
-                                               for flt, (_, names) in zip(filters, built)]}
+                                               for flt, (_, names) in zip(filters, built)],
+                              "rejected_by_filter": compose.rejected_by_filter}
         return result
 
     def merge_stats(parts: list[dict | None]) -> dict | None:
-        filters = [_fresh(flt) for flt, _ in _built_filters(key)]
+        compose = Compose([_fresh(flt) for flt, _ in _built_filters(key)])
         for part in parts:
             if part is None:
                 continue
-            for flt, accumulators in zip(filters, part["accumulators"]):
+            for flt, accumulators in zip(compose.filters, part["accumulators"]):
                 for name, value in accumulators.items():
                     _merge_into(getattr(flt, name), value)
-        return Compose(filters).extra_stats()
+            for name, counts in part.get("rejected_by_filter", {}).items():
+                merged_counts = compose.rejected_by_filter.setdefault(name, {})
+                for reason, count in counts.items():
+                    merged_counts[reason] = merged_counts.get(reason, 0) + count
+        return compose.extra_stats()
 
     return BatchPlan(apply, merge_stats)

@@ -213,9 +213,17 @@ def clusters(build: Build, images: dict[str, bytes], example_ids: list[str], tex
     return "".join(parts) + "</section>"
 
 
+def explain_cell(record_id: str | None) -> str:
+    """The id of a rejected record and the command that tells its whole story."""
+    if not record_id:
+        return esc(record_id)
+    return f'{esc(record_id)}<br><code class="small">jinstruct explain {esc(record_id)}</code>'
+
+
 def rejects(build: Build, text_limit: int) -> str:
     parts = ['<section id="rejects"><h2>Rejected examples per reason</h2>',
-             '<p class="small">The first records by id for each reason; long texts are cut.</p>']
+             ('<p class="small">The first records by id for each reason; long texts are cut. '
+              '<code>jinstruct explain ID</code> tells where a record came from and why it was removed.</p>')]
     if not build.reject_examples:
         return "".join(parts) + missing_note(build.missing.get("rejects", "no rejects")) + "</section>"
     for stage, examples in build.reject_examples.items():
@@ -230,7 +238,7 @@ def rejects(build: Build, text_limit: int) -> str:
                     raw = record.get(f"raw_{name}") if stage == "normalize" else None  # later stages: text as cleaned
                     if raw and raw != record.get(name):
                         fields.append(f"<b>raw {esc(name)}</b>: {esc(preview(raw, text_limit))}")
-                rows.append([esc(record.get("id")), esc(record.get("source")), esc(record.get("task")),
+                rows.append([explain_cell(record.get("id")), esc(record.get("source")), esc(record.get("task")),
                              esc(preview(record.get("detail"), 200)),
                              '<div class="text">' + "<br>".join(fields) + "</div>"])
             total = build.stage_stats.get(stage, {}).get("rejected_by_reason", {}).get(reason)
