@@ -43,7 +43,8 @@ COMPARED = (
     + [f"data/interim/{name}.parquet" for name in ("normalized", "deduped", "dedup_clusters", "dedup_index",
                                                      "filtered")]
 )
-BEFORE_RAY = ("data/raw", "data/eval", "data/interim/converted.parquet")
+# metrics/convert.json too: split folds every data stage's totals into metrics/split.json
+BEFORE_RAY = ("data/raw", "data/eval", "data/interim/converted.parquet", "metrics/convert.json")
 
 
 def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
