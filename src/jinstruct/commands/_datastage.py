@@ -9,18 +9,15 @@ without ``source`` get the file stem. Every other column passes through.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
+from jinstruct.outputs import OutputSet
+from jinstruct.params import PARAMS_FILE, stage_settings
+from jinstruct.pipeline import RunSettings
 from jinstruct.records import TEXT_FIELDS, check_text_columns, read_table
-from jinstruct.stage import StageResult, write_stage_outputs
-
-# (params section, text fields) -> transform over a frame
-TransformFactory = Callable[[dict, list[str]], Callable[[pl.DataFrame], StageResult]]
+from jinstruct.stage import Incoming, Transform, run_stage
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,10 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override a param of this stage, e.g. --set threshold=0.8")
 
 
-def _params_section(stage: str, path: Path | None) -> dict:
-    if path is None and not PARAMS_FILE.is_file():
-        return {}
-    return load_params(stage, path or PARAMS_FILE) or {}
+def params_file(args: argparse.Namespace) -> Path | None:
+    """The params file a command reads: --params, else ./params.yaml when present, else none (defaults)."""
+    return args.params or (PARAMS_FILE if PARAMS_FILE.is_file() else None)
 
 
 def _with_identity(df: pl.DataFrame, stem: str) -> pl.DataFrame:
@@ -54,18 +50,28 @@ def _with_identity(df: pl.DataFrame, stem: str) -> pl.DataFrame:
     return df.drop("__line__", strict=False)
 
 
-def run_datastage(args: argparse.Namespace, stage: str, factory: TransformFactory) -> int:
-    started = time.perf_counter()
-    frame, parse_rejects = read_table(args.input, stage=stage)
-    text_fields = args.text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
-    if frame.height:
-        check_text_columns(frame, text_fields, args.input)
-    frame = _with_identity(frame, args.input.stem)
-    params = apply_overrides(_params_section(stage, args.params), args.set)
-    result = factory(params, text_fields)(frame)
-    if parse_rejects.height:
-        result = StageResult(result.kept, pl.concat([result.rejected, parse_rejects], how="diagonal_relaxed"),
-                             result.extra_stats)
-    write_stage_outputs(stage, frame, result, args.output, args.rejects, args.stats, started,
-                        parse_rejects=parse_rejects.height)
+def run_datastage(args: argparse.Namespace, stage: str, transform: Transform, artifacts: tuple[str, ...] = (),
+                  **extra) -> int:
+    """Run ``stage``'s transform on ``--input`` and publish ``--output`` (+ rejects, stats, artifacts) as one set.
+
+    ``extra`` adds fields of ``RunSettings`` (the filter's eval sets).
+    """
+    settings = stage_settings(stage, params_file(args), args.set, required=False)
+    outputs = OutputSet(args.output, args.rejects, args.stats,
+                        {name: getattr(args, name) for name in artifacts if getattr(args, name, None)})
+    outputs.targets()  # two outputs on one path: refused before anything is read
+    text_fields = args.text_fields
+
+    def read() -> Incoming:
+        nonlocal text_fields
+        frame, parse_rejects = read_table(args.input, stage=stage)
+        text_fields = text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
+        if frame.height:
+            check_text_columns(frame, text_fields, args.input)
+        return Incoming(_with_identity(frame, args.input.stem), parse_rejects)
+
+    def run_settings(_incoming: Incoming) -> RunSettings:
+        return RunSettings(settings, tuple(text_fields), fields_given=bool(args.text_fields), **extra)
+
+    run_stage(stage, transform, run_settings, read, outputs)
     return 0
