@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
 import pytest
 from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q, TANAKA, frame, record
 
 from jinstruct.dedup import dedup_records
+from jinstruct.dedup.features import key_features
 from jinstruct.dedup.keys import canonical_texts
+from jinstruct.dedup.lsh import fields_agree
+from jinstruct.dedup.minhash import distinct_shingle_counts
+from jinstruct.dedup.settings import resolve_settings
 from jinstruct.records import InputError
 from jinstruct.stage import stage_stats
 
@@ -250,3 +255,44 @@ def test_exact_verification_reports_the_true_jaccard_of_the_n_gram_sets():
     assert kept == {"a:1"}
     assert rejected["a:2"] == ("near_duplicate", f"near duplicate of a:1 (jaccard {expected:.2f}, exact Jaccard)")
     assert outcome.clusters.filter(id="a:2")["similarity"].item() == pytest.approx(expected)
+
+
+def _grams(text: str, n: int) -> set[str]:
+    return {text[i:i + n] for i in range(len(text) - n + 1)}
+
+
+# Repetitive text: one phrase said forty times, then a sentence; and that sentence
+# followed by another one. Their 5-gram sets share only the first sentence.
+REPEATED = "ありがとう" * 40 + "今日は天気が良いので公園まで散歩に行きました"
+OTHER = "今日は天気が良いので公園まで散歩に行きました。明日は図書館で本を読む予定です"
+
+
+def test_distinct_shingle_counts_are_set_sizes():
+    texts = [REPEATED, OTHER, "", "abc", "aaaaaaa", "𠮷𠮷𠮷𠮷𠮷𠮷"]
+    for n in (2, 5):
+        assert distinct_shingle_counts(texts, n).tolist() == [len(_grams(text, n)) for text in texts]
+
+
+def test_repetitive_text_is_not_taken_for_contained():
+    a, b = _grams(REPEATED, 5), _grams(OTHER, 5)
+    # the real sets: neither is nearly contained in the other, nor similar
+    assert len(a & b) / min(len(a), len(b)) < 0.7 and len(a & b) / len(a | b) < 0.45
+    pair = [record("r:1", "", REPEATED), record("r:2", "", OTHER)]
+    # 64 bands of 2 make the pair a certain candidate; exact verification rules out estimation noise
+    outcome = dedup_records(frame(pair), {**PARAMS, "verify": "exact", "bands": 64, "rows": 2})
+    assert outcome.result.rejected.height == 0 and outcome.result.kept["id"].to_list() == ["r:1", "r:2"]
+    assert outcome.index["shingles"].to_list() == [len(a), len(b)]
+
+
+def test_field_overlap_uses_distinct_bigrams():
+    # the instruction fields share only "ね" bigrams; by positions the repeated one looked contained
+    first = record("f:1", "ねえねえ" * 30 + "この花の名前を教えて", FUJI_A)
+    second = record("f:2", "ねえ、あの山の高さは？", FUJI_A)
+    a, b = _grams(first["instruction"], 2), _grams(second["instruction"], 2)
+    assert len(a & b) / min(len(a), len(b)) < 0.5
+    settings = resolve_settings({"field_overlap": 0.5})
+    features = key_features(frame([first, second]), settings)
+    assert features.sizes[:, 0].tolist() == [len(a), len(b)]
+    pair = np.array([0]), np.array([1])
+    assert not fields_agree(features.fields, features.sizes, *pair, 0.5)[0]
+    assert fields_agree(features.fields, features.sizes, *pair, 0.0)[0]  # the check itself is what refuses

@@ -2,7 +2,8 @@
 
 Per record: the canonical key's xxh3-128 (exact duplicates), the hash of its
 digit runs (``numbers_must_match``), its katakana words (``names_must_match``),
-its length in characters, the bigram count of each field, its MinHash
+its length in characters and distinct n-gram count, the distinct bigram
+count of each field, its MinHash
 signature and the per-field bigram sketches.
 
 The canonical texts (keys.py) exist only for one chunk of ``chunk_records``
@@ -26,17 +27,17 @@ import polars as pl
 
 from jinstruct.dedup.keys import (canonical_key_expr, canonical_texts, joined_names_expr, numbers_expr,
                                   stable_hashes)
-from jinstruct.dedup.minhash import SketchSpec, sign_texts
+from jinstruct.dedup.minhash import SketchSpec, distinct_shingle_counts, sign_texts
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
 
 
 @dataclass
 class KeyFeatures:
-    frame: pl.DataFrame      # _key_hash, _numbers_hash, _key_chars, _names per record
+    frame: pl.DataFrame      # _key_hash, _numbers_hash, _key_chars, _shingles (distinct n-grams), _names per record
     signatures: np.ndarray   # (n, num_perm) uint16: low bits of the key's n-gram MinHash (0xFFFF rows: shorter than n)
     fields: np.ndarray       # (n, fields × FIELD_PERM) uint16: low 16 bits of each field's bigram MinHash
-    sizes: np.ndarray        # (n, fields) bigram count of each field
+    sizes: np.ndarray        # (n, fields) distinct bigrams of each field
 
 
 def canonical_fields(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
@@ -76,15 +77,15 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
         for position, column in enumerate(canonical.columns):
             fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM] = \
                 _low_bits(sign_texts(canonical[column], field_spec))
-        sizes[start:stop] = canonical.select(
-            (pl.col(column).str.len_chars().cast(pl.Int32) - FIELD_NGRAM + 1).clip(lower_bound=0)
-            for column in canonical.columns).to_numpy()
+        for position, column in enumerate(canonical.columns):
+            sizes[start:stop, position] = distinct_shingle_counts(canonical[column], FIELD_NGRAM)
         numbers = key.to_frame().select(numbers_expr(pl.col(key.name))).to_series() if settings.numbers_must_match \
             else pl.Series([""] * key.len())
         return start, pl.DataFrame({
             "_key_hash": stable_hashes(key, bits=128),
             "_numbers_hash": stable_hashes(numbers),
             "_key_chars": key.str.len_chars().cast(pl.Int64),
+            "_shingles": distinct_shingle_counts(key, settings.ngram),
             # even with names_must_match off: the index must let a later build apply the rule
             "_names": key.to_frame().select(joined_names_expr(pl.col(key.name))).to_series(),
         })
@@ -97,5 +98,5 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
             bar.update(part.height)
     frame = pl.concat([parts[start] for start in sorted(parts)]) if parts else pl.DataFrame(
         schema={"_key_hash": pl.String, "_numbers_hash": pl.UInt64, "_key_chars": pl.Int64,
-                "_names": pl.String})
+                "_shingles": pl.Int32, "_names": pl.String})
     return KeyFeatures(frame, signatures, fields, sizes)

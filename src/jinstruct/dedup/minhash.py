@@ -165,6 +165,41 @@ def _signature_rows(offsets, data, first_text, stop_text, n, a, b, out):
         out[text - first_text, :] = signature
 
 
+@numba.njit(nogil=True, cache=True)
+def _distinct_counts(offsets, data, n, out):
+    """Per text: how many *distinct* n-grams it has (by 64-bit hash; a collision among
+    a few thousand n-grams has probability ~1e-13)."""
+    longest = 1
+    for text in range(offsets.size - 1):
+        longest = max(longest, offsets[text + 1] - offsets[text])
+    points = np.empty(longest, dtype=np.uint32)
+    hashes = np.empty(longest, dtype=np.uint64)
+    for text in range(offsets.size - 1):
+        length = _code_points(data, offsets[text], offsets[text + 1], points)
+        windows = max(length - n + 1, 0)
+        for first in range(windows):
+            hashes[first] = _window_hash(points, first, n)
+        ordered = np.sort(hashes[:windows])
+        distinct = 1 if windows else 0
+        for position in range(1, windows):
+            distinct += ordered[position] != ordered[position - 1]
+        out[text] = distinct
+
+
+def distinct_shingle_counts(texts: pl.Series | list[str], n: int) -> np.ndarray:
+    """(len(texts),) int32: the number of distinct character n-grams of each text.
+
+    Set sizes for the overlap coefficient |A∩B| / min(|A|, |B|): the MinHash
+    Jaccard is a Jaccard of n-gram *sets*, so the sizes must be set sizes too.
+    Counting positions (length − n + 1) instead made repetitive text look
+    contained in its neighbours (issue #13, item 10).
+    """
+    column = Utf8Texts.from_series(texts) if isinstance(texts, pl.Series) else Utf8Texts.from_strings(texts)
+    out = np.empty(len(column), dtype=np.int32)
+    _distinct_counts(column.offsets, column.data, n, out)
+    return out
+
+
 def shingle_hashes64(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every character n-gram of every text, and n-grams per text."""
     column = Utf8Texts.from_strings(texts)

@@ -54,7 +54,7 @@ class _Signed:
     """Sketches per record row (exact duplicates carry their root's values)."""
     matrix: np.ndarray        # (n, num_perm) uint16 MinHash of the key's n-grams (features.py)
     fields: np.ndarray        # (n, fields × FIELD_PERM) uint16 bigram MinHash of each field, side by side
-    sizes: np.ndarray         # (n, fields) bigram count of each field
+    sizes: np.ndarray         # (n, fields) distinct bigrams of each field
     rows: np.ndarray          # the rows taking part in LSH: one per distinct (task, key), not short
 
 
@@ -74,7 +74,6 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings) -> tuple[pl.DataFrame, 
         features.frame,
     ], how="horizontal").with_row_index("_row").with_columns(
         _has_signature=pl.col("_key_chars") >= settings.ngram,
-        _shingles=(pl.col("_key_chars") - settings.ngram + 1).clip(lower_bound=0),
         _task_code=pl.col("_task").rank("dense").cast(pl.Int64),
         _group_code=pl.col("_group").rank("dense").cast(pl.Int64),
     )

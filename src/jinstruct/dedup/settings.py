@@ -55,8 +55,9 @@ FIELD_PERM = 16
 # Bumped whenever keys.canonical_texts or what the index stores changes, so an
 # old index is refused rather than silently compared with differently normalised
 # keys or read for columns it lacks (2: katakana words for names_must_match, one
-# compiled fold pass, 16-bit sketch values).
-KEY_VERSION = 2
+# compiled fold pass, 16-bit sketch values; 3: shingles and field_sizes count
+# distinct n-grams, not positions).
+KEY_VERSION = 3
 
 
 def _positive_int(params: dict, name: str, default: int) -> int:
