@@ -175,6 +175,12 @@ class RepetitionSection(FilterSwitch):
     max_duplicate_ngram_fraction: Share = 0.5
 
 
+class SecondOpinionSection(ParamsModel):
+    languages: list[str] = ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "cs", "tr", "vi", "id", "ro",
+                            "hu", "da", "fi", "nb"]
+    min_confidence: Share = 0.5
+
+
 class LanguageSection(FilterSwitch):
     min_chars: NonNegativeInt = 10
     min_score: dict[str, Share] = {"ja": 0.5, "en": 0.3, "zh": 0.5, "foreign": 0.8}
@@ -183,6 +189,7 @@ class LanguageSection(FilterSwitch):
     chinese_min_chars: NonNegativeInt = 20
     english_max_japanese: Share = 0.1
     other_language_max_score: Share = 0.995
+    second_opinion: SecondOpinionSection = SecondOpinionSection()
 
 
 class WordSection(FilterSwitch):
