@@ -20,8 +20,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from jinstruct import buildinfo
-from jinstruct.card import card_hash
+from jinstruct.release import manifest as manifests
+from jinstruct.release.card import card_hash
 from jinstruct.records import InputError, dataset_hash, file_sha256, read_table
 
 VERIFIED, BROKEN, UNCHECKED, WARNING = "verified", "broken", "unchecked", "warning"
@@ -175,7 +175,7 @@ def _dataset(chain: Chain, root: Path, claimed: str, who: str) -> None:
     if not (processed / "manifest.json").is_file():
         chain.add("dataset", claimed, UNCHECKED, f"{processed}/manifest.json is not on disk")
         return
-    built = buildinfo.read_manifest(processed)["dataset_hash"]
+    built = manifests.read_manifest(processed)["dataset_hash"]
     if built != claimed:
         chain.add("dataset", claimed, BROKEN, f"{who} names dataset {_short(claimed)} but {processed}/manifest.json "
                   f"is dataset {_short(built)} (rebuild with `dvc repro` or check out the matching revision)")
@@ -226,18 +226,18 @@ def _published(chain: Chain, folder: Path, root: Path, claimed: str | None = Non
 
 
 def _manifest(chain: Chain, folder: Path, root: Path, claimed: str | None) -> None:
-    manifest = buildinfo.read_manifest(folder)
+    manifest = manifests.read_manifest(folder)
     name = str(folder / "manifest.json")
     facts = {"dataset_hash": manifest["dataset_hash"], "version": manifest.get("version"),
              "splits": {split: info.get("records") for split, info in manifest["splits"].items()}}
-    problems = buildinfo.split_file_problems(folder, manifest)
+    problems = manifests.split_file_problems(folder, manifest)
     if claimed and claimed != manifest["dataset_hash"]:
         chain.add("manifest", name, BROKEN, f"states dataset {_short(manifest['dataset_hash'])}, expected "
                   f"{_short(claimed)}", **facts)
     elif problems:
         chain.add("manifest", name, BROKEN, problems[0], **facts)
     else:
-        recomputed = dataset_hash(buildinfo.read_split_frames(folder, manifest))
+        recomputed = dataset_hash(manifests.read_split_frames(folder, manifest))
         if recomputed == manifest["dataset_hash"]:
             chain.add("manifest", name, VERIFIED, "split files match their sha256 and the recomputed dataset hash",
                       **facts)
@@ -248,13 +248,13 @@ def _manifest(chain: Chain, folder: Path, root: Path, claimed: str | None) -> No
 
 
 def _upstream(chain: Chain, manifest: dict, root: Path) -> None:
-    for source in buildinfo.sources(manifest):
+    for source in manifests.sources(manifest):
         _source(chain, source, root)
     _params(chain, manifest, root)
     _code(chain, manifest, root)
 
 
-def _source(chain: Chain, source: buildinfo.SourceInfo, root: Path) -> None:
+def _source(chain: Chain, source: manifests.SourceInfo, root: Path) -> None:
     files = [{"url": f.url, "revision": f.revision, "sha256": f.sha256} for f in source.files]
     facts = {"licence": source.licence, "records_kept": source.records_kept, "files": files}
     if not source.files:
@@ -281,7 +281,7 @@ def _source(chain: Chain, source: buildinfo.SourceInfo, root: Path) -> None:
         chain.add("source", source.name, VERIFIED, f"{len(source.files)} file(s) in data/raw match their sha256", **facts)
 
 
-def _local_copy(root: Path, name: str, file: buildinfo.SourceFile) -> Path | None:
+def _local_copy(root: Path, name: str, file: manifests.SourceFile) -> Path | None:
     # fetch records paths relative to data/raw ("tanaka/train.ja"); accept project-relative ones too.
     candidates = [root / "data" / "raw" / file.path, root / file.path] if file.path else []
     if file.url:
