@@ -20,8 +20,10 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from jinstruct.nested import flatten
 from jinstruct.release import manifest as manifests
 from jinstruct.release.card import card_hash
+from jinstruct.release.project import project_root
 from jinstruct.records import InputError, dataset_hash, file_sha256, read_table
 
 VERIFIED, BROKEN, UNCHECKED, WARNING = "verified", "broken", "unchecked", "warning"
@@ -61,19 +63,11 @@ class Chain:
 # --------------------------------------------------------------------------- entry points
 
 
-def find_project_root(path: Path) -> Path:
-    path = path.resolve()
-    for folder in [path if path.is_dir() else path.parent, *path.parents]:
-        if (folder / "dvc.yaml").is_file() or (folder / ".dvc").is_dir() or (folder / "params.yaml").is_file():
-            return folder
-    return Path.cwd().resolve()
-
-
 def trace(path: str | Path, root: str | Path | None = None) -> Chain:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    root = Path(root).resolve() if root else find_project_root(path)
+    root = Path(root).resolve() if root else (project_root(path) or Path.cwd().resolve())
     chain = Chain(str(path))
     if path.is_dir():
         if (path / "lineage.json").is_file():
@@ -118,7 +112,7 @@ def _short(value: str | None) -> str:
 
 def _metric(chain: Chain, path: Path, metrics: dict, root: Path) -> None:
     # Numeric leaves (e.g. jnli.accuracy), for the reader to see which result this chain is about.
-    scores = {key: value for key, value in _flatten(metrics) if isinstance(value, (int, float))
+    scores = {key: value for key, value in flatten(metrics) if isinstance(value, (int, float))
               and not isinstance(value, bool) and not key.startswith(("contamination", "eval_data_sha256"))}
     claimed_sha = metrics.get("adapter_sha256")
     chain.add("metric", str(path), VERIFIED, f"states dataset_hash {_short(metrics['dataset_hash'])}"
@@ -341,7 +335,7 @@ def format_chain(chain: Chain) -> str:
             if isinstance(value, dict) and key == "params":
                 value = {k: v for k, v in value.items() if k != "sources"}   # the source links show those
             if value:
-                lines.append(f"            {key}: {', '.join(f'{k}={v}' for k, v in _flatten(value))}"
+                lines.append(f"            {key}: {', '.join(f'{k}={_shown(v)}' for k, v in flatten(value))}"
                              if isinstance(value, dict) else f"            {key}: {value}")
     broken = chain.first_broken
     lines.append(f"first broken link: {broken.kind} {broken.name}: {broken.detail}" if broken
@@ -349,12 +343,5 @@ def format_chain(chain: Chain) -> str:
     return "\n".join(lines)
 
 
-def _flatten(value: dict, prefix: str = "") -> list[tuple[str, object]]:
-    items = []
-    for key, inner in sorted(value.items()):
-        if isinstance(inner, dict) and inner:
-            items += _flatten(inner, f"{prefix}{key}.")
-        else:
-            items.append((f"{prefix}{key}", json.dumps(inner, ensure_ascii=False) if isinstance(inner, (list, dict))
-                          else inner))
-    return items
+def _shown(value: object) -> object:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value

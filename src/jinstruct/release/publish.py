@@ -27,6 +27,7 @@ import polars as pl
 from jinstruct.release import manifest as manifests
 from jinstruct.release.card import render_card
 from jinstruct.release.licenses import derive_licence
+from jinstruct.release.project import project_root
 from jinstruct.records import InputError, file_sha256, write_json, write_parquet
 
 log = logging.getLogger("jinstruct")
@@ -62,14 +63,6 @@ def check_version(version: str | None, manifest: dict) -> str:
         raise InputError(f"--version {version} but the build is version {built}: set split.version in "
                          "params.yaml and run `dvc repro split`, so that the card and the data agree")
     return version
-
-
-def project_root(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` holding a DVC project (.dvc/)."""
-    for folder in [path, *path.parents]:
-        if (folder / ".dvc").is_dir():
-            return folder
-    return None
 
 
 def check_dvc_clean(processed_dir: Path) -> None:
