@@ -5,7 +5,7 @@ import json
 import time
 from pathlib import Path
 
-from jinstruct.card import render_card
+from jinstruct.release.card import render_card
 from jinstruct.params import load_params
 from jinstruct.records import atomic_path, read_records, write_json, write_parquet
 from jinstruct.splits import MANIFEST_NAME, build_manifest, git_state, make_splits

@@ -13,8 +13,8 @@ from publish_fixtures import built_copy
 from safetensors.numpy import save_file
 
 from jinstruct.cli import main
-from jinstruct.lineage import trace
-from jinstruct.publish import publish
+from jinstruct.release.lineage import trace
+from jinstruct.release.publish import publish
 from jinstruct.records import write_parquet
 
 

@@ -117,6 +117,6 @@ def verify_manifest(split_dir: str | Path) -> dict:
 
     Raises InputError naming the first stale or hand-edited file.
     """
-    from jinstruct.buildinfo import verify_processed
+    from jinstruct.release.manifest import verify_processed
 
     return verify_processed(split_dir)[0]

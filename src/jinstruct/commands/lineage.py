@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from jinstruct.lineage import format_chain, trace
+from jinstruct.release.lineage import format_chain, trace
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
