@@ -4,7 +4,7 @@ The paths come from dvc.yaml's cmd; the transform is jinstruct.pipeline.dedup.tr
 """
 
 from jinstruct.pipeline import main
-from jinstruct.pipeline.dedup import ARTIFACTS, STAGE, transform
+from jinstruct.pipeline.dedup import ARTIFACTS, STAGE, on_ray, transform
 
 if __name__ == "__main__":
-    main(STAGE, transform, ARTIFACTS)
+    main(STAGE, transform, ARTIFACTS, on_ray)

@@ -4,7 +4,7 @@ The paths come from dvc.yaml's cmd; the transform is jinstruct.pipeline.filter.t
 """
 
 from jinstruct.pipeline import main
-from jinstruct.pipeline.filter import STAGE, transform
+from jinstruct.pipeline.filter import STAGE, on_ray, transform
 
 if __name__ == "__main__":
-    main(STAGE, transform)
+    main(STAGE, transform, on_ray=on_ray)

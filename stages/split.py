@@ -8,7 +8,7 @@ from pathlib import Path
 from jinstruct.release.card import render_card
 from jinstruct.params import load_params
 from jinstruct.records import atomic_path, read_records, write_json, write_parquet
-from jinstruct.splits import MANIFEST_NAME, build_manifest, git_state, make_splits
+from jinstruct.splits import MANIFEST_NAME, build_manifest, code_identity, make_splits
 from jinstruct.stage import log, stage_main
 
 INPUT = Path("data/interim/filtered.parquet")
@@ -33,12 +33,16 @@ def main() -> None:
         name=split_params["name"], version=str(split_params["version"]),
         params={section: params.get(section) for section in ("sources", "normalize", "dedup", "filter", "split")},
         provenance=json.loads(PROVENANCE.read_text(encoding="utf-8")),
-        funnel=funnel, code=git_state())
+        funnel=funnel, code=code_identity())
     write_json(manifest, OUTPUT_DIR / MANIFEST_NAME)
     with atomic_path(OUTPUT_DIR / "README.md") as card:
         card.write_text(render_card(manifest), encoding="utf-8")
+    # The DVC metric of the data stages (dvc exp show columns): per-stage totals only;
+    # per-source and per-reason counts stay in metrics/<stage>.json for the report.
     write_json({"dataset_hash": manifest["dataset_hash"], "version": manifest["version"],
-                "records": {name: frame.height for name, frame in splits.items()}}, STATS)
+                "records": {name: frame.height for name, frame in splits.items()},
+                "funnel": {stage: {key: stats.get(f"records_{key}") for key in ("in", "out", "rejected")}
+                           for stage, stats in funnel.items()}}, STATS)
     total = sum(frame.height for frame in splits.values())
     log.info(f"[split] {total} records -> " + ", ".join(f"{n}={f.height}" for n, f in splits.items())
              + f"; dataset hash {manifest['dataset_hash'][:12]} {time.perf_counter() - started:.1f}s")

@@ -6,11 +6,9 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 from conftest import stage_argv
 from jinstruct.cli import main as cli_main

@@ -30,6 +30,7 @@ TYPOS = [
     ("filter", {"repetition": {"max_char_rn": 3}}, "filter.repetition.max_char_rn", ["max_char_run"]),
     ("filter", {"length": {"echo_min_char": 3}}, "filter.length.echo_min_char", ["echo_min_chars", "bounds"]),
     ("split", {"ratio": {}}, "split.ratio", ["ratios", "seed"]),
+    ("torch", {"thread": 4}, "torch.thread", ["threads"]),
     ("model", {"tiny": {"layer": 2}}, "model.tiny.layer", ["layers", "heads"]),
     ("model", {"bse": "tiny"}, "model.bse", ["base", "revision"]),
     ("lora", {"rnk": 8}, "lora.rnk", ["rank", "alpha"]),

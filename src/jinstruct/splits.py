@@ -18,6 +18,7 @@ import polars as pl
 
 from jinstruct import __version__
 from jinstruct.records import SCHEMA_FIELDS, SPLIT_NAMES, InputError, dataset_hash, file_sha256, read_records
+from jinstruct.sources.urls import redact_urls
 
 SPLIT_COLUMNS = (*SCHEMA_FIELDS, "group")
 MANIFEST_NAME = "manifest.json"
@@ -68,8 +69,19 @@ def count_by_source_task(df: pl.DataFrame) -> dict[str, dict[str, int]]:
     return counts
 
 
+def code_identity() -> dict:
+    """What the manifest says about the code: the package version, never the git commit.
+
+    The manifest is part of data/processed, which DVC hashes; a commit id there
+    would make the same inputs give a different hash on every commit. The commit
+    goes where a build is handed on instead: the published lineage.json and card
+    (publish) and the report page (``git_state`` at the time they are written).
+    """
+    return {"jinstruct_version": __version__}
+
+
 def git_state(repo: Path = Path(".")) -> dict:
-    """The commit the code was built from, and whether the code differed from it."""
+    """The commit the code is at now, and whether the code differs from it."""
 
     def git(*args: str) -> str | None:
         try:
@@ -84,6 +96,19 @@ def git_state(repo: Path = Path(".")) -> dict:
             "jinstruct_version": __version__}
 
 
+def with_commit(manifest: dict, repo: Path = Path(".")) -> dict:
+    """The manifest plus the commit ``repo`` is at, for what hands a build on (publish, report).
+
+    A manifest that already names a commit (an older build) keeps it; outside a
+    git checkout nothing is added.
+    """
+    code = manifest.get("code") or {}
+    if code.get("git_commit"):
+        return manifest
+    state = {key: value for key, value in git_state(repo).items() if value is not None}
+    return {**manifest, "code": {**code, **state}} if state.get("git_commit") else manifest
+
+
 def build_manifest(splits: Mapping[str, pl.DataFrame], split_dir: Path, *, name: str, version: str,
                    params: dict, provenance: dict, funnel: dict, code: dict) -> dict:
     return {
@@ -96,8 +121,8 @@ def build_manifest(splits: Mapping[str, pl.DataFrame], split_dir: Path, *, name:
             for split, frame in splits.items()
         },
         "counts": {split: count_by_source_task(frame) for split, frame in splits.items()},
-        "params": params,
-        "provenance": provenance,
+        "params": redact_urls(params),  # a source URL's user:token@ must never reach the manifest or card
+        "provenance": redact_urls(provenance),
         "funnel": funnel,
         "code": code,
     }

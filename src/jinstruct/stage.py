@@ -55,13 +55,22 @@ class Incoming:
 
 
 Transform = Callable[[pl.DataFrame, Any], StageResult]
-# Where a transform runs. The runner only ever calls ``engine(transform, frame, settings)``.
-Engine = Callable[[Transform, pl.DataFrame, Any], StageResult]
+Reader = Callable[[], Incoming]
+# Where a stage runs: ``engine(transform, read, settings) -> (incoming, result)``. The
+# runner checks and publishes whatever the engine returns; ``incoming.frame`` needs only
+# the ``id`` and ``source`` columns for that (an engine on a cluster sends no more back).
+Engine = Callable[[Transform, Reader, Any], tuple[Incoming, StageResult]]
 
 
-def in_process(transform: Transform, frame: pl.DataFrame, settings: Any) -> StageResult:
-    """The default engine: call the transform here, on the whole frame."""
-    return transform(frame, settings)
+def in_process(transform: Transform, read: Reader, settings: Any) -> tuple[Incoming, StageResult]:
+    """The default engine: read here, and call the transform on the whole frame.
+
+    ``settings`` may be a function of what was read (a standalone command picks the
+    text columns from the file it reads)."""
+    incoming = read()
+    if callable(settings):
+        settings = settings(incoming)
+    return incoming, transform(incoming.frame, settings)
 
 
 def empty_rejects(like: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -104,18 +113,46 @@ def _nested_counts(df: pl.DataFrame, outer: str, inner: str) -> dict[str, dict[s
     nested: dict[str, dict[str, int]] = {}
     if df.height == 0:
         return nested
-    counts = df.group_by(pl.col(outer).fill_null("(unknown)"), pl.col(inner).fill_null("(unknown)")).len()
+    def column(name: str) -> pl.Expr:  # plain files need not have a `task` (or `source`) column
+        return pl.col(name).fill_null("(unknown)") if name in df.columns else pl.lit("(unknown)").alias(name)
+
+    counts = df.group_by(column(outer), column(inner)).len()
     for row in counts.sort(outer, inner).iter_rows(named=True):
         nested.setdefault(row[outer], {})[row[inner]] = row["len"]
     return nested
 
 
-def stage_stats(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: int = 0) -> dict:
-    """Counts in/out/rejected overall, per source and per reason; raises on a leak."""
-    records_in = incoming.height + parse_rejects
+def check_ids(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: pl.DataFrame | int | None) -> None:
+    """Every id leaves as often as it came (out + rejected), so a record is never both kept and rejected:
+    counts alone let a lost record and a duplicated one balance out. Parse errors (never rows of ``incoming``) come as their
+    reject frame, or as a count when the caller has already merged them into the rejects."""
+    if isinstance(parse_rejects, int):
+        unparsed = result.rejected["id"].filter(~result.rejected["id"].is_in(incoming["id"].implode()))
+        if unparsed.len() != parse_rejects:
+            raise AccountingError(f"[{stage}] {unparsed.len()} rejects with unknown ids, "
+                                  f"but {parse_rejects} parse errors")
+        parse_rejects = unparsed.to_frame("id")
+    ids_in = incoming["id"] if parse_rejects is None else pl.concat([incoming["id"], parse_rejects["id"]])
+    ids_out = pl.concat([result.kept["id"], result.rejected["id"]])
+    # compared as multisets: an upstream id may repeat (convert keeps the first, rejects the rest)
+    balance = ids_in.value_counts(name="n_in").join(ids_out.value_counts(name="n_out"), on="id", how="full",
+                                                     coalesce=True, nulls_equal=True).fill_null(0)
+    unbalanced = balance.filter(pl.col("n_in") != pl.col("n_out")).sort("id")
+    if unbalanced.height:
+        record_id, n_in, n_out = unbalanced.row(0)
+        raise AccountingError(f"[{stage}] {unbalanced.height} id(s) do not balance, e.g. {record_id!r}: "
+                              f"{n_in} in, {n_out} out + rejected")
+
+
+def stage_stats(stage: str, incoming: pl.DataFrame, result: StageResult,
+                parse_rejects: pl.DataFrame | int | None = None) -> dict:
+    """Counts in/out/rejected overall, per source and per reason; raises on a leak (checked by id)."""
+    parse_count = parse_rejects if isinstance(parse_rejects, int) else getattr(parse_rejects, "height", 0)
+    records_in = incoming.height + parse_count
     out, rejected = result.kept.height, result.rejected.height
     if records_in != out + rejected:
         raise AccountingError(f"[{stage}] {records_in} records in but {out} out + {rejected} rejected")
+    check_ids(stage, incoming, result, parse_rejects)
     in_by_source = _counts_by_source(incoming)
     out_by_source = _counts_by_source(result.kept)
     rejected_by_source = _counts_by_source(result.rejected.filter(pl.col("reason") != "parse_error"))
@@ -166,7 +203,7 @@ def json_writer(obj: object) -> Writer:
     return lambda path: path.write_text(text, encoding="utf-8")
 
 
-def read_input(path: Path) -> Callable[[], Incoming]:
+def read_input(path: Path) -> Reader:
     """The reader of a pipeline stage: the record file the stage before it published."""
     return lambda: Incoming(read_records(settled_input(path)))
 
@@ -179,22 +216,15 @@ def _with_parse_rejects(result: StageResult, incoming: Incoming) -> StageResult:
     return StageResult(result.kept, rejected, extra, result.artifacts)
 
 
-def run_stage(stage: str, transform: Transform, settings: Any, read: Callable[[], Incoming], outputs: OutputSet,
+def run_stage(stage: str, transform: Transform, settings: Any, read: Reader, outputs: OutputSet,
               engine: Engine = in_process) -> dict:
-    """Run one data stage and publish its outputs as one set; returns the stats.
-
-    ``settings`` is handed to the transform; when it is a function, it is first
-    called with what was read (a standalone command picks the text columns from
-    the file it reads).
-    """
+    """Run one data stage on ``engine`` and publish its outputs as one set; returns the stats."""
     targets = outputs.targets()
     with locked(outputs):
         settle(outputs)
         started = time.perf_counter()
-        incoming = read()
-        if callable(settings):
-            settings = settings(incoming)
-        result = _with_parse_rejects(engine(transform, incoming.frame, settings), incoming)
+        incoming, result = engine(transform, read, settings)
+        result = _with_parse_rejects(result, incoming)
         parse_rejects = incoming.parse_rejects.height if incoming.parse_rejects is not None else 0
         stats = stage_stats(stage, incoming.frame, result, parse_rejects)
         missing = sorted(set(outputs.artifacts) - set(result.artifacts))
@@ -217,12 +247,13 @@ def stage_main(name: str, body: Callable[[], object]) -> None:
     """Entry point for ``stages/<name>.py``: one-line errors, exit code 2."""
     import sys
 
+    from jinstruct.errors import InputError, RemoteError, describe_error
     from jinstruct.progress import setup_logging
-    from jinstruct.records import InputError
 
     setup_logging()
     try:
         body()
-    except InputError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (InputError, RemoteError, OSError) as exc:  # a user's or the machine's problem: one line
+        code, message = describe_error(exc)
+        print(f"{name}: error: {message}", file=sys.stderr)
+        raise SystemExit(code) from None

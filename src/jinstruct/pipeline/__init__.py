@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from jinstruct.engine.settings import EngineSettings, engine_settings
 from jinstruct.outputs import OutputSet
 from jinstruct.params import stage_settings
 from jinstruct.records import TEXT_FIELDS
 from jinstruct.settings import ParamsModel
-from jinstruct.stage import Transform, read_input, run_stage, stage_main
+from jinstruct.stage import Engine, Transform, in_process, read_input, run_stage, stage_main
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class RunSettings:
     fields_given: bool = False                   # text_fields came from --text-field (dedup: overrides dedup.fields)
     eval_dir: Path | None = None                 # filter: fetched eval sets to decontaminate against
     eval_sets: dict | None = None                # filter: the eval_sets section (None: every folder of eval_dir)
+    cluster: object | None = None                # dedup: key features and LSH on Ray (engine.dedup.RayDedup)
 
 
 def _stage_arguments(stage: str, artifacts: tuple[str, ...]) -> argparse.Namespace:
@@ -48,8 +50,17 @@ def _stage_arguments(stage: str, artifacts: tuple[str, ...]) -> argparse.Namespa
     return parser.parse_args()
 
 
-def pipeline_stage(stage: str, transform: Transform, artifacts: tuple[str, ...] = ()) -> Callable[[], object]:
-    """The body of ``stages/<stage>.py``: params.yaml's section, the paths of ``cmd:``, one run."""
+# A stage's Ray form: (its RunSettings, its input file, the engine settings) → an engine for run_stage.
+OnRay = Callable[[RunSettings, Path, EngineSettings], Engine]
+
+
+def pipeline_stage(stage: str, transform: Transform, artifacts: tuple[str, ...] = (),
+                   on_ray: OnRay | None = None) -> Callable[[], object]:
+    """The body of ``stages/<stage>.py``: params.yaml's section, the paths of ``cmd:``, one run.
+
+    The engine is the environment's choice (JINSTRUCT_ENGINE, docs/cluster.md), never a param:
+    in this process, or ``on_ray`` when the environment selects Ray and the stage has that form.
+    """
     def body() -> dict:
         args = _stage_arguments(stage, artifacts)
         run = RunSettings(stage_settings(stage))
@@ -57,9 +68,11 @@ def pipeline_stage(stage: str, transform: Transform, artifacts: tuple[str, ...] 
             run = replace(run, eval_dir=args.eval_dir, eval_sets=stage_settings("eval_sets").as_params())
         outputs = OutputSet(args.output, args.rejects, args.stats,
                             {name: getattr(args, name) for name in artifacts})
-        return run_stage(stage, transform, run, read_input(args.input), outputs)
+        engine = engine_settings()
+        chosen = on_ray(run, args.input, engine) if on_ray is not None and engine.on_ray else in_process
+        return run_stage(stage, transform, run, read_input(args.input), outputs, engine=chosen)
     return body
 
 
-def main(stage: str, transform: Transform, artifacts: tuple[str, ...] = ()) -> None:
-    stage_main(stage, pipeline_stage(stage, transform, artifacts))
+def main(stage: str, transform: Transform, artifacts: tuple[str, ...] = (), on_ray: OnRay | None = None) -> None:
+    stage_main(stage, pipeline_stage(stage, transform, artifacts, on_ray))

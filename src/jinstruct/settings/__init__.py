@@ -20,7 +20,7 @@ from jinstruct.settings.data import (
     SourcesSection,
     SplitSection,
 )
-from jinstruct.settings.model import EvalSection, LoraSection, ModelSection, TrainSection
+from jinstruct.settings.model import EvalSection, LoraSection, ModelSection, TorchSection, TrainSection
 
 SECTIONS: dict[str, type[ParamsModel]] = {
     "fetch": FetchSection,
@@ -30,6 +30,7 @@ SECTIONS: dict[str, type[ParamsModel]] = {
     "dedup": DedupSection,
     "filter": FilterSection,
     "split": SplitSection,
+    "torch": TorchSection,
     "model": ModelSection,
     "lora": LoraSection,
     "train": TrainSection,

@@ -42,6 +42,11 @@ class TinyModelSection(ParamsModel):
     seed: int = 20261124
 
 
+class TorchSection(ParamsModel):
+    # fixed, not "all cores": another thread count sums floats in another order (train/determinism.py)
+    threads: PositiveInt = 2
+
+
 class ModelSection(ParamsModel):
     base: str = "tiny"
     revision: str | None = None

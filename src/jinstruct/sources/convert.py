@@ -18,12 +18,16 @@ import polars as pl
 
 from jinstruct.records import InputError
 from jinstruct.sources.adapters import ADAPTERS
-from jinstruct.sources.candidates import CANDIDATE_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, Check, verdict
+from jinstruct.sources.candidates import CANDIDATE_COLUMNS, ORIGIN_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, \
+    Check, verdict
 from jinstruct.sources.spec import SourceSpec
 from jinstruct.stage import Incoming, StageResult, partition
 
 log = logging.getLogger("jinstruct")
 STAGE = "convert"
+# origins.parquet: one row per file a record came from (a Tanaka record: its line in
+# both files), sorted by id. ``position`` is the 1-based line or item in that file.
+ORIGINS_SCHEMA = {"id": pl.String, "file": pl.String, "position": pl.Int64}
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Converted:
     candidates: pl.DataFrame   # every candidate record (the stage's input, per source)
     result: StageResult        # kept records sorted by id; rejects incl. parse errors
     parse_errors: int
+    origins: pl.DataFrame      # ORIGINS_SCHEMA: where in data/raw each candidate came from
 
 
 def _trimmed_empty(name: str) -> pl.Expr:
@@ -70,6 +75,13 @@ def _parse_error_rejects(candidates: Candidates, spec: SourceSpec) -> pl.DataFra
     )
 
 
+def _origins(frame: pl.DataFrame) -> pl.DataFrame:
+    """The origin rows of each id's first candidate (a duplicate id keeps the first, as convert does)."""
+    return (frame.filter(pl.col("id").is_first_distinct())
+            .select("id", file=pl.col("origin_files"), position=pl.col("origin_position"))
+            .explode("file").filter(pl.col("file").is_not_null()).cast(ORIGINS_SCHEMA))
+
+
 def _check_fetched(specs: list[SourceSpec], raw_dir: Path) -> None:
     provenance_path = raw_dir / "provenance.json"
     if not provenance_path.is_file():
@@ -90,26 +102,34 @@ def read_candidates(specs: list[SourceSpec], raw_dir: Path) -> Incoming:
             raise InputError(f"params.yaml sources.{spec.name}: adapter {spec.adapter!r} is not one of "
                              f"{', '.join(sorted(ADAPTERS))}")
         candidates = adapter(spec, raw_dir)
-        frames.append(candidates.frame.select(CANDIDATE_COLUMNS))
+        origin = [name for name in ORIGIN_COLUMNS if name in candidates.frame.columns]
+        frames.append(candidates.frame.select(*CANDIDATE_COLUMNS, *origin))
         parse_rejects.append(_parse_error_rejects(candidates, spec))
         upstream[spec.name] = candidates.upstream_records
         parse_counts[spec.name] = candidates.errors.height
         log.info("[convert] %s: %d upstream records → %d candidates, %d unparseable", spec.name,
                  candidates.upstream_records, candidates.frame.height, candidates.errors.height)
-    return Incoming(pl.concat(frames), pl.concat(parse_rejects, how="diagonal_relaxed"),
+    return Incoming(pl.concat(frames, how="diagonal_relaxed"), pl.concat(parse_rejects, how="diagonal_relaxed"),
                     {"upstream_records": upstream, "parse_errors": parse_counts})
 
 
 def judge_candidates(candidates: pl.DataFrame, _settings: object = None) -> StageResult:
-    """The convert transform: the adapter's verdict or the first failing shared check; kept sorted by id."""
-    split = partition(_shared_checks(candidates), STAGE)
-    return StageResult(kept=split.kept.select(RECORD_COLUMNS).sort("id"), rejected=split.rejected.sort("id"))
+    """The convert transform: the adapter's verdict or the first failing shared check; kept sorted by id.
+
+    Its artifact ``origins`` (ORIGINS_SCHEMA) says where in data/raw each record came from, for `jinstruct explain`.
+    """
+    has_origins = set(ORIGIN_COLUMNS) <= set(candidates.columns)
+    origins = _origins(candidates).sort("id", maintain_order=True) if has_origins else pl.DataFrame(schema=ORIGINS_SCHEMA)
+    split = partition(_shared_checks(candidates.drop(ORIGIN_COLUMNS, strict=False)), STAGE)
+    return StageResult(kept=split.kept.select(RECORD_COLUMNS).sort("id"), rejected=split.rejected.sort("id"),
+                       artifacts={"origins": origins})
 
 
 def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
-    """Read and judge in one call (what the tests and the benchmark use)."""
+    """Read and judge in one call (what the tests, the benchmark and `jinstruct explain` use)."""
     incoming = read_candidates(specs, raw_dir)
     judged = judge_candidates(incoming.frame)
     rejected = pl.concat([judged.rejected, incoming.parse_rejects], how="diagonal_relaxed").sort("id", maintain_order=True)
     result = StageResult(judged.kept, rejected, incoming.extra_stats)
-    return Converted(incoming.frame.drop("reason", "detail"), result, incoming.parse_rejects.height)
+    return Converted(incoming.frame.drop("reason", "detail", *ORIGIN_COLUMNS, strict=False), result,
+                     incoming.parse_rejects.height, judged.artifacts["origins"])

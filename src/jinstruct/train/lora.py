@@ -18,10 +18,11 @@ from pathlib import Path
 import polars as pl
 import torch
 
+from jinstruct import __version__
 from jinstruct.records import InputError, file_sha256
-from jinstruct.splits import git_state
 from jinstruct.train.data import (length_grouped_batches, load_template, packed_batches, resolve_template,
                                   select_records, tokenize_records)
+from jinstruct.train.determinism import make_deterministic, thread_count
 from jinstruct.train.loop import LoopSettings, autocast_dtype, mean_loss, pick_device, train
 
 log = logging.getLogger("jinstruct")
@@ -87,6 +88,7 @@ class LoraRun:
     tokenizer: object
     info: dict          # -> models/adapter/training_info.json
     metrics: dict       # -> metrics/train.json
+    timings: dict       # -> logs/train.json (not hashed by DVC: seconds differ run to run)
 
 
 def _batches(tokenized, train: dict, seed: int, pad_id: int):
@@ -123,6 +125,7 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
     lora, train_params, model_params = params["lora"], params["train"], params.get("model", {})
     seed = int(train_params["seed"])
     device = pick_device(train_params.get("device", "auto"))
+    numeric = make_deterministic(seed, thread_count(params.get("torch")), device)
     cast = autocast_dtype(device, train_params.get("bf16", "auto"))
     template_path = resolve_template(train_params["template"])
     template = load_template(str(template_path))
@@ -168,9 +171,11 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
     info = {
         "dataset_hash": dataset_hash,
         "base_identity": base_identity,
+        "base_licence": base_identity.get("licence"),  # set for presets (e.g. Gemma Terms of Use)
         "params": {"model": model_params, "lora": lora, "train": train_params},
         "template_sha256": file_sha256(template_path),
-        "code": git_state(),
+        "jinstruct_version": __version__,
+        "numeric": numeric,
         "target_modules": sorted(model.peft_config["default"].target_modules),
         "trainable_parameters": trainable_parameters(model),
         "steps": len(result.losses),
@@ -187,10 +192,10 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
         "validation_loss_before": round(loss_before, 6),
         "steps": len(result.losses),
         "tokens_seen": result.tokens_seen,
-        "tokens_per_second": round(result.tokens_per_second, 1),
-        "wall_seconds": round(result.seconds, 1),
         "trainable_parameters": info["trainable_parameters"],
         "records_truncated": train_set.stats["records_truncated"],
     }
+    timings = {"dataset_hash": dataset_hash, "wall_seconds": round(result.seconds, 1),
+               "tokens_per_second": round(result.tokens_per_second, 1), "threads": numeric["threads"]}
     model.eval()
-    return LoraRun(model, tokenizer, info, metrics)
+    return LoraRun(model, tokenizer, info, metrics, timings)
