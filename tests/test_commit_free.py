@@ -6,7 +6,8 @@ import json
 import subprocess
 
 from jinstruct.release.lineage import trace
-from jinstruct.splits import code_identity, with_commit
+from jinstruct.release.assemble import code_identity
+from jinstruct.release.project import with_commit
 from publish_fixtures import built_copy
 
 

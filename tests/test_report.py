@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import stage_argv
 
 from jinstruct.records import SCHEMA_FIELDS, InputError, dataset_hash, write_json, write_parquet
 from jinstruct.report import write_report
@@ -424,7 +425,7 @@ def test_stage_script_writes_reports_index(tmp_path):
                tmp_path / "metrics/convert.json")
     (tmp_path / "params.yaml").write_text("report:\n  examples_per_reason: 1\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    stage = subprocess.run([sys.executable, str(REPO / "stages/report.py")], cwd=tmp_path, env=env,
+    stage = subprocess.run(stage_argv("report"), cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120)
     assert stage.returncode == 0, stage.stderr
     assert stage.stderr.startswith("[report] reports/index.html: 1 chart, missing: ")

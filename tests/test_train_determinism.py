@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import stage_argv
 import torch
 
 from jinstruct.train.base import save_base
@@ -48,7 +48,7 @@ def _train_in_scratch_project(root: Path, base_dir: Path, params: dict, hash_see
     (root / "models").mkdir()
     os.symlink(base_dir, root / "models" / "base")
     (root / "params.yaml").write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
-    done = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=root,
+    done = subprocess.run(stage_argv("train"), cwd=root,
                           env={**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import stage_argv
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
@@ -133,7 +133,7 @@ def test_the_train_stage_writes_adapter_info_metrics_and_curves(base_dir, tmp_pa
     params = lora_params(max_steps=3)
     (tmp_path / "params.yaml").write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=tmp_path, env=env,
+    done = subprocess.run(stage_argv("train"), cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     info = json.loads((tmp_path / "models/adapter/training_info.json").read_text(encoding="utf-8"))
@@ -148,7 +148,7 @@ def test_the_train_stage_writes_adapter_info_metrics_and_curves(base_dir, tmp_pa
     # a hand-edited split file stops the stage with one line, before any training
     (tmp_path / "data/processed/validation.parquet").write_bytes(
         (tmp_path / "data/processed/test.parquet").read_bytes())
-    refused = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=tmp_path, env=env,
+    refused = subprocess.run(stage_argv("train"), cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "does not match the split files" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -1,6 +1,8 @@
 """What a release is made of: the manifest, the dataset card, licences, lineage, publishing, diffs, loading.
 
-manifest.py  reading and checking data/processed/manifest.json (and assembling it)
+assemble.py  writing data/processed: split files, manifest.json, the card (the split stage)
+manifest.py  reading and checking data/processed/manifest.json
+project.py   a file's project root and the commit its code is at
 card.py      the dataset card (README.md) from a manifest
 licenses.py  the licence of a mix of sources
 lineage.py   from a metric back to the sources (`jinstruct lineage`)

@@ -360,9 +360,9 @@ def _code(chain: Chain, manifest: dict, root: Path) -> None:
     code = manifest.get("code") or {}
     commit = code.get("git_commit")
     if not commit:
-        # A build's data/processed names no commit (DVC hashes it; see splits.code_identity): the code
+        # A build's data/processed names no commit (DVC hashes it; see release.assemble.code_identity): the code
         # is that of the checkout holding it, whose dvc.lock pins every code file the stages ran.
-        from jinstruct.splits import git_state
+        from jinstruct.release.project import git_state
 
         code = {**code, **git_state(root)}
         commit = code.get("git_commit")

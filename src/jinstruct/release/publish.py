@@ -29,8 +29,7 @@ from jinstruct.records import file_sha256, write_json, write_parquet
 from jinstruct.release import manifest as manifests
 from jinstruct.release.card import render_card
 from jinstruct.release.licenses import derive_licence
-from jinstruct.release.project import project_root
-from jinstruct.splits import with_commit
+from jinstruct.release.project import project_root, with_commit
 
 log = logging.getLogger("jinstruct")
 

@@ -6,6 +6,7 @@ there); a test keeps the two equal.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
@@ -82,6 +83,27 @@ class TrainSection(ParamsModel):
     bf16: bool | Literal["auto"] = "auto"
     gradient_checkpointing: bool = False
     seed: int = 20261124
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What the train stage reads: the model, lora, train and torch sections, typed."""
+
+    model: ModelSection
+    lora: LoraSection
+    train: TrainSection
+    torch: TorchSection = TorchSection()
+
+    @classmethod
+    def of(cls, sections: dict) -> TrainingSettings:
+        """From params sections given as typed models or as plain dicts (validated here)."""
+        from jinstruct.params import settings_from
+
+        def typed(name: str):
+            given = sections.get(name)
+            return given if isinstance(given, ParamsModel) else settings_from(name, given)
+
+        return cls(typed("model"), typed("lora"), typed("train"), typed("torch"))
 
 
 class EvalFiles(ParamsModel):
