@@ -14,11 +14,9 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
 from jinstruct.records import InputError
-from jinstruct.train.base import save_base
 from jinstruct.train.data import load_verified_splits
 from jinstruct.train.lora import auto_target_modules, lora_model, run_lora, trainable_parameters
-from jinstruct.train.tiny import build_tiny_model
-from test_train_support import TINY_PARAMS, instruction_records, lora_params, logits, pretraining_text, write_processed
+from test_train_support import instruction_records, lora_params, logits, write_processed, save_tiny_base
 
 REPO = Path(__file__).resolve().parents[1]
 IDENTITY = {"kind": "tiny", "weights_sha256": "fixture"}
@@ -26,11 +24,7 @@ IDENTITY = {"kind": "tiny", "weights_sha256": "fixture"}
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("base")
-    model, tokenizer, _ = build_tiny_model(TINY_PARAMS, pretraining_text(1500))
-    save_base(model, tokenizer, folder)
-    (folder / "identity.json").write_text(json.dumps(IDENTITY), encoding="utf-8")
-    return folder
+    return save_tiny_base(tmp_path_factory.mktemp("base"), IDENTITY, pretraining_lines=1500)
 
 
 @pytest.fixture(scope="module")
