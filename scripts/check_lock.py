@@ -106,7 +106,7 @@ def main() -> int:
     if found:
         print("lock: pyproject.toml and requirements/ disagree; refresh with `make lock`", file=sys.stderr)
         return 1
-    print(f"lock: requirements/ agrees with pyproject.toml")
+    print("lock: requirements/ agrees with pyproject.toml")
     return 0
 
 

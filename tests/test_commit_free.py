@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from jinstruct.lineage import trace
-from jinstruct.splits import code_identity, with_commit
+from jinstruct.release.lineage import trace
+from jinstruct.release.assemble import code_identity
+from jinstruct.release.project import with_commit
 from publish_fixtures import built_copy
 
 

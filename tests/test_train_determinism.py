@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import stage_argv
 import torch
 
-from jinstruct.train.base import save_base
 from jinstruct.train.data import load_verified_splits
 from jinstruct.train.lora import run_lora
-from jinstruct.train.tiny import build_tiny_model
-from test_train_support import TINY_PARAMS, instruction_records, lora_params, pretraining_text, write_processed
+from test_train_support import instruction_records, lora_params, write_processed, save_tiny_base
 
 REPO = Path(__file__).resolve().parents[1]
 IDENTITY = {"kind": "tiny", "weights_sha256": "fixture"}
@@ -29,11 +27,7 @@ IDENTITY = {"kind": "tiny", "weights_sha256": "fixture"}
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("base")
-    model, tokenizer, _ = build_tiny_model(TINY_PARAMS, pretraining_text(600))
-    save_base(model, tokenizer, folder)
-    (folder / "identity.json").write_text(json.dumps(IDENTITY), encoding="utf-8")
-    return folder
+    return save_tiny_base(tmp_path_factory.mktemp("base"), IDENTITY, pretraining_lines=600)
 
 
 def _params(threads: int, **train) -> dict:
@@ -48,7 +42,7 @@ def _train_in_scratch_project(root: Path, base_dir: Path, params: dict, hash_see
     (root / "models").mkdir()
     os.symlink(base_dir, root / "models" / "base")
     (root / "params.yaml").write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
-    done = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=root,
+    done = subprocess.run(stage_argv("train"), cwd=root,
                           env={**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr

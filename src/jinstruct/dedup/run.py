@@ -32,13 +32,11 @@ from jinstruct.dedup.keys import names_agree, split_names
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
-from jinstruct.records import InputError
+from jinstruct.records import CLUSTER_SCHEMA, InputError
 from jinstruct.stage import StageResult, mark_rejected
 
 STAGE = "dedup"
 EXACT, NEAR, PREVIOUS = "exact_duplicate", "near_duplicate", "duplicate_of_previous_release"
-CLUSTER_SCHEMA = {"cluster_id": pl.String, "id": pl.String, "source": pl.String, "task": pl.String,
-                  "kept": pl.Boolean, "reason": pl.String, "similarity": pl.Float64}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from jinstruct.report.clusters import example_cluster_ids
 from jinstruct.report.collect import Build, collect
 from jinstruct.report.measure import Distributions, measure
 from jinstruct.report.render import render
-from jinstruct.splits import with_commit
+from jinstruct.release.project import with_commit
 
 log = logging.getLogger("jinstruct")
 

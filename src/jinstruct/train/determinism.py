@@ -17,15 +17,6 @@ import random
 import numpy as np
 import torch
 
-DEFAULT_THREADS = 2
-
-
-def thread_count(torch_params: dict | None) -> int:
-    threads = int((torch_params or {}).get("threads") or DEFAULT_THREADS)
-    if threads < 1:
-        raise ValueError(f"torch.threads must be at least 1, got {threads}")
-    return threads
-
 
 def make_deterministic(seed: int, threads: int, device: str = "cpu") -> dict:
     """Seed every RNG, fix the thread count, ask torch for deterministic kernels; return what was set.
