@@ -28,6 +28,7 @@ from jinstruct.evaluate.models import check_adapter_dataset
 from jinstruct.evaluate.scoring import Request, score_one_at_a_time, score_requests
 from jinstruct.evaluate.suite import evaluate_build, load_tasks
 from jinstruct.evaluate.templates import load_choice_template
+from jinstruct.params import settings_from
 from jinstruct.records import InputError, dataset_hash, write_parquet
 
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "mirror"
@@ -318,13 +319,15 @@ def test_eval_limit_per_task_limits_each_task_and_leaves_unnamed_tasks_whole(tmp
         "instruction": ["日本の首都は？"] * 5, "input": [""] * 5, "output": ["東京です。"] * 5, "license": ["x"] * 5,
     })
     write_parquet(records, tmp_path / "test.parquet")
-    params = {"tasks": ["jnli", "jcommonsenseqa", "perplexity"], "k_shot": 0, "limit": {"jnli": 7, "perplexity": 2},
-              "files": {"jnli": str(JNLI_FILE), "jcommonsenseqa": str(JCQA_FILE),
-                        "perplexity": str(tmp_path / "test.parquet")}}
+    params = settings_from("eval", {
+        "tasks": ["jnli", "jcommonsenseqa", "perplexity"], "k_shot": 0, "limit": {"jnli": 7, "perplexity": 2},
+        "files": {"jnli": str(JNLI_FILE), "jcommonsenseqa": str(JCQA_FILE), "perplexity": str(tmp_path / "test.parquet")},
+    }).as_params()
     nli, jcqa, answers = load_tasks(params)
     assert nli.summary()["n"] == 7
     assert answers.summary()["n"] == 2
-    assert jcqa.summary()["n"] == len(raw_rows(JCQA_FILE))  # not named: every item
+    # not named: every item but the k-shot pool (pool_per_label of each of the five labels, held out at any k)
+    assert jcqa.summary()["n"] == len(raw_rows(JCQA_FILE)) - 5 * params["pool_per_label"]
     assert [t.summary()["n"] for t in load_tasks({**params, "limit": 3})] == [3, 3, 3]
     with pytest.raises(InputError, match="eval.limit: unknown task jnlii"):
         load_tasks({**params, "limit": {"jnlii": 5}})
