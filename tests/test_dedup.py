@@ -128,9 +128,9 @@ def test_questions_on_one_shared_passage_are_not_duplicates_but_their_copies_are
         record("q:3", "質問：京都に残る寺の例を挙げてください", "清水寺と金閣寺です。", input=passage,
                task="reading_comprehension"),  # a real near duplicate of q:2 (prefix, punctuation)
     ]
-    outcome, kept, rejected = run(rows, threshold=0.7)
+    _outcome, kept, rejected = run(rows, threshold=0.7)
     assert kept == {"q:1", "q:2"} and set(rejected) == {"q:3"}
-    _, kept_unchecked, _ = run(rows, threshold=0.7, field_overlap=0, numbers_must_match=False)
+    _, kept_unchecked, _ = run(rows, threshold=0.7, field_overlap=0, numbers_must_match=False, verify="signature")
     assert len(kept_unchecked) == 1  # without the per-field check the passage makes all three "duplicates"
 
 
@@ -216,8 +216,8 @@ def test_the_kept_record_follows_source_priority_then_output_length_then_id():
 def test_the_threshold_changes_the_result():
     rows = [record("a:1", KYOTO_Q, KYOTO_A),
             record("a:2", KYOTO_Q, KYOTO_A.replace("清水寺や金閣寺などの寺社", "多くの有名な寺や神社"))]
-    _, kept_strict, _ = run(rows, threshold=0.9)
-    _, kept_loose, _ = run(rows, threshold=0.6)
+    _, kept_strict, _ = run(rows, threshold=0.9, verify="signature")
+    _, kept_loose, _ = run(rows, threshold=0.6, verify="signature")
     assert kept_strict == {"a:1", "a:2"} and len(kept_loose) == 1
 
 

@@ -1,0 +1,132 @@
+"""Verifying a candidate pair by aligning its two keys: what changed, and whether that is an edit
+a copy makes (typos, a sentence dropped, added or moved) or one that makes another record.
+
+``verify: edits`` (the default) confirms an LSH candidate when, after a Levenshtein
+alignment of the two canonical keys (rapidfuzz, compiled), the characters the two
+keys share cover at least ``edit_share`` of the shorter key, and no small edit
+
+- changes a number: a digit or kanji numeral (〇一二…十百千万億) in or next to it
+  (dates and quantities are often written in kanji: 三月十日, 五人);
+- adds or removes a negation (ない, ません, ず, ぬ, 不, 非, 無, 未) around it;
+- replaces a kanji word: both sides hold kanji and one side two or more, and the
+  two sides are not the same characters swapped (佐藤→加藤 健一→浩二, 秋田→宮城,
+  床→牛乳; a one-kanji typo or 思い→考え passes).
+
+Large blocks (``_LARGE`` characters or more: whole sentences) are what a copy with a
+sentence dropped or added differs by; they only lower the shared share, and a block
+deleted from one key that occurs verbatim in the other is a moved sentence and
+counts as shared. Why an alignment and not n-gram sets: one typo removes n n-grams
+but one character of an alignment, and a substituted name, numeral or negation is a
+handful of characters that n-gram similarity cannot tell from a typo.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from rapidfuzz.distance import Indel, Levenshtein
+
+_LARGE = 8
+_DIGIT = re.compile(r"[0-9]")
+_DIGITS = re.compile(r"[0-9]+")
+_KANJI_NUMERAL = "〇一二三四五六七八九十百千万億"
+# what follows a kanji numeral that is a number (三月, 五人, 十二日), not part of a word (一緒, 統一)
+_COUNTER = set("年月日時分秒人個本枚回歳円冊台匹番位度割倍件点つ")
+_NEGATION = re.compile(r"ない|ません|なかっ|不|非|無|未")
+_SEPARATOR = set(',.:;!?"()[]/・~')
+_LIST_SEPARATOR = set(",・/;")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<![0-9][.])")  # not after a list number (3.)
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
+_CONTEXT = 2  # characters either side of a small edit read by the negation guard
+_ITEM = 12  # longest list item (between separators) whose replacement the item guard refuses
+
+ACCEPTED, NUMBER, NEGATION, KANJI_WORD, ITEM, TOO_DIFFERENT = range(6)
+
+
+def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, numbers: bool) -> int:
+    """Which guard (if any) a small edit a[i1:i2] → b[j1:j2] trips (``digits``: check digits;
+    ``numbers``: numbers_must_match)."""
+    left, right = a[max(i1 - _CONTEXT, 0):i2 + _CONTEXT], b[max(j1 - _CONTEXT, 0):j2 + _CONTEXT]
+    old, new = a[i1:i2], b[j1:j2]
+    if digits and (_DIGIT.search(old) or _DIGIT.search(new)) or \
+            numbers and _counted(a, i1, i2) != _counted(b, j1, j2):
+        return NUMBER
+    if len(_NEGATION.findall(left)) != len(_NEGATION.findall(right)):
+        return NEGATION
+    kanji_old, kanji_new = len(_KANJI.findall(old)), len(_KANJI.findall(new))
+    if min(kanji_old, kanji_new) >= 1 and max(kanji_old, kanji_new) >= 2 and sorted(old) != sorted(new):
+        return KANJI_WORD
+    item_a, item_b = _item(a, i1, i2), _item(b, j1, j2)
+    if item_a and item_b and max(len(item_a), len(item_b)) <= _ITEM and Indel.normalized_similarity(item_a, item_b) < 0.5:
+        return ITEM
+    return ACCEPTED
+
+
+def _counted(text: str, start: int, stop: int) -> str:
+    """The kanji numeral touching text[start:stop], when a counter follows it ("" otherwise)."""
+    while start > 0 and text[start - 1] in _KANJI_NUMERAL:
+        start -= 1
+    while stop < len(text) and text[stop] in _KANJI_NUMERAL:
+        stop += 1
+    run = text[start:stop]
+    numeral = "".join(ch for ch in run if ch in _KANJI_NUMERAL)
+    return numeral if numeral and stop < len(text) and text[stop] in _COUNTER else ""
+
+
+def _item(text: str, start: int, stop: int) -> str:
+    """The list item around text[start:stop] ("" when it is not in one): the text between a list
+    separator or a numbering ("3.") before it and the next list separator, a numbering or the end."""
+    while start > 0 and not _opens_item(text, start):
+        if text[start - 1] in _SEPARATOR:
+            return ""
+        start -= 1
+    if start == 0:
+        return ""
+    while stop < len(text) and text[stop] not in _LIST_SEPARATOR and not _DIGIT.match(text[stop]):
+        stop += 1
+    return text[start:stop]
+
+
+def _opens_item(text: str, position: int) -> bool:
+    before = text[position - 1]
+    return before in _LIST_SEPARATOR or (before == "." and position > 1 and text[position - 2].isdigit())
+
+
+
+
+def edit_verdict(a: str, b: str, share: float, numbers: bool = True) -> tuple[int, float]:
+    """(verdict, shared characters / shorter key length) of one pair of canonical keys."""
+    shorter = min(len(a), len(b))
+    if shorter == 0:
+        return (ACCEPTED, 1.0) if a == b else (TOO_DIFFERENT, 0.0)
+    # digits moved by a typo (1番 → 番1) change no number: only look at them when they differ
+    digits = numbers and _DIGITS.findall(a) != _DIGITS.findall(b)
+    # sentences found verbatim in the other key are shared wherever they stand (moved, or
+    # around a dropped or added one); only the rest is aligned character by character
+    left, right = _SENTENCE_END.split(a), _SENTENCE_END.split(b)
+    in_right, in_left = set(right), set(left)
+    shared = sum(len(s) for s in (left if len(a) <= len(b) else right) if s in (in_right if len(a) <= len(b) else in_left))
+    a = "".join(s for s in left if s not in in_right)
+    b = "".join(s for s in right if s not in in_left)
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(a, b):
+        if tag == "equal":
+            shared += i2 - i1
+        elif i2 - i1 >= _LARGE or j2 - j1 >= _LARGE:
+            # a whole sentence dropped, added or moved: moved text occurs verbatim in the other key
+            if tag == "delete" and a[i1:i2] in b or tag == "insert" and b[j1:j2] in a:
+                shared += max(i2 - i1, j2 - j1)
+        else:
+            verdict = _guard(a, b, i1, i2, j1, j2, digits, numbers)
+            if verdict != ACCEPTED:
+                return verdict, shared / shorter
+    measured = min(shared / shorter, 1.0)
+    return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
+
+
+def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: float,
+                  numbers: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair of rows into ``keys``: (confirmed, verdict code)."""
+    verdicts = np.array([edit_verdict(keys[i], keys[j], share, numbers)[0]
+                         for i, j in zip(left.tolist(), right.tolist())], dtype=np.int8)
+    return verdicts == ACCEPTED, verdicts

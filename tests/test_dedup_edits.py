@@ -1,0 +1,70 @@
+"""verify: edits — which edits make a copy and which make another record (dedup/edits.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, frame, record
+
+from jinstruct.dedup import dedup_records
+from jinstruct.dedup.edits import ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT, edit_verdict
+from jinstruct.dedup.keys import canonical_texts
+
+STORY = ("佐藤健一さんは三月十日に京都へ行きました。清水寺の近くで古い友人と会いました。"
+         "二人は昼ご飯を食べながら昔の話をしています。夕方には新幹線で東京に帰りました。")
+CHOICES = "次の質問に答えてください。開閉できるものはどれ？選択肢：1.原っぱ、2.床、3.扉、4.壁、5.廊下"
+
+
+def _verdict(first: str, second: str, share: float = 0.85) -> tuple[int, float]:
+    a, b = canonical_texts(pl.Series([first, second])).to_list()
+    return edit_verdict(a, b, share)
+
+
+@pytest.mark.parametrize("copy", [
+    STORY.replace("古い", "ふるい", 1).replace("昔", "むかし", 1),       # typos / spelling variants
+    STORY.replace("清水寺の近くで", "清水寺の近くえ"),                      # one wrong kana
+    STORY.replace("清水寺の近くで古い友人と会いました。", ""),               # a sentence dropped
+    STORY + "とても楽しい一日でした。",                                      # a sentence added
+    STORY.replace("二人は昼ご飯を食べながら昔の話をしています。夕方には新幹線で東京に帰りました。",
+                  "夕方には新幹線で東京に帰りました。二人は昼ご飯を食べながら昔の話をしています。"),  # reordered
+    CHOICES.replace("廊下", "廊下 "),                                        # layout only
+])
+def test_copies_are_accepted(copy):
+    assert _verdict(STORY if not copy.startswith("次の") else CHOICES, copy)[0] == ACCEPTED
+
+
+@pytest.mark.parametrize(("other", "guard"), [
+    (STORY.replace("三月十日", "三月二十日"), NUMBER),                        # a date in kanji numerals
+    (STORY.replace("二人は", "三人は"), NUMBER),                              # a count
+    (STORY.replace("話をしています", "話をしていません"), NEGATION),
+    (STORY.replace("佐藤健一", "加藤浩司"), KANJI_WORD),                      # another person
+    (STORY.replace("京都", "奈良"), KANJI_WORD),                              # another place
+    (CHOICES.replace("4.壁", "4.ハンガー"), ITEM),                            # one answer choice replaced
+])
+def test_other_records_are_refused_by_the_guard_that_tells_them_apart(other, guard):
+    base = CHOICES if other.startswith("次の") else STORY
+    assert _verdict(base, other)[0] == guard
+
+
+def test_the_shared_share_is_measured_on_the_shorter_key():
+    # the shorter key is wholly inside the longer one: share 1, whatever is added
+    assert _verdict(STORY, STORY + KYOTO_A) == (ACCEPTED, 1.0)
+    # two unrelated texts: refused (a guard or the share, whichever the alignment meets first)
+    assert _verdict(STORY, KYOTO_A)[0] != ACCEPTED
+    assert _verdict("今日は晴れです。明日は雨です。", "今日は晴れです。")[0] == ACCEPTED
+    verdict, share = _verdict("今日は晴れです。明日は雨です。", "昨日は曇りだったかもね。")
+    assert verdict == TOO_DIFFERENT and share < 0.5
+    # a sentence dropped: the shorter key is wholly inside the longer one
+    dropped = STORY.replace("二人は昼ご飯を食べながら昔の話をしています。", "")
+    assert _verdict(STORY + KYOTO_A, dropped) == (ACCEPTED, 1.0)
+
+
+def test_kanji_name_pairs_are_kept_by_edits_and_merged_by_the_signature_rule():
+    rows = [record("p:1", "佐藤健一さんからの質問です。" + FUJI_Q, "佐藤健一さん、" + FUJI_A),
+            record("p:2", "加藤浩司さんからの質問です。" + FUJI_Q, "加藤浩司さん、" + FUJI_A),
+            record("p:3", "佐藤健一さんからの質問です。" + FUJI_Q, "佐藤健一さん、" + FUJI_A.replace("美しい", "美い"))]
+    edits = dedup_records(frame(rows), {"n_jobs": 1, "verify": "edits"})
+    signature = dedup_records(frame(rows), {"n_jobs": 1, "verify": "signature", "threshold": 0.8})
+    assert edits.result.rejected["id"].to_list() == ["p:3"]          # the typo copy, not the other person
+    assert edits.result.rejected["detail"].item().startswith("near duplicate of p:1")
+    assert sorted(signature.result.rejected["id"].to_list()) == ["p:2", "p:3"]
