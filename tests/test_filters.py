@@ -98,7 +98,7 @@ def test_a_text_field_file_without_task_gets_japanese_prose_defaults():
     result = filter_records(frame, {}, ["text"], None)
     assert result.kept["id"].to_list() == ["f:1"]
     assert result.rejected["reason"].to_list() == ["language_mismatch"]
-    assert result.rejected["detail"][0].startswith("text: lid zh")
+    assert result.rejected["detail"][0].startswith("text: chinese, lid zh")
 
 
 # ------------------------------------------------------------------ length and copies

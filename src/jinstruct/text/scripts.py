@@ -12,6 +12,8 @@ only Japanese text uses in running prose.
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 HIRAGANA = r"\p{Hiragana}"
@@ -33,6 +35,41 @@ WORD_CHARACTER = r"[\p{L}\p{N}]"
 # deliberately absent.
 SIMPLIFIED_ONLY = "们这说时对为个么过还发经见让认识语请读谁话该爱东车门问间长马鸟鱼习业从众传优给结题观应"
 SIMPLIFIED_CHINESE = f"[{SIMPLIFIED_ONLY}]"
+# Traditional forms whose Japanese (shinjitai) form differs (們/们, 這/这, 說/説,
+# 對/対, 國/国, 學/学, 會/会, 來/来, 發/発, 經/経, 體/体 ...), and Chinese
+# function words and pronouns that Japanese text does not use (你, 您, 她, 它,
+# 吗, 呢, 吧, 啊, 很, 哪, 怎, 咱). Forms that survive in Japanese names (廣, 澤,
+# 邊, 濱, 齋, 櫻, 萬) and words Japanese shares (他, 的, 了, 是, 在, 没) are absent.
+CHINESE_ONLY = (SIMPLIFIED_ONLY + "們這說對學會來點麼嗎發裡當從與讓讀氣經歲總變體聽覺樂醫實應寫錢歡關賣樣兒腦灣"
+                "壞獨黨歷據處數區舊藝圖燈將沒你您她它吗呢吧啊喔哦嘛很哪怎咱吃喝买卖钱饭边头欢实样")
+CHINESE_CHARACTER = f"[{CHINESE_ONLY}]"
+# Han ranges of Unicode: the unified ideographs, extension A and the compatibility block.
+HAN_BLOCKS = [(0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)]
+
+
+@functools.lru_cache(maxsize=1)
+def han_outside_japanese_charset() -> str:
+    """A regex class of the Han characters that Shift_JIS (cp932: JIS X 0208 plus the NEC/IBM
+    extensions every Japanese PC has) cannot encode: most simplified Chinese forms (热, 资, 汤)
+    and rare characters. The supplementary planes (extension B on) are left out: they hold the
+    rare Japanese name characters (𠮷) as well as Chinese ones."""
+    outside = [code for low, high in HAN_BLOCKS for code in range(low, high + 1)
+               if not _encodes(chr(code), "cp932")]
+    runs: list[list[int]] = []
+    for code in outside:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "[" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in runs) + "]"
+
+
+def _encodes(character: str, encoding: str) -> bool:
+    try:
+        character.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _col(text: str | pl.Expr) -> pl.Expr:
