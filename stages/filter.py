@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jinstruct.engine.plans import filter_plan
 from jinstruct.filters import filter_records
 from jinstruct.params import load_params
 from jinstruct.records import TEXT_FIELDS
@@ -20,7 +21,7 @@ def body() -> None:
     params = load_params("filter") or {}
     eval_sets = load_params("eval_sets") or {}
     run_stage("filter", lambda records: filter_records(records, params, TEXT_FIELDS, EVAL_DIR, eval_sets),
-              INPUT, OUTPUT, REJECTS, STATS)
+              INPUT, OUTPUT, REJECTS, STATS, batches=filter_plan(params, TEXT_FIELDS, EVAL_DIR, eval_sets))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from jinstruct.engine.plans import normalize_plan
 from jinstruct.params import load_params
 from jinstruct.records import TEXT_FIELDS
 from jinstruct.stage import run_stage, stage_main
@@ -16,7 +17,7 @@ STATS = Path("metrics/normalize.json")
 def main() -> None:
     params = load_params("normalize")
     run_stage("normalize", lambda records: normalize_records(records, params, TEXT_FIELDS),
-              INPUT, OUTPUT, REJECTS, STATS)
+              INPUT, OUTPUT, REJECTS, STATS, batches=normalize_plan(params, TEXT_FIELDS))
 
 
 if __name__ == "__main__":

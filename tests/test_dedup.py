@@ -96,18 +96,28 @@ def test_near_duplicates_with_typos_and_additions_are_clustered():
     assert 0.8 <= similarities["a:1"] < 1.0 and 0.7 <= similarities["a:2"] < 1.0
 
 
-def test_hard_negatives_same_template_other_numbers_or_names_are_kept():
-    rows = [
-        record("m:1", "次の計算をしてください：128 + 345", "128 + 345 = 473 です。計算の途中式も示すと、百の位から順に足します。"),
-        record("m:2", "次の計算をしてください：128 + 346", "128 + 346 = 474 です。計算の途中式も示すと、百の位から順に足します。"),
-        record("m:3", "次の計算をしてください：218 + 345", "218 + 345 = 563 です。計算の途中式も示すと、百の位から順に足します。"),
-        record("p:1", "織田信長はどんな人物でしたか？", "織田信長は戦国時代の武将で、天下統一を目指しました。"),
-        record("p:2", "豊臣秀吉はどんな人物でしたか？", "豊臣秀吉は戦国時代の武将で、天下統一を果たしました。"),
-        record("p:3", "徳川家康はどんな人物でしたか？", "徳川家康は戦国時代の武将で、江戸幕府を開きました。"),
-    ]
-    _, kept, rejected = run(rows, threshold=0.6)
-    assert rejected == {}
-    assert len(kept) == 6
+CALC = "次の計算をしてください。途中式も示し、百の位から順に足していく方法で、繰り上がりに注意して答えを求めてください："
+STORY = "は毎朝早く起きて、駅前の小さなパン屋で朝ごはんを買ってから、電車に乗って会社へ向かいます。どんな人だと思いますか？"
+HARD_NEGATIVES = [
+    record("m:1", CALC + "128 + 345", "答えは473です。"),
+    record("m:2", CALC + "128 + 346", "答えは474です。"),
+    record("k:1", "トム" + STORY, "早起きで、朝の時間を大切にする人です。"),
+    record("k:2", "ケン" + STORY, "早起きで、朝の時間を大切にする人です。"),
+]
+
+
+@pytest.mark.parametrize("guard_off, merged", [
+    ({}, []),   # every guard on: both hard-negative pairs stay
+    ({"numbers_must_match": False}, ["m:2"]),
+    ({"names_must_match": False}, ["k:2"]),
+    ({"numbers_must_match": False, "names_must_match": False}, ["k:2", "m:2"]),
+])
+def test_hard_negatives_are_kept_only_by_their_guard(guard_off, merged):
+    # The pairs are near duplicates as text (one number or one katakana name differs), so with a guard
+    # switched off its pair is merged: the test fails if a guard stops working, not only if it over-merges.
+    _, kept, rejected = run(HARD_NEGATIVES, threshold=0.6, field_overlap=0, **guard_off)
+    assert sorted(rejected) == merged
+    assert kept == {"m:1", "m:2", "k:1", "k:2"} - set(merged)
 
 
 def test_numbers_guard_is_what_keeps_numeric_variants_apart():

@@ -22,7 +22,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from jinstruct import cli
 from jinstruct.evaluate import fewshot, jcommonsenseqa, jnli, marc_ja, perplexity
-from jinstruct.evaluate.metrics import macro_f1, majority_baseline
+from jinstruct.evaluate.metrics import macro_f1, majority_baseline, verdict, wilson_interval
 from jinstruct.evaluate.models import check_adapter_dataset
 from jinstruct.evaluate.scoring import Request, score_one_at_a_time, score_requests
 from jinstruct.evaluate.suite import evaluate_build
@@ -88,16 +88,22 @@ def constant_logits_model(tokenizer, bias: dict[int, float]) -> LlamaForCausalLM
     return model
 
 
-def expected_logprob(tokenizer, bias: dict[int, float], text: str) -> float:
+def tokens_after(tokenizer, context: str, text: str) -> list[int]:
+    """The tokens ``text`` has right after ``context``: joint-encoding tokens whose characters reach into it."""
+    joint = tokenizer(context + text, add_special_tokens=True, return_offsets_mapping=True)
+    return [token for token, (_, end) in zip(joint["input_ids"], joint["offset_mapping"], strict=True)
+            if end > len(context)]
+
+
+def expected_logprob(tokenizer, bias: dict[int, float], context: str, text: str) -> float:
     vocab = len(tokenizer)
     log_normaliser = math.log((vocab - len(bias)) + sum(math.exp(v) for v in bias.values()))
-    tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return sum(bias.get(token, 0.0) - log_normaliser for token in tokens)
+    return sum(bias.get(token, 0.0) - log_normaliser for token in tokens_after(tokenizer, context, text))
 
 
 def own_token(tokenizer, text: str, *others: str) -> int:
-    """A token of ``text`` that none of ``others`` contains: biasing it favours ``text`` alone."""
-    ids = lambda t: tokenizer(t, add_special_tokens=False)["input_ids"]  # noqa: E731
+    """A token ``text`` has after a prompt that none of ``others`` has: biasing it favours ``text`` alone."""
+    ids = lambda t: tokens_after(tokenizer, "### 応答:\n", t)  # noqa: E731
     shared = {token for other in others for token in ids(other)}
     return next(token for token in ids(text) if token not in shared)
 
@@ -114,8 +120,33 @@ def test_hand_set_logits_give_the_exact_log_likelihoods(tokenizer):
         scores = score_requests(model, tokenizer, requests, batch_size=2, share_prefix=share_prefix)
         for request, row in zip(requests, scores, strict=True):
             for text, score in zip(request.continuations, row, strict=True):
-                assert score.logprob == pytest.approx(expected_logprob(tokenizer, bias, text), abs=1e-4)
-                assert score.tokens == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+                assert score.logprob == pytest.approx(expected_logprob(tokenizer, bias, request.context, text),
+                                                      abs=1e-4)
+                assert score.tokens == len(tokens_after(tokenizer, request.context, text))
+                assert (score.chars, score.bytes) == (len(text), len(text.encode("utf-8")))
+
+
+def test_continuations_are_scored_as_tokens_of_the_joint_encoding(tokenizer):
+    """Regression: a metaspace tokenizer gives a continuation encoded on its own a leading ``▁`` piece
+    that it never has after its prompt; scoring must use the joint encoding's tokens."""
+    space = tokenizer.convert_tokens_to_ids("▁")
+    context, answer = "前提：犬が走る。\n関係：", "含意"
+    alone = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    joint = tokens_after(tokenizer, context, answer)
+    assert alone != joint and space not in joint  # the fixture tokenizer shows the artifact
+    assert tokenizer.convert_ids_to_tokens(alone)[0].startswith("▁")
+    bias = {space: 9.0, alone[0]: 6.0}  # a model that loves the artifact tokens
+    model = constant_logits_model(tokenizer, bias)
+    log_normaliser = math.log(len(tokenizer) - len(bias) + sum(math.exp(v) for v in bias.values()))
+    want = sum(bias.get(token, 0.0) - log_normaliser for token in joint)
+    old_way = sum(bias.get(token, 0.0) - log_normaliser for token in alone)
+    assert abs(want - old_way) > 1.0
+    for share_prefix in (True, False):
+        [[score]] = score_requests(model, tokenizer, [Request(context, (answer,))], share_prefix=share_prefix)
+        assert score.logprob == pytest.approx(want, abs=1e-4)
+        assert score.tokens == len(joint)
+    [[score]] = score_one_at_a_time(model, tokenizer, [Request(context, (answer,))])
+    assert score.logprob == pytest.approx(want, abs=1e-4)
 
 
 def test_a_model_that_always_answers_neutral_scores_the_neutral_share(tokenizer):
@@ -245,6 +276,41 @@ def test_macro_f1_and_majority_baseline_on_hand_counts():
     assert majority_baseline(items) == {"label": "b", "acc": 0.6}
 
 
+def test_wilson_interval_matches_published_values():
+    # Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 -> 0.2553 to 0.3662; 15/148 -> 0.0624 to 0.1605.
+    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=5e-5)
+    assert wilson_interval(15, 148) == pytest.approx((0.0624, 0.1605), abs=5e-5)
+    assert wilson_interval(0, 10)[0] == 0.0
+
+
+def test_an_accuracy_whose_interval_covers_the_majority_share_is_no_signal(tokenizer):
+    model = constant_logits_model(tokenizer, {own_token(tokenizer, "中立", "含意", "矛盾"): 5.0})
+    task = jnli.load(JNLI_FILE, {"k_shot": 0, "limit": 60})
+    metrics = task.metrics(score_requests(model, tokenizer, task.requests(), batch_size=16))
+    assert metrics["verdict"].startswith("no signal")
+    summary = task.summary()
+    assert summary["chance_baseline"] == pytest.approx(1 / 3)
+    assert metrics["acc"] == summary["majority_baseline"]["acc"]  # always "neutral" = the majority label here
+    assert metrics["acc_ci95"]["low"] < metrics["acc"] < metrics["acc_ci95"]["high"]
+    assert verdict({"low": 0.6, "high": 0.7}, 0.557) == "above the majority baseline"
+
+
+def test_a_prompt_too_long_for_the_window_drops_shots_and_keeps_header_and_item(tokenizer):
+    task = jnli.load(JNLI_FILE, {"k_shot": 3, "pool_per_label": 5, "seed": 7, "limit": 4})
+    request = task.requests()[0]
+    assert len(request.shorter_contexts) == 3 and request.shorter_contexts[-1] == task.template.prompt(
+        task.items[0].fields, [])
+    lengths = [len(tokenizer(c)["input_ids"]) for c in (request.context, *request.shorter_contexts)]
+    window = lengths[2] + 4  # room for one shot and the answer, not for three
+    model = constant_logits_model(tokenizer, {})
+    [row] = score_requests(model, tokenizer, [request], max_length=window)
+    assert row[0].shots_dropped == 2 and row[0].context_cut == 0
+    header_and_item = tokenizer(request.shorter_contexts[1])["input_ids"]
+    [[cut]] = score_requests(model, tokenizer, [Request(request.shorter_contexts[-1], ("含意",))],
+                             max_length=lengths[3] - 5)
+    assert cut.context_cut > 0 and len(header_and_item) == lengths[2]
+
+
 def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(tokenizer, tmp_path):
     records = pl.DataFrame({
         "id": ["t:1", "t:2", "t:3"], "source": ["s"] * 3, "task": ["qa", "qa", "translation"],
@@ -259,6 +325,14 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(tokenizer, tmp_pat
     assert metrics["overall"] == pytest.approx(len(tokenizer), rel=1e-4)
     assert set(metrics["by_task"]) == {"qa", "translation"}
     assert metrics["by_task"]["qa"] == pytest.approx(len(tokenizer), rel=1e-4)
+    # Bits per character: every scored token costs log2(vocab) bits, spread over the answers' characters.
+    scored_tokens = [len(tokens_after(tokenizer, r.context, r.continuations[0])) for r in task.requests()]
+    outputs = records["output"].to_list()
+    bits = sum(scored_tokens) * math.log2(len(tokenizer))
+    assert metrics["bits_per_char"] == pytest.approx(bits / sum(map(len, outputs)), rel=1e-4)
+    assert metrics["bits_per_byte"] == pytest.approx(bits / sum(len(o.encode()) for o in outputs), rel=1e-4)
+    assert metrics["bits_per_char_by_task"]["translation"] == pytest.approx(
+        scored_tokens[2] * math.log2(len(tokenizer)) / len("I like cats."), rel=1e-4)
     # The stage passes the training template (a file without an id): it is used and named by stem + sha256.
     training = tmp_path / "alpaca_ja.yaml"
     training.write_text('prompt_input: "指示：{instruction}\\n入力：{input}\\n応答："\n'
@@ -276,13 +350,13 @@ def lora_trained_to_answer(word: str, base, tokenizer, adapter_dir: Path) -> Non
     from peft import LoraConfig, get_peft_model
 
     prompts = [r.context for r in jnli.load(JNLI_FILE, {"k_shot": 0, "limit": 64}).requests()]
-    answer = tokenizer(word, add_special_tokens=False)["input_ids"]
+    answer = tokens_after(tokenizer, prompts[0], word)  # the prompts all end the same way
     tuned = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj",
                                                                                 "down_proj"]))
     optimiser = torch.optim.AdamW([p for p in tuned.parameters() if p.requires_grad], lr=3e-2)
     tuned.train()
     for step in range(30):
-        rows = [tokenizer(p)["input_ids"] + answer for p in prompts[(step * 8) % 64:(step * 8) % 64 + 8]]
+        rows = [tokenizer(p + word)["input_ids"] for p in prompts[(step * 8) % 64:(step * 8) % 64 + 8]]
         width = max(map(len, rows))
         ids = torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in rows])
         mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
@@ -329,7 +403,8 @@ def test_cli_scores_base_and_tuned_in_one_run(model_dirs, tmp_path, capsys):
                      "--k", "0", "--limit", "40", "--batch-size", "12", "--output", str(out),
                      "--data", f"jnli={JNLI_FILE}"])
     assert code == 0
-    assert "jnli" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "jnli" in printed
     scores = json.loads(out.read_text(encoding="utf-8"))
     entry = scores["jnli"]
     gold = [row["label"] for row in raw_rows(JNLI_FILE)[:40]]
@@ -344,6 +419,10 @@ def test_cli_scores_base_and_tuned_in_one_run(model_dirs, tmp_path, capsys):
     weights = (adapter_dir / "adapter_model.safetensors").read_bytes()
     assert scores["adapter_sha256"] == hashlib.sha256(weights).hexdigest()
     assert scores["base_identity"] == {"name": "tiny-test-llama"}
+    for variant in ("base", "tuned"):  # the verdict is said in words, next to the interval
+        interval = entry[variant]["acc_ci95"]
+        assert f"{variant}: acc {entry[variant]['acc']:.4f}, 95% interval {interval['low']:.4f}" in printed
+        assert entry[variant]["verdict"] in printed
 
 
 def test_cli_reports_a_missing_marc_ja_file_in_one_line(model_dirs, capsys):

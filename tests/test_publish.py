@@ -180,3 +180,26 @@ def test_importing_jinstruct_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert callable(__import__("jinstruct").load_dataset)
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda root: (root / "params.yaml").write_text((root / "params.yaml").read_text() + "# a note\n"), "params.yaml"),
+    (lambda root: (root / "stages").mkdir(exist_ok=True) or (root / "stages" / "extra.py").write_text("x = 1\n"),
+     "stages/extra.py"),
+])
+def test_a_dirty_git_tree_is_refused_unless_allowed_and_the_card_then_says_so(project, tmp_path, capsys, change, named):
+    change(project)
+    args = ["publish", "--repo-id", "me/x", "--processed", str(project / "data/processed"), "--dry-run"]
+    assert main([*args, str(tmp_path / "dry")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "uncommitted changes" in err[0] and named in err[0] and "--allow-dirty" in err[0]
+    assert not (tmp_path / "dry").exists()
+    assert main([*args, str(tmp_path / "dry2"), "--allow-dirty"]) == 0
+    card = (tmp_path / "dry2" / "README.md").read_text(encoding="utf-8")
+    assert "published with `--allow-dirty`" in card and named in card
+
+
+def test_an_untracked_note_outside_the_build_paths_does_not_make_the_tree_dirty(project, tmp_path):
+    (project / "notes.txt").write_text("my notes\n")
+    publish(project / "data/processed", "me/x", dry_run_dir=tmp_path / "dry")
+    assert "--allow-dirty" not in (tmp_path / "dry" / "README.md").read_text(encoding="utf-8")

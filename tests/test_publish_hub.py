@@ -11,7 +11,6 @@ import shutil
 
 import datasets
 import polars as pl
-
 import pytest
 from hub_server import LocalHub
 from huggingface_hub import constants
@@ -100,7 +99,7 @@ def test_publish_without_a_token_stops_before_any_request(built, hub, monkeypatc
 def test_a_rejected_token_is_reported_without_echoing_it(built, hub, monkeypatch, capfd):
     monkeypatch.setenv("HF_TOKEN", "hf_wrongTokenValue999")
     assert main(["publish", "--repo-id", "org/x", "--processed", str(built / "data/processed"),
-                 "--endpoint", hub.url]) == 2
+                 "--endpoint", hub.url]) == 4  # EXIT_REMOTE
     err = capfd.readouterr().err
     assert "the Hub refused the request for org/x" in err and "hf_wrongTokenValue999" not in err
 
@@ -115,3 +114,31 @@ def test_load_dataset_refuses_records_that_do_not_hash_to_the_version(built, hub
     repo.files = {**repo.files, shard: buffer.getvalue()}
     with pytest.raises(InputError, match="the loaded records hash to .* the version states"):
         load_dataset("org/y", endpoint=hub.url)
+
+
+def test_an_unreachable_endpoint_is_one_line_with_exit_code_4(built, hub, capfd):
+    import socket
+
+    with socket.socket() as probe:  # a local port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["publish", "--repo-id", "org/x", "--processed", str(built / "data/processed"),
+                 "--endpoint", f"http://127.0.0.1:{port}"]) == 4
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the Hub at http://127.0.0.1:{port} could not be reached for org/x" in err[0]
+    assert TOKEN not in err[0]
+
+
+def test_a_failed_tag_names_the_pushed_commit_and_how_to_tag_it(built, hub, capfd, monkeypatch):
+    from huggingface_hub import HfApi
+
+    def refuse(*args, **kwargs):
+        raise ConnectionResetError("connection reset while tagging")
+
+    monkeypatch.setattr(HfApi, "create_tag", refuse)  # the one step that fails; the push itself is real
+    assert main(["publish", "--repo-id", "org/t", "--processed", str(built / "data/processed"),
+                 "--endpoint", hub.url]) == 4
+    err = capfd.readouterr().err.strip().splitlines()
+    commit = hub.repos["org/t"].commits[0]["oid"]
+    assert len(err) == 1 and f"as commit {commit} but could not tag it" in err[0]
+    assert f"hf repos tag create org/t 0.1.0 --revision {commit} --repo-type dataset" in err[0]

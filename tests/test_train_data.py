@@ -46,11 +46,39 @@ def test_answer_only_masks_exactly_the_prompt(tokenizer, template):
     answer_only = tokenize_records(df, tokenizer, template, max_length=512, train_on_inputs=False)
     for index, row in enumerate(df.iter_rows(named=True)):
         prompt_len = len(tokenizer(format_prompts(df[index], template)[0])["input_ids"])
-        answer = tokenizer(row["output"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        joint = tokenizer(format_prompts(df[index], template)[0] + row["output"])["input_ids"]
+        answer = joint[prompt_len:] + [tokenizer.eos_token_id]
         assert full.labels[index] == full.input_ids[index]
         assert answer_only.labels[index][:prompt_len] == [IGNORE_INDEX] * prompt_len
         assert answer_only.labels[index][prompt_len:] == answer
         assert full.input_ids[index][0] == tokenizer.bos_token_id and full.input_ids[index][-1] == tokenizer.eos_token_id
+
+
+def test_answer_labels_come_from_the_joint_encoding_not_the_answer_alone(template):
+    """Regression: with a metaspace tokenizer an answer encoded on its own starts with ``▁``; after the
+    prompt it does not, and the labels must be the tokens the model actually sees."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    df = instruction_records(40)
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace()  # SentencePiece's dummy prefix: "▁" before the text
+    bpe.train_from_iterator(df["output"].to_list() + df["instruction"].to_list() + list(template.values()) * 5,
+                            trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<unk>", "<s>", "</s>"]))
+    metaspace = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                        unk_token="<unk>")
+    records = df.filter(pl.col("input") == "").head(3)
+    data = tokenize_records(records, metaspace, template, max_length=512, train_on_inputs=False)
+    for index, row in enumerate(records.iter_rows(named=True)):
+        prompt = format_prompts(records[index], template)[0]
+        joint = metaspace(prompt + row["output"], return_offsets_mapping=True)
+        answer = [t for t, (_, end) in zip(joint["input_ids"], joint["offset_mapping"], strict=True)
+                  if end > len(prompt)]
+        alone = metaspace(row["output"], add_special_tokens=False)["input_ids"]
+        assert alone != answer  # the artifact the old labels carried
+        targets = [t for t in data.labels[index] if t != IGNORE_INDEX]
+        assert targets == answer + [metaspace.eos_token_id]
+        assert data.input_ids[index] == joint["input_ids"] + [metaspace.eos_token_id]
 
 
 def test_truncation_is_counted_and_applied(tokenizer, template):

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from jinstruct.records import SPLIT_NAMES, InputError, dataset_hash, file_sha256, read_table
+from jinstruct.sources.urls import redact
 
 PIPELINE_STAGES = ("fetch", "convert", "normalize", "dedup", "filter", "split")
 _COMMIT = re.compile(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")
@@ -106,7 +107,7 @@ def sources(manifest: dict) -> list[SourceInfo]:
         result.append(SourceInfo(
             name=name,
             licence=licence,
-            files=tuple(SourceFile(url=f.get("url"), sha256=f.get("sha256"), revision=_revision_of(f, f.get("url"))
+            files=tuple(SourceFile(url=redact(f.get("url")), sha256=f.get("sha256"), revision=_revision_of(f, f.get("url"))
                                    or _revision_of(entry, entry.get("url")), path=f.get("path"), bytes=f.get("bytes"))
                         for f in files),
             records_kept=kept.get(name, 0),

@@ -242,7 +242,11 @@ def _rebuild_section(manifest: dict) -> str:
              "jinstruct lineage data/processed/manifest.json   # recomputes and checks the dataset hash",
              "```",
              f"The rebuilt `data/processed/manifest.json` must show {HASH_LINE.format(manifest['dataset_hash'])}."]
-    if code.get("git_dirty"):
+    if code.get("published_dirty"):
+        lines.append("\n**Warning:** published with `--allow-dirty` from a working tree with uncommitted changes "
+                     f"({', '.join(line[3:] for line in code['published_dirty'])}), so the commit above may not "
+                     "reproduce this version.")
+    elif code.get("git_dirty"):
         lines.append("\n**Warning:** this version was built from a working tree with uncommitted changes, "
                      "so the commit above may not reproduce it exactly.")
     return "\n".join(lines)

@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
+from jinstruct.errors import EXIT_INTERRUPTED, describe_error
 from jinstruct.progress import setup_logging
-from jinstruct.records import InputError
 
 COMMANDS = {
     "normalize": "normalise the text of any JSONL/Parquet file (raw text kept)",
@@ -24,6 +24,7 @@ COMMANDS = {
     "lineage": "trace a metric, adapter, card or manifest back to its sources",
     "diff": "compare two dataset versions",
     "report": "write the HTML report of the current build",
+    "explain": "the whole story of one record: source, convert, normalize, dedup, filter, split",
 }
 
 
@@ -34,9 +35,11 @@ def _command_module(name: str):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jinstruct", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if name == only:
             _command_module(name).configure(sub)
     return parser
@@ -49,15 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return _command_module(args.command).run(args) or 0
-    except InputError as exc:
-        print(f"jinstruct {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        code, message = describe_error(exc)
+        print(f"jinstruct {args.command}: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

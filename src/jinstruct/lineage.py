@@ -24,8 +24,10 @@ from jinstruct import buildinfo
 from jinstruct.card import card_hash
 from jinstruct.records import InputError, dataset_hash, file_sha256, read_table
 
-VERIFIED, BROKEN, UNCHECKED, WARNING = "verified", "broken", "unchecked", "warning"
+# verified: recomputed here and equal; stated: what a starting file claims (nothing to recompute)
+VERIFIED, BROKEN, UNCHECKED, WARNING, STATED = "verified", "broken", "unchecked", "warning", "stated"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
+BASE_WEIGHTS = "model.safetensors"  # train.base.WEIGHTS_FILE (not imported: that module's package pulls in torch)
 DATA_STAGE_PARAMS = ("sources", "normalize", "dedup", "filter", "split")
 
 
@@ -47,6 +49,10 @@ class Chain:
     def first_broken(self) -> Link | None:
         return next((link for link in self.links if link.status == BROKEN), None)
 
+    @property
+    def unchecked(self) -> list[Link]:
+        return [link for link in self.links if link.status == UNCHECKED]
+
     def add(self, kind: str, name: str, status: str, detail: str, **facts) -> Link:
         link = Link(kind, name, status, detail, facts)
         self.links.append(link)
@@ -54,8 +60,9 @@ class Chain:
 
     def to_dict(self) -> dict:
         broken = self.first_broken
-        return {"start": self.start, "verified": broken is None, "links": [asdict(link) for link in self.links],
-                "first_broken": asdict(broken) if broken else None}
+        return {"start": self.start, "verified": broken is None and not self.unchecked,
+                "links": [asdict(link) for link in self.links], "first_broken": asdict(broken) if broken else None,
+                "unchecked": [link.name for link in self.unchecked]}
 
 
 # --------------------------------------------------------------------------- entry points
@@ -121,7 +128,7 @@ def _metric(chain: Chain, path: Path, metrics: dict, root: Path) -> None:
     scores = {key: value for key, value in _flatten(metrics) if isinstance(value, (int, float))
               and not isinstance(value, bool) and not key.startswith(("contamination", "eval_data_sha256"))}
     claimed_sha = metrics.get("adapter_sha256")
-    chain.add("metric", str(path), VERIFIED, f"states dataset_hash {_short(metrics['dataset_hash'])}"
+    chain.add("metric", str(path), STATED, f"states dataset_hash {_short(metrics['dataset_hash'])}"
               + (f" and adapter_sha256 {_short(claimed_sha)}" if claimed_sha else ""),
               dataset_hash=metrics["dataset_hash"], adapter_sha256=claimed_sha,
               base_identity=metrics.get("base_identity"), scores=dict(list(scores.items())[:12]))
@@ -166,8 +173,26 @@ def _adapter(chain: Chain, folder: Path, root: Path, claimed_hash: str | None, c
     else:
         chain.add("adapter", str(folder), UNCHECKED if actual_sha else BROKEN,
                   "no adapter_sha256 to check the weights against" if actual_sha else f"no {ADAPTER_WEIGHTS}", **facts)
+    _base(chain, root, claimed_base or info.get("base_identity"))
     if info.get("dataset_hash"):
         _dataset(chain, root, info["dataset_hash"], "the adapter")
+
+
+def _base(chain: Chain, root: Path, identity: dict | None) -> None:
+    """The base model's weights, hashed again and compared with the identity the adapter and metric state."""
+    weights = root / "models" / "base" / BASE_WEIGHTS
+    claimed = (identity or {}).get("weights_sha256")
+    if not claimed:
+        chain.add("base", str(weights), UNCHECKED, "the base identity records no weights_sha256",
+                  base_identity=identity)
+    elif not weights.is_file():
+        chain.add("base", str(weights), UNCHECKED, "the base model's weights are not on disk (dvc repro base / dvc pull)",
+                  base_identity=identity)
+    elif file_sha256(weights) != claimed:
+        chain.add("base", str(weights), BROKEN, f"sha256 {_short(file_sha256(weights))} differs from the recorded "
+                  f"weights_sha256 {_short(claimed)}", base_identity=identity)
+    else:
+        chain.add("base", str(weights), VERIFIED, "weights match the recorded weights_sha256", base_identity=identity)
 
 
 def _dataset(chain: Chain, root: Path, claimed: str, who: str) -> None:
@@ -189,7 +214,7 @@ def _card(chain: Chain, path: Path, root: Path) -> None:
     if stated is None:
         chain.add("card", str(path), BROKEN, "the card states no dataset_hash")
         return
-    chain.add("card", str(path), VERIFIED, f"states dataset_hash {_short(stated)}", dataset_hash=stated)
+    chain.add("card", str(path), STATED, f"states dataset_hash {_short(stated)}", dataset_hash=stated)
     folder = path.parent
     if (folder / "lineage.json").is_file():
         _published(chain, folder, root, claimed=stated)
@@ -273,12 +298,41 @@ def _source(chain: Chain, source: buildinfo.SourceInfo, root: Path) -> None:
                       **facts)
             return
     if unchecked and source.entry.get("kind") == "archive":
-        chain.add("source", source.name, UNCHECKED, "fetch keeps only the extracted members of an archive, so its "
-                  "sha256 (checked when it was fetched) cannot be checked again here", **facts)
+        _archive(chain, source, root, facts)
     elif unchecked:
         chain.add("source", source.name, UNCHECKED, f"not in data/raw: {', '.join(unchecked)}", **facts)
     else:
         chain.add("source", source.name, VERIFIED, f"{len(source.files)} file(s) in data/raw match their sha256", **facts)
+
+
+def _archive(chain: Chain, source: buildinfo.SourceInfo, root: Path, facts: dict) -> None:
+    """An archive source: fetch keeps only its extracted members, so the archive itself is looked for in the
+    mirrors (JINSTRUCT_MIRROR, fetch.mirrors) and its recorded sha256 recomputed there."""
+    from jinstruct.sources.fetch import mirror_candidate, mirror_dirs
+
+    params_file = root / "params.yaml"
+    params = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}) if params_file.is_file() else {}
+    mirrors = [m if m.is_absolute() else root / m for m in mirror_dirs((params.get("fetch") or {}).get("mirrors"))]
+    for file in source.files:
+        found = None
+        for mirror in mirrors:
+            try:
+                candidate = mirror_candidate(mirror, file.url or "")
+            except InputError:
+                continue
+            if candidate.is_file():
+                found = candidate
+                break
+        if found is None:
+            chain.add("source", source.name, UNCHECKED, f"archive {file.url} is in no mirror "
+                      f"({', '.join(map(str, mirrors)) or 'none set: JINSTRUCT_MIRROR'}), so its sha256 cannot be "
+                      "recomputed here", **facts)
+            return
+        if file_sha256(found) != file.sha256:
+            chain.add("source", source.name, BROKEN, f"{found}: sha256 differs from the recorded {_short(file.sha256)}",
+                      **facts)
+            return
+    chain.add("source", source.name, VERIFIED, "archive in the mirror matches its recorded sha256", **facts)
 
 
 def _local_copy(root: Path, name: str, file: buildinfo.SourceFile) -> Path | None:
@@ -326,7 +380,7 @@ def _code(chain: Chain, manifest: dict, root: Path) -> None:
 # --------------------------------------------------------------------------- output
 
 
-_MARK = {VERIFIED: "ok", BROKEN: "BROKEN", UNCHECKED: "unchecked", WARNING: "warning"}
+_MARK = {VERIFIED: "ok", BROKEN: "BROKEN", UNCHECKED: "unchecked", WARNING: "warning", STATED: "states"}
 
 
 def format_chain(chain: Chain) -> str:
@@ -344,8 +398,13 @@ def format_chain(chain: Chain) -> str:
                 lines.append(f"            {key}: {', '.join(f'{k}={v}' for k, v in _flatten(value))}"
                              if isinstance(value, dict) else f"            {key}: {value}")
     broken = chain.first_broken
-    lines.append(f"first broken link: {broken.kind} {broken.name}: {broken.detail}" if broken
-                 else "every checked link holds")
+    if broken:
+        lines.append(f"first broken link: {broken.kind} {broken.name}: {broken.detail}")
+    elif chain.unchecked:
+        lines.append(f"{len(chain.unchecked)} link(s) could not be checked here ("
+                     f"{', '.join(link.kind for link in chain.unchecked)}); the links that were checked hold")
+    else:
+        lines.append("every link verified")
     return "\n".join(lines)
 
 

@@ -27,3 +27,6 @@ def progress_bar(desc: str, total: int | None = None, unit: str = "rec") -> tqdm
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if verbose else logging.INFO,
                         format="%(message)s", force=True)
+    # the HTTP clients log every request at INFO: noise around a command's own lines unless asked for
+    for name in ("httpx", "httpx2", "httpcore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)

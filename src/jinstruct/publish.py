@@ -26,8 +26,9 @@ import polars as pl
 
 from jinstruct import buildinfo
 from jinstruct.card import render_card
+from jinstruct.errors import InputError, RemoteError
 from jinstruct.licenses import derive_licence
-from jinstruct.records import InputError, file_sha256, write_json, write_parquet
+from jinstruct.records import file_sha256, write_json, write_parquet
 
 log = logging.getLogger("jinstruct")
 
@@ -94,6 +95,46 @@ def check_dvc_clean(processed_dir: Path) -> None:
                          f"run `dvc repro {stage}` and commit, then publish")
 
 
+# Untracked files that change what a build makes; other untracked files (notes, editor backups) do not.
+_BUILD_PATHS = ("src", "stages", "params.yaml", "dvc.lock", "dvc.yaml", "pyproject.toml")
+
+
+def git_changes(root: Path) -> list[str] | None:
+    """`git status` lines that make the tree dirty for publishing (None outside a git work tree).
+
+    Any change to a tracked file counts; untracked files count only under the build's own paths.
+    """
+    import subprocess
+
+    def status(*args: str) -> list[str] | None:
+        try:
+            done = subprocess.run(["git", "status", "--porcelain", *args], cwd=root, capture_output=True,
+                                  text=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return [line for line in done.stdout.splitlines() if line.strip()]
+
+    tracked = status("--untracked-files=no")
+    untracked = status("--untracked-files=all", "--", *_BUILD_PATHS)
+    if tracked is None or untracked is None:
+        return None
+    return tracked + [line for line in untracked if line.startswith("??")]
+
+
+def check_git_clean(processed_dir: Path, allow_dirty: bool) -> list[str]:
+    """Refuse a dirty git tree unless ``allow_dirty``; the changes (empty when clean)."""
+    root = project_root(processed_dir.resolve())
+    changes = git_changes(root) if root is not None else None
+    if changes is None:
+        raise InputError(f"{processed_dir}: not inside a git work tree, so the published version could not name "
+                         "the commit it was built from")
+    if changes and not allow_dirty:
+        shown = ", ".join(line[3:] for line in changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+        raise InputError(f"the git tree has uncommitted changes ({shown}): commit them, or pass --allow-dirty "
+                         "(the card then says so)")
+    return changes
+
+
 def describe_status(status: dict) -> str:
     parts = []
     for stage, changes in sorted(status.items()):
@@ -154,6 +195,7 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
     if get_token() is None:
         raise InputError("no Hugging Face token: set HF_TOKEN or run `hf auth login` first")
     api = HfApi(endpoint=endpoint)
+    commit = None
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         tags = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id, repo_type="dataset").tags}
@@ -174,15 +216,30 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
                                f"built from git commit {(staged.manifest.get('code') or {}).get('git_commit')}")
         api.create_tag(repo_id, tag=staged.tag, revision=commit.oid, repo_type="dataset",
                        tag_message=f"dataset_hash {staged.manifest['dataset_hash']}")
-    except HfHubHTTPError as exc:
-        raise InputError(f"the Hub refused the request for {repo_id}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        if not _network_error(exc, HfHubHTTPError):
+            raise
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if commit is not None:  # the data is there but untagged: say exactly how to finish
+            raise RemoteError(
+                f"pushed the data to {repo_id} as commit {commit.oid} but could not tag it {staged.tag} ({reason}); "
+                f"tag it with: hf repos tag create {repo_id} {staged.tag} --revision {commit.oid} "
+                "--repo-type dataset") from None
+        if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+            raise RemoteError(f"the Hub refused the request for {repo_id}: {reason}") from None
+        raise RemoteError(f"the Hub at {endpoint or api.endpoint} could not be reached for {repo_id}: {reason}") from None
     return commit.oid
+
+
+def _network_error(exc: Exception, hub_error: type) -> bool:
+    """An HTTP refusal or a transport failure (huggingface_hub's HTTP client is httpx or httpx2 by version)."""
+    return isinstance(exc, (hub_error, OSError)) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "requests")
 
 
 def publish(processed_dir: str | Path, repo_id: str, version: str | None = None, *, private: bool = False,
             dry_run_dir: str | Path | None = None, allow_unknown_license: bool = False,
             allow_noncommercial: bool = False, endpoint: str | None = None,
-            max_shard_records: int = DEFAULT_SHARD_RECORDS) -> Staged:
+            max_shard_records: int = DEFAULT_SHARD_RECORDS, allow_dirty: bool = False) -> Staged:
     """Check, lay out and push (or, with ``dry_run_dir``, only write) one dataset version.
 
     Returns what was staged; after a push its ``commit`` is the Hub commit id
@@ -196,6 +253,9 @@ def publish(processed_dir: str | Path, repo_id: str, version: str | None = None,
     licence = derive_licence({source.name: source.licence for source in buildinfo.sources(manifest)})
     licence.check_publishable(allow_unknown_license, allow_noncommercial)
     check_dvc_clean(processed_dir)
+    changes = check_git_clean(processed_dir, allow_dirty)
+    if changes:
+        manifest = {**manifest, "code": {**(manifest.get("code") or {}), "published_dirty": changes}}
     if dry_run_dir is not None:
         target = Path(dry_run_dir)
         if target.exists() and any(target.iterdir()):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -68,12 +70,20 @@ def write_jsonl(df: pl.DataFrame, path: str | os.PathLike) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+OUTPUT_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
 def write_records(df: pl.DataFrame, path: str | os.PathLike) -> None:
-    """Write by suffix: ``.jsonl``/``.json`` as JSON Lines, anything else as Parquet."""
-    if Path(path).suffix in (".jsonl", ".json"):
-        write_jsonl(df, path)
-    else:
+    """Write by suffix: ``.jsonl``/``.json`` as JSON Lines, ``.parquet`` as Parquet; others are refused."""
+    suffix = Path(path).suffix
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{path}: unknown output format {suffix or '(no extension)'!r}; "
+                         f"name the file {', '.join('*' + s for s in OUTPUT_SUFFIXES)}")
+    df = df.drop(LINE_COLUMN, strict=False)
+    if suffix == ".parquet":
         write_parquet(df, path)
+    else:
+        write_jsonl(df, path)
 
 
 def write_json(obj: object, path: str | os.PathLike) -> None:
@@ -85,35 +95,195 @@ def write_json(obj: object, path: str | os.PathLike) -> None:
 # --------------------------------------------------------------------------- reading
 
 
+LINE_COLUMN = "__jinstruct_line__"  # 1-based line (JSONL) or item (JSON array) of each row; dropped before writing
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_BOM = b"\xef\xbb\xbf"
+# When polars refuses a block of lines, the block is cut into _CHUNK_PARTS parts and each retried, down
+# to _SMALLEST_CHUNK lines, which are checked one by one: a few bad lines cost little of the fast path.
+_CHUNK_PARTS = 8
+_SMALLEST_CHUNK = 256
+# a JSON \u escape of a UTF-16 surrogate: valid only in pairs, so such lines are checked one by one
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+# text values that polars may have turned into text from another JSON type ({..}, [..], numbers, booleans)
+_WHITESPACE = b" \t\r\n\f\v"
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
+_LEADING_BLANK = re.compile(rb"[ \t\r\f\v]*\n")
+_MAYBE_COERCED = r"^(?:[\[{]|-?[0-9]|true$|false$)"
+
+
 def parse_error_frame(rows: list[dict]) -> pl.DataFrame:
     """Rejects for lines that could not be parsed: file and line in ``detail``."""
     schema = {name: pl.String for name in (*SCHEMA_FIELDS, *REJECT_FIELDS)}
     return pl.DataFrame(rows, schema=schema)
 
 
-def _read_jsonl(path: Path, stage: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    records: list[dict] = []
-    broken: list[dict] = []
-    with open(path, "rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path.name}:{line_number}"
-            try:
-                value = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                broken.append(_broken(where, stage, "parse_error", f"{where}: invalid UTF-8 at byte {exc.start}"))
-                continue
-            except json.JSONDecodeError as exc:
-                broken.append(_broken(where, stage, "parse_error", f"{where}: {exc.msg} at column {exc.colno}"))
-                continue
-            if not isinstance(value, dict):
-                broken.append(_broken(where, stage, "parse_error", f"{where}: a JSON {type(value).__name__}, not an object"))
-                continue
-            value.setdefault("__line__", line_number)
-            records.append(value)
-    frame = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
-    return frame, parse_error_frame(broken)
+def lone_surrogate(value: object) -> bool:
+    """True when a parsed JSON value holds a lone UTF-16 surrogate (which no UTF-8 file can store)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
+            str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _line_problem(raw: bytes, text_fields: Iterable[str]) -> str | None:
+    """Why one JSONL line is not a usable record (None when it is): the careful, per-line check."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "not JSON: nested too deeply"
+    if not isinstance(value, dict):
+        return f"{_json_type(value)}, not an object"
+    if lone_surrogate(value):
+        return "a lone UTF-16 surrogate escape (\\ud800-\\udfff) that is no character"
+    for field in text_fields:
+        if value.get(field) is not None and not isinstance(value[field], str):
+            return f"field {field!r} holds {_json_type(value[field])}, expected text"
+    return None
+
+
+def _ndjson(lines: list[bytes]) -> pl.DataFrame:
+    # every row decides the schema: polars' default looks at the first 100 only and drops later keys
+    return pl.read_ndjson(io.BytesIO(b"\n".join(lines)), infer_schema_length=None)
+
+
+def _suspect_rows(frame: pl.DataFrame, lines: list[bytes], text_fields: Iterable[str]) -> set[int]:
+    """Rows of a fast read that need the per-line check: surrogate escapes, text that was another type."""
+    suspects = {i for i, raw in enumerate(lines) if b"\\" in raw and _SURROGATE_ESCAPE.search(raw)}
+    for field in text_fields:
+        if field in frame.columns and frame.schema[field] == pl.String:
+            hits = frame.select(pl.arg_where(pl.col(field).str.contains(_MAYBE_COERCED)))
+            suspects.update(hits.to_series().to_list())
+    return suspects
+
+
+def _text_ok(frame: pl.DataFrame, text_fields: Iterable[str]) -> bool:
+    return all(frame.schema.get(field, pl.String) in (pl.String, pl.Null) for field in text_fields)
+
+
+def _drop_suspects(frame: pl.DataFrame, numbers: list[int], lines: list[bytes],
+                   text_fields: tuple[str, ...]) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Number the rows of a fast read and drop the suspect rows that the per-line check refuses."""
+    bad = [(i, problem) for i in sorted(_suspect_rows(frame, lines, text_fields))
+           if (problem := _line_problem(lines[i], text_fields))]
+    frame = frame.with_columns(pl.Series(LINE_COLUMN, numbers, dtype=pl.Int64))
+    if bad:
+        frame = frame.filter(~pl.int_range(pl.len()).is_in(pl.Series([i for i, _ in bad]).implode()))
+    return frame, [(numbers[i], problem) for i, problem in bad]
+
+
+def _read_whole(data: bytes, text_fields: tuple[str, ...]) -> tuple[pl.DataFrame, list[tuple[int, str]]] | None:
+    """The fast path: polars parses the whole file at once. None when the careful path is needed
+    (polars refuses a line, blank lines shift the numbering, a text field is not text)."""
+    end = len(data)  # the end of the last line, without copying the data as rstrip() would
+    while end and data[end - 1] in _WHITESPACE:
+        end -= 1
+    if _BLANK_LINE.search(data, 0, end) or _LEADING_BLANK.match(data, 0, end):
+        return None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != data.count(b"\n", 0, end) + 1 or not _text_ok(frame, text_fields):
+        return None
+    numbers = range(1, frame.height + 1)
+    suspects = _suspect_rows(frame, [], text_fields)
+    if not suspects and not _SURROGATE_ESCAPE.search(data):
+        return frame.with_columns(pl.Series(LINE_COLUMN, numbers, dtype=pl.Int64)), []
+    return _drop_suspects(frame, list(numbers), data[:end].split(b"\n"), text_fields)
+
+
+def _read_lines(numbers: list[int], lines: list[bytes], text_fields: tuple[str, ...],
+                where: str) -> tuple[list[pl.DataFrame], list[tuple[int, str]]]:
+    """Parse lines fast with polars; lines it cannot take, or that look suspect, are checked one by one."""
+    try:
+        frame = _ndjson(lines)
+    except pl.exceptions.PolarsError:
+        frame = None
+    if frame is not None and frame.height == len(lines) and _text_ok(frame, text_fields):
+        frame, bad = _drop_suspects(frame, numbers, lines, text_fields)
+        return [frame], bad
+    if len(lines) > _SMALLEST_CHUNK:  # narrow down: a bad line then costs the slow path only in its own chunk
+        frames: list[pl.DataFrame] = []
+        broken: list[tuple[int, str]] = []
+        size = -(-len(lines) // _CHUNK_PARTS)
+        for start in range(0, len(lines), size):
+            more_frames, more_broken = _read_lines(numbers[start:start + size], lines[start:start + size],
+                                                   text_fields, where)
+            frames += more_frames
+            broken += more_broken
+        return frames, broken
+    good_numbers, good_lines, broken = [], [], []
+    for number, raw in zip(numbers, lines):
+        problem = _line_problem(raw, text_fields)
+        if problem:
+            broken.append((number, problem))
+        else:
+            good_numbers.append(number)
+            good_lines.append(raw)
+    if not good_lines:
+        return [], broken
+    try:
+        frame = _ndjson(good_lines)
+    except pl.exceptions.PolarsError as exc:  # each line is valid JSON, yet the columns do not fit together
+        raise InputError(f"{where}: the records' columns have conflicting types "
+                         f"({str(exc).splitlines()[0]})") from None
+    return [frame.with_columns(pl.Series(LINE_COLUMN, good_numbers, dtype=pl.Int64))], broken
+
+
+def _json_array_lines(data: bytes, where: str) -> list[bytes] | None:
+    """A ``.json`` file holding one array (or one object): one JSON line per record. None for JSON Lines."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        if data.lstrip()[:1] == b"[":
+            raise InputError(f"{where}: starts like a JSON array but is not valid JSON; write one JSON "
+                             "object per line (JSON Lines) to get one reject per broken line") from None
+        return None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise InputError(f"{where}: holds {_json_type(value)}, expected records (JSON objects)")
+    # ensure_ascii keeps a lone surrogate as its escape, so the per-line check rejects just that item
+    return [json.dumps(item, ensure_ascii=True).encode() for item in value]
+
+
+def _read_jsonl(path: Path, stage: str, text_fields: Iterable[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    data = path.read_bytes()
+    data = data.removeprefix(_BOM)
+    if not data.strip():
+        raise InputError(f"{path}: holds only whitespace (no records)")
+    items = _json_array_lines(data, str(path)) if path.suffix == ".json" else None
+    if items is not None:
+        if not items:
+            raise InputError(f"{path}: an empty JSON array (no records)")
+        where, numbers, lines = f"{path.name} item ", list(range(1, len(items) + 1)), items
+    else:
+        where = f"{path.name}:"
+        fast = _read_whole(data, tuple(text_fields))
+        if fast is not None:
+            rejects = [_broken(f"{where}{number}", stage, "parse_error", f"{where}{number}: {problem}")
+                       for number, problem in fast[1]]
+            return fast[0], parse_error_frame(rejects)
+        lines = data.split(b"\n")
+        del data
+        numbers = [number for number, raw in enumerate(lines, start=1) if raw.strip()]
+        if len(numbers) < len(lines):
+            lines = [lines[number - 1] for number in numbers]
+    frames, broken = _read_lines(numbers, lines, tuple(text_fields), str(path))
+    frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    rejects = [_broken(f"{where}{number}", stage, "parse_error", f"{where}{number}: {problem}")
+               for number, problem in sorted(broken)]
+    return frame, parse_error_frame(rejects)
 
 
 def _broken(where: str, stage: str, reason: str, detail: str) -> dict:
@@ -121,23 +291,33 @@ def _broken(where: str, stage: str, reason: str, detail: str) -> dict:
             "output": None, "license": None, "stage": stage, "reason": reason, "detail": detail}
 
 
-def read_table(path: str | os.PathLike, stage: str = "read") -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read any JSONL or Parquet file: (rows, parse-error rejects).
+def read_table(path: str | os.PathLike, stage: str = "read",
+               text_fields: Iterable[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read any JSONL, JSON or Parquet file: (rows, parse-error rejects).
 
-    JSONL rows carry their 1-based line number in ``__line__`` so that callers can
-    build ids and error messages. An unreadable file raises InputError.
+    JSON rows carry their 1-based line (or array item) number in ``LINE_COLUMN``
+    so that callers can build ids and messages. A line that is not a JSON
+    object, not UTF-8, holds a lone surrogate, or holds a non-string in one of
+    ``text_fields`` becomes a ``parse_error`` reject naming file and line. An
+    unreadable or record-less file raises InputError.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a JSONL, JSON or Parquet file")
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (no records)")
-    if path.suffix in (".jsonl", ".json", ".ndjson"):
-        return _read_jsonl(path, stage)
+    if path.suffix in JSON_SUFFIXES:
+        return _read_jsonl(path, stage, text_fields)
     try:
-        return pl.read_parquet(path), parse_error_frame([])
+        frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several types for corrupt files
-        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__}); "
+                         "JSON files need a .jsonl, .ndjson or .json name") from None
+    if LINE_COLUMN in frame.columns:
+        raise InputError(f"{path}: has a column named {LINE_COLUMN}, which jinstruct reserves")
+    return frame, parse_error_frame([])
 
 
 def check_text_columns(df: pl.DataFrame, fields: Iterable[str], path: str | os.PathLike) -> None:

@@ -18,6 +18,7 @@ import polars as pl
 
 from jinstruct import __version__
 from jinstruct.records import SCHEMA_FIELDS, SPLIT_NAMES, InputError, dataset_hash, file_sha256, read_records
+from jinstruct.sources.urls import redact_urls
 
 SPLIT_COLUMNS = (*SCHEMA_FIELDS, "group")
 MANIFEST_NAME = "manifest.json"
@@ -96,8 +97,8 @@ def build_manifest(splits: Mapping[str, pl.DataFrame], split_dir: Path, *, name:
             for split, frame in splits.items()
         },
         "counts": {split: count_by_source_task(frame) for split, frame in splits.items()},
-        "params": params,
-        "provenance": provenance,
+        "params": redact_urls(params),  # a source URL's user:token@ must never reach the manifest or card
+        "provenance": redact_urls(provenance),
         "funnel": funnel,
         "code": code,
     }

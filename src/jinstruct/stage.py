@@ -73,18 +73,46 @@ def _nested_counts(df: pl.DataFrame, outer: str, inner: str) -> dict[str, dict[s
     nested: dict[str, dict[str, int]] = {}
     if df.height == 0:
         return nested
-    counts = df.group_by(pl.col(outer).fill_null("(unknown)"), pl.col(inner).fill_null("(unknown)")).len()
+    def column(name: str) -> pl.Expr:  # plain files need not have a `task` (or `source`) column
+        return pl.col(name).fill_null("(unknown)") if name in df.columns else pl.lit("(unknown)").alias(name)
+
+    counts = df.group_by(column(outer), column(inner)).len()
     for row in counts.sort(outer, inner).iter_rows(named=True):
         nested.setdefault(row[outer], {})[row[inner]] = row["len"]
     return nested
 
 
-def stage_stats(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: int = 0) -> dict:
-    """Counts in/out/rejected overall, per source and per reason; raises on a leak."""
-    records_in = incoming.height + parse_rejects
+def check_ids(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: pl.DataFrame | int | None) -> None:
+    """Every id leaves as often as it came (out + rejected), so a record is never both kept and rejected:
+    counts alone let a lost record and a duplicated one balance out. Parse errors (never rows of ``incoming``) come as their
+    reject frame, or as a count when the caller has already merged them into the rejects."""
+    if isinstance(parse_rejects, int):
+        unparsed = result.rejected["id"].filter(~result.rejected["id"].is_in(incoming["id"].implode()))
+        if unparsed.len() != parse_rejects:
+            raise AccountingError(f"[{stage}] {unparsed.len()} rejects with unknown ids, "
+                                  f"but {parse_rejects} parse errors")
+        parse_rejects = unparsed.to_frame("id")
+    ids_in = incoming["id"] if parse_rejects is None else pl.concat([incoming["id"], parse_rejects["id"]])
+    ids_out = pl.concat([result.kept["id"], result.rejected["id"]])
+    # compared as multisets: an upstream id may repeat (convert keeps the first, rejects the rest)
+    balance = ids_in.value_counts(name="n_in").join(ids_out.value_counts(name="n_out"), on="id", how="full",
+                                                     coalesce=True, nulls_equal=True).fill_null(0)
+    unbalanced = balance.filter(pl.col("n_in") != pl.col("n_out")).sort("id")
+    if unbalanced.height:
+        record_id, n_in, n_out = unbalanced.row(0)
+        raise AccountingError(f"[{stage}] {unbalanced.height} id(s) do not balance, e.g. {record_id!r}: "
+                              f"{n_in} in, {n_out} out + rejected")
+
+
+def stage_stats(stage: str, incoming: pl.DataFrame, result: StageResult,
+                parse_rejects: pl.DataFrame | int | None = None) -> dict:
+    """Counts in/out/rejected overall, per source and per reason; raises on a leak (checked by id)."""
+    parse_count = parse_rejects if isinstance(parse_rejects, int) else getattr(parse_rejects, "height", 0)
+    records_in = incoming.height + parse_count
     out, rejected = result.kept.height, result.rejected.height
     if records_in != out + rejected:
         raise AccountingError(f"[{stage}] {records_in} records in but {out} out + {rejected} rejected")
+    check_ids(stage, incoming, result, parse_rejects)
     in_by_source = _counts_by_source(incoming)
     out_by_source = _counts_by_source(result.kept)
     rejected_by_source = _counts_by_source(result.rejected.filter(pl.col("reason") != "parse_error"))
@@ -124,7 +152,7 @@ def summary_line(stats: dict, seconds: float) -> str:
 
 def write_stage_outputs(stage: str, incoming: pl.DataFrame, result: StageResult, output: Path,
                         rejects: Path | None, stats_path: Path | None, started: float,
-                        parse_rejects: int = 0) -> dict:
+                        parse_rejects: pl.DataFrame | int | None = None) -> dict:
     """Check the accounting, then write outputs, rejects and stats (each atomically)."""
     stats = stage_stats(stage, incoming, result, parse_rejects)
     write_records(result.kept, output)
@@ -137,8 +165,19 @@ def write_stage_outputs(stage: str, incoming: pl.DataFrame, result: StageResult,
 
 
 def run_stage(stage: str, transform: Callable[[pl.DataFrame], StageResult], input_path: Path,
-              output: Path, rejects: Path, stats_path: Path) -> dict:
-    """Run one pipeline stage on a record file written by the stage before it."""
+              output: Path, rejects: Path, stats_path: Path, batches=None) -> dict:
+    """Run one pipeline stage on a record file written by the stage before it.
+
+    ``batches``: the stage's per-batch form (jinstruct.engine.plans.BatchPlan), used
+    instead of ``transform`` when the environment selects the Ray engine."""
+    if batches is not None:
+        from jinstruct.engine import engine_settings
+
+        settings = engine_settings()
+        if settings.on_ray:
+            from jinstruct.engine.batches import run_batch_stage
+
+            return run_batch_stage(stage, batches, input_path, output, rejects, stats_path, settings)
     started = time.perf_counter()
     incoming = read_records(input_path)
     result = transform(incoming)
@@ -149,12 +188,13 @@ def stage_main(name: str, body: Callable[[], object]) -> None:
     """Entry point for ``stages/<name>.py``: one-line errors, exit code 2."""
     import sys
 
+    from jinstruct.errors import InputError, RemoteError, describe_error
     from jinstruct.progress import setup_logging
-    from jinstruct.records import InputError
 
     setup_logging()
     try:
         body()
-    except InputError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (InputError, RemoteError, OSError) as exc:  # a user's or the machine's problem: one line
+        code, message = describe_error(exc)
+        print(f"{name}: error: {message}", file=sys.stderr)
+        raise SystemExit(code) from None

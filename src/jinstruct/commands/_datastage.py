@@ -2,8 +2,9 @@
 
 The file may be JSONL or Parquet and need not follow the record schema:
 ``--text-field`` names the columns that hold text (default: instruction, input,
-output). Records without ``id`` get ``<file stem>:<line or row>``; records
-without ``source`` get the file stem. Every other column passes through.
+output). Records without ``id`` get ``<file stem>:<line or row>`` (a file's own
+ids must be unique); records without ``source`` get the file stem. Every other
+column passes through. Output paths are checked before anything is read.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
+from jinstruct.commands._paths import check_paths
 from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
-from jinstruct.records import TEXT_FIELDS, check_text_columns, read_table
+from jinstruct.records import LINE_COLUMN, TEXT_FIELDS, InputError, check_text_columns, read_table
 from jinstruct.stage import StageResult, write_stage_outputs
 
 # (params section, text fields) -> transform over a frame
@@ -42,30 +44,53 @@ def _params_section(stage: str, path: Path | None) -> dict:
     return load_params(stage, path or PARAMS_FILE) or {}
 
 
-def _with_identity(df: pl.DataFrame, stem: str) -> pl.DataFrame:
-    if "__line__" in df.columns:
-        position = pl.col("__line__").cast(pl.String)
+def _with_identity(df: pl.DataFrame, stem: str, path: Path) -> pl.DataFrame:
+    """Give every row an ``id`` (kept when the file has one, which must then be unique) and a ``source``."""
+    if "id" in df.columns:
+        ids = df["id"].cast(pl.String)
+        if ids.null_count():
+            row = _position(df, ids.is_null().arg_max())
+            raise InputError(f"{path}: record at {row} has no id; give every record an id or drop the id column")
+        repeated = ids.is_duplicated()
+        if repeated.any():
+            first = ids.filter(repeated)[0]
+            rows = [_position(df, i) for i in ids.eq(first).arg_true().head(2).to_list()]
+            raise InputError(f"{path}: duplicate id {first!r} ({rows[0]} and {rows[1]}); ids must be unique")
+        df = df.with_columns(id=ids)
     else:
-        position = pl.int_range(1, pl.len() + 1).cast(pl.String)
-    if "id" not in df.columns:
+        if LINE_COLUMN in df.columns:
+            position = pl.col(LINE_COLUMN).cast(pl.String)
+        else:
+            position = pl.int_range(1, pl.len() + 1).cast(pl.String)
         df = df.with_columns(id=pl.lit(f"{stem}:") + position)
     if "source" not in df.columns:
         df = df.with_columns(source=pl.lit(stem))
-    return df.drop("__line__", strict=False)
+    return df.drop(LINE_COLUMN, strict=False)
 
 
-def run_datastage(args: argparse.Namespace, stage: str, factory: TransformFactory) -> int:
+def _position(df: pl.DataFrame, index: int) -> str:
+    return f"line {df[LINE_COLUMN][index]}" if LINE_COLUMN in df.columns else f"row {index + 1}"
+
+
+def run_datastage(args: argparse.Namespace, stage: str, factory: TransformFactory,
+                  extra_outputs: dict[str, Path | None] | None = None) -> int:
     started = time.perf_counter()
-    frame, parse_rejects = read_table(args.input, stage=stage)
+    check_paths(args.input, {"--output": args.output, "--rejects": args.rejects, **(extra_outputs or {})},
+                {"--stats": args.stats}, {"--index": (".parquet",)})
+    params = apply_overrides(_params_section(stage, args.params), args.set)
+    frame, parse_rejects = read_table(args.input, stage=stage, text_fields=args.text_fields or TEXT_FIELDS)
+    if frame.height == 0 and parse_rejects.height == 0:
+        raise InputError(f"{args.input}: no records")
     text_fields = args.text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
     if frame.height:
         check_text_columns(frame, text_fields, args.input)
-    frame = _with_identity(frame, args.input.stem)
-    params = apply_overrides(_params_section(stage, args.params), args.set)
+    else:  # every line was a parse error: an empty frame with the text columns, so the stage can still run
+        frame = pl.DataFrame(schema={field: pl.String for field in text_fields})
+    frame = _with_identity(frame, args.input.stem, args.input)
     result = factory(params, text_fields)(frame)
     if parse_rejects.height:
         result = StageResult(result.kept, pl.concat([result.rejected, parse_rejects], how="diagonal_relaxed"),
                              result.extra_stats)
     write_stage_outputs(stage, frame, result, args.output, args.rejects, args.stats, started,
-                        parse_rejects=parse_rejects.height)
+                        parse_rejects=parse_rejects)
     return 0

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             return outcomes[-1].result
         return transform
 
-    code = run_datastage(args, "dedup", factory)  # checks the accounting, writes output, rejects, stats
+    code = run_datastage(args, "dedup", factory, {"--clusters": args.clusters, "--index": args.index})  # checks the accounting, writes output, rejects, stats
     if args.clusters:
         write_records(outcomes[-1].clusters, args.clusters)
     if args.index:

@@ -68,8 +68,18 @@ def run(args: argparse.Namespace) -> int:
         if "tuned" in entry:
             line += f"  tuned={entry['tuned'][headline]:.4f}  delta={entry['delta'][headline]:+.4f}"
         if "majority_baseline" in entry:
-            line += f"  (majority class {entry['majority_baseline']['acc']:.4f})"
+            line += (f"  (majority class {entry['majority_baseline']['acc']:.4f},"
+                     f" chance {entry['chance_baseline']:.4f})")
         print(line)
+        for variant in ("base", "tuned"):
+            scores = entry.get(variant, {})
+            if "acc_ci95" in scores:
+                interval = scores["acc_ci95"]
+                print(f"{'':<15} {variant}: acc {scores['acc']:.4f}, 95% interval"
+                      f" {interval['low']:.4f}-{interval['high']:.4f}: {scores['verdict']}")
+            elif "bits_per_char" in scores:
+                print(f"{'':<15} {variant}: {scores['bits_per_char']:.4f} bits per character,"
+                      f" {scores['bits_per_byte']:.4f} bits per byte")
     if args.output is not None:
         write_json({**meta, **results}, args.output)
     return 0

@@ -20,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="publish even when a source's licence is not recognised")
     parser.add_argument("--allow-noncommercial", action="store_true",
                         help="publish even when a source's licence forbids commercial use")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="publish even when the git tree has uncommitted changes (the card then says so)")
     parser.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
     parser.add_argument("--max-shard-records", type=int, default=DEFAULT_SHARD_RECORDS,
                         help=f"records per Parquet shard (default {DEFAULT_SHARD_RECORDS:,})")
@@ -28,7 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     result = publish(args.processed, args.repo_id, args.version, private=args.private, dry_run_dir=args.dry_run,
                      allow_unknown_license=args.allow_unknown_license, allow_noncommercial=args.allow_noncommercial,
-                     endpoint=args.endpoint, max_shard_records=args.max_shard_records)
+                     endpoint=args.endpoint, max_shard_records=args.max_shard_records,
+                     allow_dirty=args.allow_dirty)
     if args.dry_run is not None:
         for path in result.files:
             print(args.dry_run / path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.records import TEXT_FIELDS, InputError, dataset_hash, read_table
+from jinstruct.records import LINE_COLUMN, TEXT_FIELDS, InputError, dataset_hash, read_table
 from jinstruct.splits import load_splits
 
 
@@ -30,7 +30,11 @@ def _load(path: Path) -> dict[str, pl.DataFrame]:
         raise InputError(f"{path}: {broken.height} unparseable line(s), first: {broken['detail'][0]}")
     if "id" not in frame.columns:
         raise InputError(f"{path}: no `id` column, so no dataset hash can be taken")
-    return {path.stem: frame.drop("__line__", strict=False)}
+    # records are hashed in id order: with an id twice, the order of the file would decide the hash
+    twice = frame["id"].filter(frame["id"].is_duplicated())
+    if twice.len():
+        raise InputError(f"{path}: id {twice[0]!r} appears more than once; ids must be unique to take a dataset hash")
+    return {path.stem: frame.drop(LINE_COLUMN)} if LINE_COLUMN in frame.columns else {path.stem: frame}
 
 
 def _length_summary(frame: pl.DataFrame) -> dict[str, dict[str, float]]:

@@ -59,13 +59,13 @@ class _Signed:
     rows: np.ndarray          # the rows taking part in LSH: one per distinct (task, key), not short
 
 
-def _prepared(df: pl.DataFrame, settings: DedupSettings) -> tuple[pl.DataFrame, _Signed]:
+def _prepared(df: pl.DataFrame, settings: DedupSettings, engine=None) -> tuple[pl.DataFrame, _Signed]:
     """The small per-record columns dedup works on, and the sketches of every record."""
     missing = [name for name in settings.fields if name not in df.columns]
     if missing:
         raise InputError(f"dedup: no column {', '.join(map(repr, missing))} to build the dedup key from "
                          f"(columns: {', '.join(df.columns)}); set dedup.fields or --text-field")
-    features = key_features(df, settings)
+    features = (engine.key_features if engine else key_features)(df, settings)
     task = pl.col("task").cast(pl.String).fill_null("") if "task" in df.columns else pl.lit("")
     group = pl.col("group").cast(pl.String).fill_null(pl.col("id")) if "group" in df.columns else pl.col("id")
     work = pl.concat([
@@ -100,11 +100,12 @@ def _row_sketches(work: pl.DataFrame, signed: _Signed) -> RowSketches:
 
 
 def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                          excluded: np.ndarray) -> tuple[np.ndarray, int, int]:
+                          excluded: np.ndarray, engine=None) -> tuple[np.ndarray, int, int]:
     """Verified near-duplicate pairs as record rows, the number of LSH candidates, and how many
     otherwise confirmed pairs names_must_match refused."""
-    pairs = candidate_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
-                            settings.bucket_window, settings.n_jobs, members=signed.rows)
+    find_pairs = engine.candidate_pairs if engine else candidate_pairs
+    pairs = find_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
+                       settings.bucket_window, settings.n_jobs, members=signed.rows)
     left, right = pairs[:, 0], pairs[:, 1]
     groups = work["_group_code"].to_numpy()
     eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
@@ -114,17 +115,22 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
     return verified.pairs, int(pairs.shape[0]), int(verified.names_refused.shape[0])
 
 
-def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None) -> DedupOutcome:
-    """Remove exact and near duplicates from ``df`` (see the module docstring)."""
+def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None,
+                  engine=None) -> DedupOutcome:
+    """Remove exact and near duplicates from ``df`` (see the module docstring).
+
+    ``engine``: None (this process) or an object whose ``key_features`` and
+    ``candidate_pairs`` stand in for features.key_features and lsh.candidate_pairs
+    with the same results (jinstruct.engine.dedup.RayDedup)."""
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
-    work, signed = _prepared(df, settings)
+    work, signed = _prepared(df, settings, engine)
     previous, previous_names_refused = previous_release_matches(work, _row_sketches(work, signed), signed.rows,
                                                                 settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
 
-    near_pairs, candidates, names_refused = _confirmed_near_pairs(df, work, signed, settings, excluded)
+    near_pairs, candidates, names_refused = _confirmed_near_pairs(df, work, signed, settings, excluded, engine)
     exact_pairs = (
         work.filter(~pl.Series(excluded))
         .select(pl.col("_row").min().over("_task", "_key_hash").alias("_root"), "_row")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinstruct.evaluate import fewshot
 from jinstruct.evaluate.fewshot import Item
-from jinstruct.evaluate.metrics import classification_scores, majority_baseline
+from jinstruct.evaluate.metrics import chance_baseline, classification_scores, majority_baseline, verdict
 from jinstruct.evaluate.scoring import Request, Score
 from jinstruct.evaluate.templates import ChoiceTemplate
 from jinstruct.records import InputError, file_sha256
@@ -33,19 +33,31 @@ class ChoiceTask:
     seed: int
 
     def requests(self) -> list[Request]:
-        return [Request(self.prompt(item), item.choices) for item in self.items]
+        """Each item's k-shot prompt, plus the same prompt with fewer shots for a window it does not fit."""
+        requests = []
+        for item in self.items:
+            prompts = self.prompts(item)
+            requests.append(Request(prompts[0], item.choices, tuple(prompts[1:])))
+        return requests
 
     def prompt(self, item: Item) -> str:
-        shots = fewshot.draw_shots(item, self.pool, self.k, self.seed)
-        return self.template.prompt(item.fields, [(shot.fields, shot.choices[shot.gold]) for shot in shots])
+        return self.prompts(item)[0]
+
+    def prompts(self, item: Item) -> list[str]:
+        """The prompt with all k shots, then with the first (farthest from the item) dropped, ... down to none."""
+        shots = [(shot.fields, shot.choices[shot.gold]) for shot in fewshot.draw_shots(item, self.pool, self.k,
+                                                                                        self.seed)]
+        return [self.template.prompt(item.fields, shots[drop:]) for drop in range(len(shots) + 1)]
 
     def metrics(self, scores: list[list[Score]]) -> dict:
-        return classification_scores(self.items, scores, self.label_names)
+        result = classification_scores(self.items, scores, self.label_names)
+        result["verdict"] = verdict(result["acc_ci95"], majority_baseline(self.items)["acc"])
+        return result
 
     def summary(self) -> dict:
         """What describes the scored set, whichever model is scored."""
         return {"n": len(self.items), "k": self.k, "pool": len(self.pool),
-                "majority_baseline": majority_baseline(self.items),
+                "majority_baseline": majority_baseline(self.items), "chance_baseline": chance_baseline(self.items),
                 "template": self.template.id, "data_file": str(self.data_path), "data_sha256": self.data_sha256}
 
 

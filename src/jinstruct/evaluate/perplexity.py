@@ -5,7 +5,10 @@ instruction (and input) is laid out in the training prompt format
 (templates/perplexity.yaml) and only the tokens of ``output`` are scored, so
 the number says how well the model predicts answers, not prompts. Reported
 overall and per record ``task``, as exp(total negative log-likelihood / total
-answer tokens), i.e. token-weighted, like a corpus perplexity.
+answer tokens), i.e. token-weighted, like a corpus perplexity. Perplexity per
+token depends on the tokenizer, so bits per character and per UTF-8 byte of
+the same answers (total negative log-likelihood in bits / their length) are
+reported beside it: those compare models with different vocabularies.
 """
 
 from __future__ import annotations
@@ -42,13 +45,22 @@ class PerplexityTask:
         scored = self.records.select("task").with_columns(
             logprob=pl.Series([row[0].logprob for row in scores], dtype=pl.Float64),
             tokens=pl.Series([row[0].tokens for row in scores], dtype=pl.Int64),
+            chars=pl.Series([row[0].chars for row in scores], dtype=pl.Int64),
+            bytes=pl.Series([row[0].bytes for row in scores], dtype=pl.Int64),
         )
-        by_task = scored.group_by("task").agg(pl.col("logprob").sum(), pl.col("tokens").sum(), n=pl.len()).sort("task")
+        by_task = scored.group_by("task").agg(pl.col("logprob", "tokens", "chars", "bytes").sum()).sort("task")
+        total = scored.select(pl.col("logprob", "tokens", "chars", "bytes").sum()).row(0, named=True)
+        rows = list(by_task.iter_rows(named=True))
         return {
-            "overall": _perplexity(scored["logprob"].sum(), scored["tokens"].sum()),
-            "tokens": int(scored["tokens"].sum()),
-            "by_task": {row["task"]: _perplexity(row["logprob"], row["tokens"])
-                        for row in by_task.iter_rows(named=True)},
+            "overall": _perplexity(total["logprob"], total["tokens"]),
+            "tokens": int(total["tokens"]),
+            "by_task": {row["task"]: _perplexity(row["logprob"], row["tokens"]) for row in rows},
+            # Bits per character / UTF-8 byte do not depend on the tokenizer: they compare base models.
+            "bits_per_char": _bits(total["logprob"], total["chars"]),
+            "bits_per_byte": _bits(total["logprob"], total["bytes"]),
+            "chars": int(total["chars"]),
+            "bits_per_char_by_task": {row["task"]: _bits(row["logprob"], row["chars"]) for row in rows},
+            "bits_per_byte_by_task": {row["task"]: _bits(row["logprob"], row["bytes"]) for row in rows},
         }
 
     def summary(self) -> dict:
@@ -60,6 +72,11 @@ class PerplexityTask:
 
 def _perplexity(logprob: float, tokens: int) -> float:
     return math.exp(-logprob / tokens)
+
+
+def _bits(logprob: float, units: int) -> float:
+    """Negative log-likelihood in bits per unit of text (character or byte)."""
+    return -logprob / math.log(2) / units
 
 
 def prompt_template(params: dict) -> dict:

@@ -2,8 +2,10 @@
 
 Every task reduces to ``Request(context, continuations)``: the log-probability
 the model gives each continuation right after the context (classification: one
-continuation per label; perplexity: the answer). ``score_requests`` runs many
-requests per forward pass:
+continuation per label; perplexity: the answer). Context and continuation are
+encoded together and the continuation's tokens are read off that joint encoding
+(``joint_split``), so a continuation is scored as the tokens it really has after
+its prompt. ``score_requests`` runs many requests per forward pass:
 
 - sequences are padded on the right and sorted by length, so padding is small;
 - only the positions that predict continuation tokens reach the output layer
@@ -32,52 +34,109 @@ from jinstruct.progress import progress_bar
 class Request:
     context: str
     continuations: tuple[str, ...]
+    # The same prompt with fewer k-shot examples, most first: used in turn when
+    # ``context`` does not fit the window, so the header and the item stay whole.
+    shorter_contexts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Score:
     logprob: float  # sum of the log-probabilities of the continuation's tokens
     tokens: int     # how many tokens were scored (after fitting into the window)
+    chars: int = 0  # characters of text those tokens cover (bits per character)
+    bytes: int = 0  # UTF-8 bytes of that text (bits per byte)
+    shots_dropped: int = 0  # k-shot examples left out of the prompt to fit the window
+    context_cut: int = 0    # context tokens cut from the left (the header was lost)
 
 
 @dataclass
 class _Encoded:
     context: list[int]
     continuations: list[list[int]]
+    texts: list[str]         # the text each continuation's tokens cover
+    shots_dropped: int = 0   # k-shot examples left out so the prompt fits
+    context_cut: int = 0     # tokens cut from the context's left end (only when no shot is left to drop)
+
+
+def _common_length(a: list[int], b: list[int]) -> int:
+    length = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def joint_split(context_ids: list[int], joint_ids: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+    """(shared context tokens, each continuation's tokens) from joint encodings.
+
+    Each continuation is encoded *together with* its context and its tokens are
+    the tail of that joint encoding (as lm-evaluation-harness does). Encoding a
+    continuation on its own gives tokens it never has after its prompt: with a
+    SentencePiece / metaspace tokenizer a leading ``▁`` or a merged ``▁X``.
+    The context is the longest token prefix that the context's own encoding and
+    every joint encoding share, so ``context + continuation`` is exactly the
+    joint encoding; when a token merges across the boundary it is scored as
+    part of the continuation.
+    """
+    shared = len(context_ids)
+    for joint in joint_ids:
+        shared = min(shared, _common_length(context_ids, joint))
+    shared = min([shared] + [len(joint) - 1 for joint in joint_ids])  # every continuation keeps a token
+    return list(context_ids[:shared]), [list(joint[shared:]) for joint in joint_ids]
+
+
+def _token_spans(tokenizer, context: str, continuations: tuple[str, ...]):
+    """Token ids of the context (with the tokenizer's special prefix) and of context + each continuation."""
+    context_ids = tokenizer(context, add_special_tokens=True)["input_ids"]
+    joints = tokenizer([context + c for c in continuations], add_special_tokens=True)["input_ids"]
+    return context_ids, joints
 
 
 def _encode(tokenizer, requests: Sequence[Request], max_length: int) -> list[_Encoded]:
-    """Token ids of each context (with the tokenizer's special prefix) and continuation.
+    """Joint-encode each request and fit it into ``max_length`` tokens.
 
-    Context and continuation are encoded separately, so the boundary is the same
-    for every choice and a continuation never absorbs the end of the prompt.
+    A context too long for the window is replaced by its first shorter form
+    that fits (fewer shots); only when none does is its left end cut.
     """
-    contexts = tokenizer([r.context for r in requests], add_special_tokens=True)["input_ids"]
-    flat = [c for r in requests for c in r.continuations]
-    flat_ids = tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
-    encoded, offset = [], 0
-    for request, context in zip(requests, contexts, strict=True):
-        if not context:
-            raise ValueError(f"the context {request.context!r} encodes to no tokens: nothing to condition on")
-        continuations = flat_ids[offset:offset + len(request.continuations)]
-        offset += len(request.continuations)
-        encoded.append(_fit_window(list(context), [list(c) for c in continuations], max_length))
+    encoded = []
+    for request in requests:
+        if any(not c for c in request.continuations):
+            raise ValueError("an empty continuation has no log-likelihood")
+        candidates = (request.context, *request.shorter_contexts)
+        for dropped, context in enumerate(candidates):
+            context_ids, joints = _token_spans(tokenizer, context, request.continuations)
+            shared, continuations = joint_split(context_ids, joints)
+            if not shared:
+                raise ValueError(f"the context {context!r} encodes to no tokens of its own: nothing to condition on")
+            if len(shared) + max(map(len, continuations)) <= max_length or dropped == len(candidates) - 1:
+                break
+        texts = [context[len(context) - _tail_chars(tokenizer, context_ids, shared):] + c
+                 if len(shared) < len(context_ids) else c for c in request.continuations]
+        encoded.append(_fit_window(shared, continuations, texts, max_length, tokenizer, dropped))
     return encoded
 
 
-def _fit_window(context: list[int], continuations: list[list[int]], max_length: int) -> _Encoded:
+def _tail_chars(tokenizer, context_ids: list[int], shared: list[int]) -> int:
+    """Characters of context text covered by tokens that merged into the continuation."""
+    return len(tokenizer.decode(context_ids[len(shared):], skip_special_tokens=True))
+
+
+def _fit_window(context: list[int], continuations: list[list[int]], texts: list[str], max_length: int,
+                tokenizer, shots_dropped: int) -> _Encoded:
     """Make context + each continuation fit ``max_length`` tokens.
 
-    A continuation keeps at least half the window (its tail beyond is not scored);
-    the context loses tokens from its left end (the header, never the item).
+    A continuation keeps at least half the window (its tail beyond is not scored,
+    and its text is then what the kept tokens decode to); the context loses
+    tokens from its left end.
     """
-    if any(not c for c in continuations):
-        raise ValueError("an empty continuation has no log-likelihood")
     context_room = min(len(context), max_length // 2)
-    continuations = [c[:max_length - context_room] for c in continuations]
-    longest = max((len(c) for c in continuations), default=0)
+    kept = [c[:max_length - context_room] for c in continuations]
+    texts = [text if len(k) == len(c) else tokenizer.decode(k, skip_special_tokens=True)
+             for text, k, c in zip(texts, kept, continuations, strict=True)]
+    longest = max((len(c) for c in kept), default=0)
     keep = max(1, min(len(context), max_length - longest))
-    return _Encoded(context[-keep:] if context else context, continuations)
+    return _Encoded(context[-keep:], kept, texts, shots_dropped, len(context) - keep)
 
 
 def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
@@ -202,7 +261,7 @@ def score_requests(model, tokenizer, requests: Sequence[Request], batch_size: in
             for group in _groups(order, encoded, batch_size):
                 scores = _score_shared(model, pad_id, [encoded[i] for i in group], prefix)
                 for i, logprobs in zip(group, scores, strict=True):
-                    results[i] = [Score(lp, len(c)) for lp, c in zip(logprobs, encoded[i].continuations, strict=True)]
+                    results[i] = [_score(lp, encoded[i], j) for j, lp in enumerate(logprobs)]
                     bar.update(len(logprobs))
         else:
             flat = [(i, j) for i in order for j in range(len(encoded[i].continuations))]
@@ -212,11 +271,17 @@ def score_requests(model, tokenizer, requests: Sequence[Request], batch_size: in
                 logprobs = _score_flat(model, pad_id, [(encoded[i].context, encoded[i].continuations[j])
                                                        for i, j in chunk])
                 for (i, j), lp in zip(chunk, logprobs, strict=True):
-                    partial[i].append(Score(lp, len(encoded[i].continuations[j])))
+                    partial[i].append(_score(lp, encoded[i], j))
                 bar.update(len(chunk))
             for i, scores in partial.items():
                 results[i] = scores
     return results  # type: ignore[return-value]
+
+
+def _score(logprob: float, encoded: _Encoded, index: int) -> Score:
+    text = encoded.texts[index]
+    return Score(logprob, len(encoded.continuations[index]), len(text), len(text.encode("utf-8")),
+                 encoded.shots_dropped, encoded.context_cut)
 
 
 def _groups(order: list[int], encoded: list[_Encoded], batch_size: int):
@@ -243,13 +308,13 @@ def score_one_at_a_time(model, tokenizer, requests: Sequence[Request], max_lengt
     with progress_bar(desc, total=sum(len(r.continuations) for r in requests), unit="choice") as bar:
         for encoded in _encode(tokenizer, requests, window):
             scores = []
-            for continuation in encoded.continuations:
+            for j, continuation in enumerate(encoded.continuations):
                 ids = torch.tensor([encoded.context + continuation], dtype=torch.long)
                 logprobs = torch.log_softmax(model(input_ids=ids, use_cache=False).logits[0].float(), dim=-1)
                 start = len(encoded.context)
                 picked = logprobs[start - 1:start - 1 + len(continuation)].gather(
                     -1, torch.tensor(continuation).unsqueeze(-1))
-                scores.append(Score(picked.sum().item(), len(continuation)))
+                scores.append(_score(picked.sum().item(), encoded, j))
                 bar.update(1)
             results.append(scores)
     return results

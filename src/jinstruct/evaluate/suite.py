@@ -42,7 +42,7 @@ def delta(base: dict, tuned: dict) -> dict:
     """tuned - base for every float score (counts and confusion matrices are left out)."""
     result = {}
     for key, value in base.items():
-        if key == "confusion" or key not in tuned:
+        if key in ("confusion", "acc_ci95") or key not in tuned:
             continue
         if isinstance(value, dict):
             result[key] = delta(value, tuned[key])
@@ -76,18 +76,20 @@ def run_tasks(models: Models, tasks: list, params: dict) -> dict:
 
 
 def plot_rows(results: dict) -> dict[str, list[dict]]:
-    """Base-vs-tuned bars: accuracy of the choice tasks, perplexity per test-split task."""
+    """Base-vs-tuned bars: accuracy of the choice tasks, perplexity and bits per character per test-split task."""
     accuracy, perplexities = [], []
     for name, entry in results.items():
         for variant in ("base", "tuned"):
             if variant not in entry:
                 continue
             if name == "perplexity":
-                for task, value in entry[variant]["by_task"].items():
+                scores = entry[variant]
+                for task, value in scores["by_task"].items():
                     perplexities.append({"bar": f"{task} · {variant}", "task": task, "model": variant,
-                                         "perplexity": value})
+                                         "perplexity": value,
+                                         "bits_per_char": scores["bits_per_char_by_task"][task]})
                 perplexities.append({"bar": f"overall · {variant}", "task": "overall", "model": variant,
-                                     "perplexity": entry[variant]["overall"]})
+                                     "perplexity": scores["overall"], "bits_per_char": scores["bits_per_char"]})
             else:
                 accuracy.append({"bar": f"{name} · {variant}", "task": name, "model": variant,
                                  "acc": entry[variant]["acc"]})

@@ -121,6 +121,8 @@ class Compose:
 
     filters: list[Filter]
     seconds: dict[str, float] = field(default_factory=dict)
+    # per filter, the records it rejected by reason: says which filter a reject's reason came from
+    rejected_by_filter: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __call__(self, frame: pl.DataFrame, fields: FieldContext) -> tuple[pl.Series, pl.Series]:
         reasons, details = no_verdicts(frame.height)
@@ -134,12 +136,16 @@ class Compose:
             verdict = flt.evaluate(work.filter(pending), fields)
             self.seconds[flt.name] = self.seconds.get(flt.name, 0.0) + time.perf_counter() - started
             reasons, details = record_verdicts(reasons, details, positions, verdict)
+            counts = verdict[REASON].drop_nulls().value_counts().sort(REASON)
+            self.rejected_by_filter[flt.name] = dict(zip(counts[REASON].to_list(), counts["count"].to_list()))
             log.debug("[filter] %s: %d of %d rows rejected", flt.name, verdict[REASON].is_not_null().sum(),
                       len(positions))
         return reasons, details
 
     def extra_stats(self) -> dict:
-        stats: dict = {"filter_order": [flt.name for flt in self.filters]}
+        stats: dict = {"filter_order": [flt.name for flt in self.filters],
+                       "rejected_by_filter": {name: self.rejected_by_filter.get(name, {})
+                                              for name in (flt.name for flt in self.filters)}}
         for flt in self.filters:
             stats.update(flt.extra_stats())
         return stats

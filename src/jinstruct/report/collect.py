@@ -49,6 +49,7 @@ class Build:
     validation_loss: dict[int, float] = field(default_factory=dict)  # step -> loss
     eval_rows: list[dict] = field(default_factory=list)  # task, base, tuned, delta, n, k
     eval_meta: dict = field(default_factory=dict)
+    base_identity: dict = field(default_factory=dict)  # models/base/identity.json as the evaluate stage saw it
     filter_histograms: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> {bin label: count}
     missing: dict[str, str] = field(default_factory=dict)  # section -> what is absent
 
@@ -228,6 +229,8 @@ def _eval(build: Build) -> None:
         return
     build.eval_rows = eval_rows(metrics)
     build.eval_meta = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    if isinstance(metrics.get("base_identity"), dict):
+        build.base_identity = metrics["base_identity"]
     if not build.eval_rows:
         build.missing["eval"] = f"{EVAL_METRICS} holds no task with both base and tuned scores"
 

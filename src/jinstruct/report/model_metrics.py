@@ -84,8 +84,33 @@ def eval_rows(metrics: dict) -> list[dict]:
             delta = tuned - base
         majority, _ = headline(scores.get("majority_baseline"))
         rows.append({"task": task, "metric": scores.get("metric", metric), "base": base, "tuned": tuned,
-                     "delta": delta, "majority": majority, "n": scores.get("n"), "k": scores.get("k")})
+                     "delta": delta, "majority": majority, "n": scores.get("n"), "k": scores.get("k"),
+                     "chance": _number(scores.get("chance_baseline")),
+                     "base_ci": _interval(scores["base"]), "tuned_ci": _interval(scores["tuned"]),
+                     "verdict": _verdicts(scores),
+                     "base_bpc": _field(scores["base"], "bits_per_char"),
+                     "tuned_bpc": _field(scores["tuned"], "bits_per_char"),
+                     "base_bpb": _field(scores["base"], "bits_per_byte"),
+                     "tuned_bpb": _field(scores["tuned"], "bits_per_byte")})
     return sorted(rows, key=lambda row: row["task"])
+
+
+def _field(scores: object, key: str) -> float | None:
+    return _number(scores.get(key)) if isinstance(scores, dict) else None
+
+
+def _interval(scores: object) -> tuple[float, float] | None:
+    interval = scores.get("acc_ci95") if isinstance(scores, dict) else None
+    if isinstance(interval, dict) and _number(interval.get("low")) is not None:
+        return _number(interval["low"]), _number(interval.get("high"))
+    return None
+
+
+def _verdicts(scores: dict) -> str | None:
+    """"base: ..., tuned: ..." from the evaluate stage's words (no signal / above / below the majority)."""
+    words = [f"{variant}: {scores[variant]['verdict']}" for variant in ("base", "tuned")
+             if isinstance(scores.get(variant), dict) and isinstance(scores[variant].get("verdict"), str)]
+    return "; ".join(words) or None
 
 
 def _number(value: object) -> float | None:

@@ -213,9 +213,17 @@ def clusters(build: Build, images: dict[str, bytes], example_ids: list[str], tex
     return "".join(parts) + "</section>"
 
 
+def explain_cell(record_id: str | None) -> str:
+    """The id of a rejected record and the command that tells its whole story."""
+    if not record_id:
+        return esc(record_id)
+    return f'{esc(record_id)}<br><code class="small">jinstruct explain {esc(record_id)}</code>'
+
+
 def rejects(build: Build, text_limit: int) -> str:
     parts = ['<section id="rejects"><h2>Rejected examples per reason</h2>',
-             '<p class="small">The first records by id for each reason; long texts are cut.</p>']
+             ('<p class="small">The first records by id for each reason; long texts are cut. '
+              '<code>jinstruct explain ID</code> tells where a record came from and why it was removed.</p>')]
     if not build.reject_examples:
         return "".join(parts) + missing_note(build.missing.get("rejects", "no rejects")) + "</section>"
     for stage, examples in build.reject_examples.items():
@@ -230,7 +238,7 @@ def rejects(build: Build, text_limit: int) -> str:
                     raw = record.get(f"raw_{name}") if stage == "normalize" else None  # later stages: text as cleaned
                     if raw and raw != record.get(name):
                         fields.append(f"<b>raw {esc(name)}</b>: {esc(preview(raw, text_limit))}")
-                rows.append([esc(record.get("id")), esc(record.get("source")), esc(record.get("task")),
+                rows.append([explain_cell(record.get("id")), esc(record.get("source")), esc(record.get("task")),
                              esc(preview(record.get("detail"), 200)),
                              '<div class="text">' + "<br>".join(fields) + "</div>"])
             total = build.stage_stats.get(stage, {}).get("rejected_by_reason", {}).get(reason)
@@ -268,12 +276,58 @@ def training(build: Build, images: dict[str, bytes]) -> str:
 def evaluation(build: Build, images: dict[str, bytes]) -> str:
     parts = opening("evaluation", "Evaluation: base vs tuned", build.missing.get("eval"), images.get("eval"),
                     "base and tuned scores per task")
+    parts.append(_base_model(getattr(build, "base_identity", None) or {}))
     if build.eval_rows:
         rows = [[esc(r["task"]), esc(r.get("metric"))] + [count_cell(r[k], task=r["task"], field=k)
                                                           for k in ("base", "tuned", "delta", "majority", "n", "k")]
                 for r in build.eval_rows]
         parts.append(table(["task", "metric", "base", "tuned", "delta", "majority class", "n", "k"], rows))
+        parts.append(_accuracy_intervals(build.eval_rows))
+        parts.append(_bits_table(build.eval_rows))
     return "".join(parts) + "</section>"
+
+
+def _base_model(identity: dict) -> str:
+    """Which base was scored and, for a named preset, its package, pinned sha256 and licence."""
+    if not identity:
+        return ""
+    facts = [("base model", identity.get("description") or identity.get("base") or identity.get("name")),
+             ("package", f"{identity['package']} {identity.get('package_version', '')}".strip()
+              if identity.get("package") else None),
+             ("GGUF sha256", identity.get("gguf_sha256")), ("licence", identity.get("licence")),
+             ("licence text", identity.get("licence_file"))]
+    facts += [("note", note) for note in identity.get("notes") or []]
+    items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts if value)
+    return f"<dl>{items}</dl>" if items else ""
+
+
+def _accuracy_intervals(rows: list[dict]) -> str:
+    """Each accuracy with its 95% Wilson interval, its baselines and, in words, whether it shows anything."""
+    shown = [r for r in rows if r.get("base_ci") or r.get("tuned_ci")]
+    if not shown:
+        return ""
+    span = lambda ci: f"{ci[0]:.3f} to {ci[1]:.3f}" if ci else "–"  # noqa: E731
+    cells = [[esc(r["task"]), esc(span(r.get("base_ci"))), esc(span(r.get("tuned_ci"))),
+              count_cell(r.get("majority"), task=r["task"], field="majority"),
+              count_cell(r.get("chance"), task=r["task"], field="chance"), esc(r.get("verdict") or "")]
+             for r in shown]
+    return ("<p>Accuracy is a share of n items: the 95% Wilson interval says how far it could be from the"
+            " model's true accuracy. <strong>No signal</strong> means the interval includes the accuracy of"
+            " always answering the most frequent label: the score does not tell the model apart from that.</p>"
+            + table(["task", "base 95% interval", "tuned 95% interval", "majority class", "chance", "verdict"],
+                    cells))
+
+
+def _bits_table(rows: list[dict]) -> str:
+    """Bits per character and per UTF-8 byte of held-out answers: comparable across tokenizers."""
+    shown = [r for r in rows if r.get("base_bpc") is not None]
+    if not shown:
+        return ""
+    cells = [[esc(r["task"])] + [count_cell(r.get(k), task=r["task"], field=k)
+                                 for k in ("base_bpc", "tuned_bpc", "base_bpb", "tuned_bpb")] for r in shown]
+    return ("<p>Perplexity per token depends on the tokenizer; bits per character and per byte of the same"
+            " answers do not, so they compare base models with different vocabularies (lower is better).</p>"
+            + table(["task", "base bits/char", "tuned bits/char", "base bits/byte", "tuned bits/byte"], cells))
 
 
 def render(build: Build, dists: Distributions, images: dict[str, bytes], example_ids: list[str],

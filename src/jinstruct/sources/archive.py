@@ -11,9 +11,11 @@ sizes an archive declares can lie.
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import stat
 import tarfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -93,6 +95,15 @@ def _check_members(members: list[Member], label: str, pattern: str, max_bytes: i
         if not member.is_file:
             raise InputError(f"{label}: archive member {member.name!r} is a link or special file, "
                              "not data; narrow the 'members' glob")
+    # x.jsonl as a file and as the folder of x.jsonl/y.jsonl (or the same name twice) cannot both be extracted
+    files = [posixpath.normpath(member.name) for member in members if member.is_file]
+    folders = {str(parent) for name in files for parent in PurePosixPath(name).parents} | {
+        posixpath.normpath(member.name) for member in members if member.is_dir}
+    clash = next((name for name in files if name in folders), None) or next(
+        (name for name, count in Counter(files).items() if count > 1), None)
+    if clash:
+        raise InputError(f"{label}: archive member {clash!r} is both a file and a folder (or appears twice); "
+                         "refusing to extract the archive")
     declared = sum(member.size for member in wanted)
     if declared > max_bytes:
         raise InputError(f"{label}: the members matching {pattern!r} declare {declared:,} bytes, "

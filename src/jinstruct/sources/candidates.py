@@ -26,6 +26,10 @@ TASKS = (
 )
 RECORD_COLUMNS = (*SCHEMA_FIELDS, "group")
 CANDIDATE_COLUMNS = (*RECORD_COLUMNS, "reason", "detail")
+# Where a candidate came from inside data/raw: the file(s) and the 1-based line
+# (JSON Lines, text) or item (a question of a SQuAD document, a table row).
+# Convert writes them to origins.parquet so `jinstruct explain` can point at the bytes.
+ORIGIN_COLUMNS = ("origin_files", "origin_position")
 
 
 @dataclass
@@ -77,15 +81,26 @@ def shape(frame: pl.DataFrame, spec: SourceSpec, checks: Sequence[Check], **colu
     """Candidate records: the given column expressions plus source, license, verdict.
 
     ``id`` is given without the ``<source>:`` prefix; ``group`` defaults to the id.
+    The origin (ORIGIN_COLUMNS) defaults to the row's ``__file__`` and ``__line__``;
+    an adapter whose record spans several files passes ``origin_files`` as a list.
     """
     as_expr = lambda value: value if isinstance(value, pl.Expr) else pl.lit(value)  # noqa: E731
+    given_origin = {name: columns.pop(name) for name in ORIGIN_COLUMNS if name in columns}
     exprs = {name: as_expr(value).cast(pl.String) for name, value in columns.items()}
     exprs["id"] = pl.lit(f"{spec.name}:") + exprs["id"]
     exprs["group"] = pl.lit(f"{spec.name}:") + exprs["group"] if "group" in exprs else exprs["id"]
     exprs["input"] = exprs.get("input", pl.lit("")).fill_null("")
     exprs["source"] = pl.lit(spec.name)
     exprs["license"] = pl.lit(spec.license)
-    return frame.select(*(exprs[name].alias(name) for name in RECORD_COLUMNS), *verdict(checks))
+    origin = {
+        "origin_files": given_origin.get("origin_files", pl.concat_list(pl.col("__file__"))
+                                         if "__file__" in frame.columns else pl.lit(None, pl.List(pl.String))),
+        "origin_position": given_origin.get("origin_position", pl.col("__line__")
+                                            if "__line__" in frame.columns else pl.lit(None)),
+    }
+    return frame.select(*(exprs[name].alias(name) for name in RECORD_COLUMNS),
+                        origin["origin_files"].cast(pl.List(pl.String)).alias("origin_files"),
+                        origin["origin_position"].cast(pl.Int64).alias("origin_position"), *verdict(checks))
 
 
 def source_files(spec: SourceSpec, raw_dir: Path) -> list[Path]:

@@ -18,12 +18,16 @@ import polars as pl
 
 from jinstruct.records import InputError
 from jinstruct.sources.adapters import ADAPTERS
-from jinstruct.sources.candidates import CANDIDATE_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, Check, verdict
+from jinstruct.sources.candidates import CANDIDATE_COLUMNS, ORIGIN_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, \
+    Check, verdict
 from jinstruct.sources.spec import SourceSpec
 from jinstruct.stage import StageResult, partition
 
 log = logging.getLogger("jinstruct")
 STAGE = "convert"
+# origins.parquet: one row per file a record came from (a Tanaka record: its line in
+# both files), sorted by id. ``position`` is the 1-based line or item in that file.
+ORIGINS_SCHEMA = {"id": pl.String, "file": pl.String, "position": pl.Int64}
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Converted:
     candidates: pl.DataFrame   # every candidate record (the stage's input, per source)
     result: StageResult        # kept records sorted by id; rejects incl. parse errors
     parse_errors: int
+    origins: pl.DataFrame      # ORIGINS_SCHEMA: where in data/raw each candidate came from
 
 
 def _trimmed_empty(name: str) -> pl.Expr:
@@ -70,6 +75,13 @@ def _parse_error_rejects(candidates: Candidates, spec: SourceSpec) -> pl.DataFra
     )
 
 
+def _origins(frame: pl.DataFrame) -> pl.DataFrame:
+    """The origin rows of each id's first candidate (a duplicate id keeps the first, as convert does)."""
+    return (frame.filter(pl.col("id").is_first_distinct())
+            .select("id", file=pl.col("origin_files"), position=pl.col("origin_position"))
+            .explode("file").filter(pl.col("file").is_not_null()).cast(ORIGINS_SCHEMA))
+
+
 def _check_fetched(specs: list[SourceSpec], raw_dir: Path) -> None:
     provenance_path = raw_dir / "provenance.json"
     if not provenance_path.is_file():
@@ -82,7 +94,7 @@ def _check_fetched(specs: list[SourceSpec], raw_dir: Path) -> None:
 
 def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
     _check_fetched(specs, raw_dir)
-    frames, parse_rejects, upstream, parse_counts = [], [], {}, {}
+    frames, parse_rejects, origins, upstream, parse_counts = [], [], [], {}, {}
     for spec in specs:
         adapter = ADAPTERS.get(spec.adapter)
         if adapter is None:
@@ -90,6 +102,8 @@ def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
                              f"{', '.join(sorted(ADAPTERS))}")
         candidates = adapter(spec, raw_dir)
         frames.append(_shared_checks(candidates.frame.select(CANDIDATE_COLUMNS)))
+        if set(ORIGIN_COLUMNS) <= set(candidates.frame.columns):
+            origins.append(_origins(candidates.frame))
         parse_rejects.append(_parse_error_rejects(candidates, spec))
         upstream[spec.name] = candidates.upstream_records
         parse_counts[spec.name] = candidates.errors.height
@@ -103,4 +117,5 @@ def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
         rejected=rejected.sort("id"),
         extra_stats={"upstream_records": upstream, "parse_errors": parse_counts},
     )
-    return Converted(judged.drop("reason", "detail"), result, sum(parse_counts.values()))
+    origin_table = pl.concat(origins).sort("id", maintain_order=True) if origins else pl.DataFrame(schema=ORIGINS_SCHEMA)
+    return Converted(judged.drop("reason", "detail"), result, sum(parse_counts.values()), origin_table)

@@ -17,6 +17,7 @@ online and offline), its sha256, size and record count.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -25,7 +26,6 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from jinstruct import __version__
 from jinstruct.progress import progress_bar
@@ -33,6 +33,7 @@ from jinstruct.records import InputError, write_json
 from jinstruct.sources.archive import extract_members
 from jinstruct.sources.readers import count_records, files_under
 from jinstruct.sources.spec import Location, SourceSpec
+from jinstruct.sources.urls import credentials, mirror_relative, redact
 
 log = logging.getLogger("jinstruct")
 
@@ -48,8 +49,11 @@ def mirror_dirs(configured: list | None = None) -> list[Path]:
 
 
 def mirror_candidate(mirror: Path, url: str) -> Path:
-    parts = urlsplit(url)
-    return mirror / parts.netloc / parts.path.lstrip("/")
+    """Where ``mirror`` keeps ``url``: never outside the mirror folder (``..`` is refused first)."""
+    candidate = mirror / mirror_relative(url)
+    if not candidate.resolve().is_relative_to(mirror.resolve()):  # a symlink inside the mirror pointing out
+        raise InputError(f"{redact(url)}: its mirror path {candidate} leads outside the mirror {mirror}")
+    return candidate
 
 
 def _stream(source, target: Path, desc: str, total: int | None) -> tuple[str, int]:
@@ -67,8 +71,12 @@ def _stream(source, target: Path, desc: str, total: int | None) -> tuple[str, in
 
 
 def _download_url(url: str, target: Path, desc: str, timeout: float, token: str | None = None) -> tuple[str, int]:
-    request = urllib.request.Request(url, headers={"User-Agent": f"jinstruct/{__version__}"})
-    if token:
+    request = urllib.request.Request(redact(url), headers={"User-Agent": f"jinstruct/{__version__}"})
+    if credentials(url):  # user:password@ in the URL: sent as basic auth, never logged or written
+        user, password = credentials(url)
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {basic}")
+    elif token:
         # not carried over redirects: the Hub sends file bytes from another host
         request.add_unredirected_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -85,7 +93,7 @@ def _hub_token() -> str | None:
 
 def _unreachable(spec: SourceSpec, location: Location, mirrors: list[Path], reason: str) -> InputError:
     searched = ", ".join(str(m) for m in mirrors) if mirrors else f"no mirror set ({MIRROR_ENV} unset, fetch.mirrors empty)"
-    return InputError(f"source {spec.name}: cannot download {location.url} ({reason}) and no mirror holds it "
+    return InputError(f"source {spec.name}: cannot download {redact(location.url)} ({reason}) and no mirror holds it "
                       f"[searched: {searched}]; {MIRROR_HINT}")
 
 
@@ -133,10 +141,10 @@ def _fetch_remote(spec: SourceSpec, location: Location, tmp: Path, mirrors: list
             log.info("[fetch] %s: %s from mirror %s", spec.name, location.file_name, mirror)
             with open(candidate, "rb") as handle:
                 return (str(candidate), *_stream(handle, tmp, desc, candidate.stat().st_size))
-    log.info("[fetch] %s: downloading %s", spec.name, location.url)
+    log.info("[fetch] %s: downloading %s", spec.name, redact(location.url))
     try:
         token = _hub_token() if spec.kind == "hf" else None
-        return location.url, *_download_url(location.url, tmp, desc, timeout, token)
+        return redact(location.url), *_download_url(location.url, tmp, desc, timeout, token)
     except urllib.error.HTTPError as exc:
         raise _unreachable(spec, location, mirrors, f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
@@ -167,7 +175,7 @@ def _fetch_source(spec: SourceSpec, staging: Path, mirrors: list[Path], fetch_pa
             data_paths.append(target)
             entry = {"path": target.relative_to(staging).as_posix()}
         entry.update({"sha256": sha, "bytes": size, "pinned": location.sha256 is not None})
-        entry.update({"url": location.url} if location.url else {"local_path": location.path})
+        entry.update({"url": redact(location.url)} if location.url else {"local_path": location.path})
         files[location.role] = entry
     provenance = {
         "kind": spec.kind,

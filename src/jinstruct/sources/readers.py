@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.records import InputError
+from jinstruct.records import InputError, lone_surrogate
 
 # Field kinds an adapter can ask for; the checkers return (value, problem).
 _TEXT, _INT, _BOOL, _TEXT_OBJECTS = "text", "int", "bool", "list of objects"
@@ -93,6 +93,9 @@ def read_jsonl(paths: Sequence[Path], base: Path, fields: dict[str, str]) -> Rea
                 continue
             if not isinstance(value, dict):
                 errors.append((where_file, line_number, f"a JSON {type(value).__name__}, not an object"))
+                continue
+            if b"\\u" in raw and lone_surrogate(value):  # no UTF-8 file can hold it: one reject, not a crash
+                errors.append((where_file, line_number, "a lone UTF-16 surrogate escape that is no character"))
                 continue
             row = {"__file__": where_file, "__line__": line_number}
             wrong = []

@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from jinstruct.records import InputError
+from jinstruct.sources.urls import check_url_path, redact
 
 KINDS = ("url", "archive", "hf", "local")
 FORMATS = ("jsonl", "json", "squad", "parallel_text", "parquet", "csv")
@@ -90,7 +91,11 @@ def _sha(where: str, value) -> str | None:
 
 def _url(where: str, value) -> str:
     if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
-        raise _fail(where, f"url {value!r} is not an http(s) URL")
+        raise _fail(where, f"url {redact(value) if isinstance(value, str) else value!r} is not an http(s) URL")
+    try:
+        check_url_path(value)
+    except InputError as exc:
+        raise _fail(where, str(exc)) from None
     return value
 
 

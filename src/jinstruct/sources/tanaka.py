@@ -86,10 +86,11 @@ def tanaka_pairs(spec: SourceSpec, raw_dir: Path) -> Candidates:
         Check(pl.col("ja") == "", "empty_field", pl.lit(f"{ja_name}:") + pl.col("line") + pl.lit(": empty line")),
         Check(pl.col("en") == "", "empty_field", pl.lit(f"{en_name}:") + pl.col("line") + pl.lit(": empty line")),
     ]
+    origin = {"origin_files": pl.concat_list(pl.lit(ja_name), pl.lit(en_name)), "origin_position": pl.col("line")}
     directions = [
         shape(pairs, spec, checks, id=pl.col("line") + ":en-ja", group=pl.col("line"), task="translation_en_ja",
-              instruction=INSTRUCTION_EN_JA, input=pl.col("en"), output=pl.col("ja")),
+              instruction=INSTRUCTION_EN_JA, input=pl.col("en"), output=pl.col("ja"), **origin),
         shape(pairs, spec, checks, id=pl.col("line") + ":ja-en", group=pl.col("line"), task="translation_ja_en",
-              instruction=INSTRUCTION_JA_EN, input=pl.col("ja"), output=pl.col("en")),
+              instruction=INSTRUCTION_JA_EN, input=pl.col("ja"), output=pl.col("en"), **origin),
     ]
     return Candidates(pl.concat(directions), errors.select(*ERROR_SCHEMA), ja.len())

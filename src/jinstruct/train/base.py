@@ -3,6 +3,8 @@
 ``model.base`` is one of:
 
 - ``tiny``: built offline here (see tiny.py);
+- a named preset, ``gemma3-270m`` or ``smollm2-135m``: a GGUF shipped in pinned
+  PyPI packages (``.[models]`` extra), version and sha256 checked (presets.py);
 - a GGUF file: a local path ending in ``.gguf``, or ``pkg:<module>/<path>`` for a
   file shipped inside an installed Python package; loaded with ``gguf_file=``;
 - a local directory holding a transformers model (safetensors weights);
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from jinstruct.records import InputError, file_sha256, write_json
 from jinstruct.train.folders import atomic_directory
+from jinstruct.train.presets import PRESETS, preset_gguf, preset_identity
 
 log = logging.getLogger("jinstruct")
 
@@ -36,7 +39,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclass(frozen=True)
 class BaseSource:
-    kind: str                 # tiny | gguf | local | hub
+    kind: str                 # tiny | preset | gguf | local | hub
     location: str             # as written in params (id, path or pkg: reference)
     path: Path | None = None  # resolved local file or folder
 
@@ -46,6 +49,8 @@ def resolve_base(model: dict) -> BaseSource:
     base = str(model.get("base") or "tiny")
     if base == "tiny":
         return BaseSource("tiny", base)
+    if base in PRESETS:
+        return BaseSource("preset", base)
     if base.startswith("pkg:"):
         return BaseSource("gguf", base, packaged_file(base))
     path = Path(base)
@@ -62,7 +67,8 @@ def resolve_base(model: dict) -> BaseSource:
             raise InputError(f"model.base={base}: a Hub model needs model.revision pinned to a commit id "
                              "(so the build is reproducible)")
         return BaseSource("hub", base)
-    raise InputError(f"model.base={base}: neither 'tiny', a local folder or .gguf file, nor a Hub id 'org/name'")
+    raise InputError(f"model.base={base}: neither 'tiny', a preset ({', '.join(PRESETS)}), a local folder or "
+                     ".gguf file, nor a Hub id 'org/name'")
 
 
 def packaged_file(reference: str) -> Path:
@@ -176,6 +182,10 @@ def build_base(model_params: dict, output: Path, device: str = "cpu") -> dict:
                  "pretraining_seconds": round(result.seconds, 1)}
         log.info("[base] pretrained on %s tokens in %.0fs (%.0f tokens/s), final loss %.3f",
                  f"{result.tokens_seen:,}", result.seconds, result.tokens_per_second, extra["pretraining_final_loss"])
+    elif source.kind == "preset":
+        with preset_gguf(source.location) as path:
+            model, tokenizer = load_gguf(path)
+        identity.update(preset_identity(source.location))
     elif source.kind == "gguf":
         model, tokenizer = load_gguf(source.path)
         identity["gguf_sha256"] = file_sha256(source.path)

@@ -121,32 +121,55 @@ def tokenize_records(df: pl.DataFrame, tokenizer, template: dict[str, str], max_
                      train_on_inputs: bool = True) -> TokenizedSet:
     """Prompt + output + EOS per record, truncated to ``max_length`` tokens.
 
-    The prompt is tokenised with the model's own special tokens (BOS for Llama),
-    the answer without, then EOS. With ``train_on_inputs`` (the paper's setting)
-    every token is a target; otherwise the prompt positions are masked so the
-    loss covers the answer only. Stats count the records that had to be cut.
+    Prompt and answer are tokenised together, with the model's own special
+    tokens (BOS for Llama), then EOS. With ``train_on_inputs`` (the paper's
+    setting) every token is a target; otherwise the labels are the tail of that
+    joint encoding after the prompt's own tokens, the tokens the answer really has
+    after its prompt (an answer tokenised alone would start with a metaspace
+    ``▁`` that the model then learns to predict). Stats count the records that
+    had to be cut.
     """
     if df.height == 0:
         raise InputError("no training records left after the train.sources/tasks selection")
     prompts = format_prompts(df, template).to_list()
+    answers = df["output"].fill_null("").to_list()
     # Full lengths are wanted (for the stats), so silence the "longer than the
     # model's maximum" warning; the cut happens below.
     verbosity = transformers_logging.get_verbosity()
     transformers_logging.set_verbosity_error()
     try:
-        prompt_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
-        answer_ids = tokenizer(df["output"].fill_null("").to_list(), add_special_tokens=False)["input_ids"]
+        joint_ids = tokenizer([p + a for p, a in zip(prompts, answers, strict=True)],
+                              add_special_tokens=True)["input_ids"]
+        prompt_ids = [] if train_on_inputs else tokenizer(prompts, add_special_tokens=True)["input_ids"]
     finally:
         transformers_logging.set_verbosity(verbosity)
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     input_ids, labels, full_lengths = [], [], []
-    for prompt, answer in zip(prompt_ids, answer_ids, strict=True):
-        ids = prompt + answer + eos
+    for index, joint in enumerate(joint_ids):
+        ids = list(joint) + eos
         full_lengths.append(len(ids))
-        target = ids if train_on_inputs else [IGNORE_INDEX] * len(prompt) + answer + eos
+        if train_on_inputs:
+            target = ids
+        else:
+            prompt_length = prompt_tokens_in(prompt_ids[index], joint)
+            target = [IGNORE_INDEX] * prompt_length + ids[prompt_length:]
         input_ids.append(ids[:max_length])
         labels.append(list(target[:max_length]))
     return TokenizedSet(input_ids, labels, truncation_stats(df, full_lengths, max_length))
+
+
+def prompt_tokens_in(prompt_ids: list[int], joint_ids: list[int]) -> int:
+    """How many leading tokens of the joint encoding are the prompt's own (the rest belong to the answer).
+
+    The prompt's tokens normally start the joint encoding unchanged; where a
+    token merges across the boundary it counts as the answer's (as in scoring).
+    """
+    length = 0
+    for ours, joint in zip(prompt_ids, joint_ids):
+        if ours != joint:
+            break
+        length += 1
+    return length
 
 
 def truncation_stats(df: pl.DataFrame, full_lengths: list[int], max_length: int) -> dict:

@@ -1,7 +1,8 @@
 """The optimisation loop shared by tiny-model pretraining and LoRA tuning.
 
 A plain PyTorch loop over pre-built batches: AdamW, linear warm-up then linear
-decay, gradient accumulation and clipping, optional autocast. It is small on
+decay, gradient accumulation and clipping, optional autocast. The loss is
+computed only at labelled positions, in chunks (loss.py). It is small on
 purpose: no hidden dataloader workers or padding to max_length, so CPU time
 goes to the model (bench/train_bench.py compares it with transformers.Trainer).
 """
@@ -19,6 +20,7 @@ import torch
 
 from jinstruct.progress import progress_bar
 from jinstruct.train.data import IGNORE_INDEX, Batch
+from jinstruct.train.loss import causal_lm_loss
 
 
 @dataclass
@@ -115,7 +117,7 @@ def train(model: torch.nn.Module, batches: list[Batch], settings: LoopSettings,
         for _ in range(settings.grad_accum):
             batch = next(stream)
             with cast:
-                loss = model(**batch.model_inputs(settings.device)).loss / settings.grad_accum
+                loss = causal_lm_loss(model, batch.model_inputs(settings.device)) / settings.grad_accum
             loss.backward()
             step_loss += float(loss.detach())
             result.tokens_seen += batch.real_tokens
@@ -146,7 +148,7 @@ def mean_loss(model: torch.nn.Module, batches: list[Batch], device: str = "cpu",
         if not targets:
             continue
         with cast:
-            loss = model(**batch.model_inputs(device)).loss
+            loss = causal_lm_loss(model, batch.model_inputs(device))
         total += float(loss) * targets
         count += targets
     model.train()

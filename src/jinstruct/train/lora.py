@@ -168,6 +168,7 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
     info = {
         "dataset_hash": dataset_hash,
         "base_identity": base_identity,
+        "base_licence": base_identity.get("licence"),  # set for presets (e.g. Gemma Terms of Use)
         "params": {"model": model_params, "lora": lora, "train": train_params},
         "template_sha256": file_sha256(template_path),
         "code": git_state(),

@@ -1,0 +1,167 @@
+"""The data stages on the in-process engine vs Ray (one node, simulated three nodes).
+
+Builds the scaled-up dedup corpus (bench/dedup_corpus.py) as a converted file,
+then runs the real stage scripts normalize → dedup → filter on it three times:
+in-process, on a one-node Ray cluster with 2 CPUs, and on a simulated 3-node
+cluster (``ray.cluster_utils.Cluster``, one CPU per node) on this machine. It
+prints per stage the wall time, the driver's peak RSS (the stage process), the
+peak RSS of each Ray worker process, the bytes of dedup's (band, bucket) shuffle,
+and checks that the three runs wrote byte-identical outputs, rejects and stats.
+
+    nice -n 10 python bench/ray_stages.py --records 500000 [--work /tmp/raybench]
+
+Convert and split run in-process on both engines (sources and the final split
+are small and global), so they are left out. RSS of a worker includes the pages
+of the shared object store it touched, so worker figures overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dedup_corpus import build_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("normalize", "dedup", "filter")
+COMPARED = ["data/interim/normalized.parquet", "data/interim/deduped.parquet", "data/interim/filtered.parquet",
+            "data/interim/dedup_clusters.parquet", "data/interim/dedup_index.parquet",
+            *(f"data/rejects/{s}.parquet" for s in STAGES), *(f"metrics/{s}.json" for s in STAGES)]
+
+
+class PeakRss:
+    """Samples the RSS of the stage process (driver) and of every Ray worker every 0.2 s."""
+
+    def __init__(self, driver_pid: int):
+        self.driver_pid, self.driver, self.workers = driver_pid, 0, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        # only this benchmark's processes: the stage process, and the Ray workers of the
+        # cluster this script started (other users' Ray workers share the machine)
+        mine = psutil.Process()
+        while not self._stop.is_set():
+            for process in mine.children(recursive=True):
+                try:
+                    rss, cmdline = process.memory_info().rss, process.cmdline()
+                except psutil.Error:
+                    continue
+                if process.pid == self.driver_pid:
+                    self.driver = max(self.driver, rss)
+                elif cmdline and cmdline[0].startswith("ray::"):
+                    self.workers[process.pid] = max(self.workers.get(process.pid, 0), rss)
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def prepare(work: Path, source: Path, env: dict) -> None:
+    """A project folder with the stage scripts, params, eval sets and the converted corpus."""
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "stages", work / "stages", dirs_exist_ok=True)
+    shutil.copyfile(REPO / "params.yaml", work / "params.yaml")
+    (work / "data/interim").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, work / "data/interim/converted.parquet")
+    subprocess.run([sys.executable, "stages/fetch.py", "--eval"], cwd=work, env=env, check=True, capture_output=True)
+
+
+def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
+    rows = []
+    for stage in stages:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, f"stages/{stage}.py"], cwd=work, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        peaks = PeakRss(process.pid)
+        _, err = process.communicate()
+        peaks.stop()
+        seconds = time.perf_counter() - started
+        if process.returncode:
+            raise SystemExit(f"{stage} failed:\n{err[-3000:]}")
+        shuffled = re.search(r"shuffled (\d+) bytes", err)
+        rows.append({"stage": stage, "seconds": seconds, "driver_mb": peaks.driver / 2**20,
+                     "worker_mb": sorted((rss / 2**20 for rss in peaks.workers.values()), reverse=True),
+                     "shuffled_mb": int(shuffled.group(1)) / 2**20 if shuffled else None,
+                     "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
+    return rows
+
+
+def report(name: str, rows: list[dict]) -> None:
+    print(f"\n{name}")
+    print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'driver MB':>10} {'shuffle MB':>10}  "
+          "worker peak MB (each)")
+    for row in rows:
+        workers = ", ".join(f"{mb:.0f}" for mb in row["worker_mb"][:8]) or "-"
+        more = f" (+{len(row['worker_mb']) - 8} more)" if len(row["worker_mb"]) > 8 else ""
+        shuffled = f"{row['shuffled_mb']:.0f}" if row["shuffled_mb"] is not None else "-"
+        print(f"{row['stage']:<10} {row['records_in']:>10,} {row['seconds']:>8.1f} "
+              f"{row['records_in'] / row['seconds']:>8,.0f} {row['driver_mb']:>10.0f} {shuffled:>10}  {workers}{more}")
+    print(f"{'total':<10} {'':>10} {sum(r['seconds'] for r in rows):>8.1f}")
+
+
+def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/raybench"))
+    parser.add_argument("--block-records", type=int, default=50_000)
+    parser.add_argument("--only", choices=("inprocess", "ray1", "ray3"), action="append")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                        help="a prefix of normalize dedup filter")
+    args = parser.parse_args()
+    from ray.cluster_utils import Cluster
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    corpus = args.work / f"converted-{args.records}.parquet"
+    if not corpus.exists():
+        started = time.perf_counter()
+        build_corpus(args.records).drop("kind", "truth").sort("id").write_parquet(corpus)
+        print(f"corpus of {args.records:,} records built in {time.perf_counter() - started:.0f}s")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "JINSTRUCT_"))}
+    base["JINSTRUCT_MIRROR"] = str(REPO.parent / "shared" / "mirror")
+    ray_env = {**base, "JINSTRUCT_ENGINE": "ray", "JINSTRUCT_RAY_BLOCK_RECORDS": str(args.block_records)}
+    results = {}
+    for name in args.only or ("inprocess", "ray1", "ray3"):
+        work = args.work / name
+        shutil.rmtree(work, ignore_errors=True)
+        prepare(work, corpus, base)
+        if name == "inprocess":
+            results[name] = run_stages(work, base, args.stages)
+        else:
+            started = time.perf_counter()
+            nodes = 1 if name == "ray1" else 3
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2 if nodes == 1 else 1,
+                                                                    "include_dashboard": False})
+            for _ in range(nodes - 1):
+                cluster.add_node(num_cpus=1)
+            cluster.wait_for_nodes()
+            print(f"{name}: cluster of {nodes} node(s) up in {time.perf_counter() - started:.1f}s")
+            try:
+                results[name] = run_stages(work, {**ray_env, "RAY_ADDRESS": cluster.address}, args.stages)
+            finally:
+                cluster.shutdown()
+        report(name, results[name])
+    names = list(results)
+    for other in names[1:]:
+        written = [f for f in COMPARED if any(stage in f for stage in args.stages)]
+        differ = [f for f in written if (args.work / names[0] / f).read_bytes() != (args.work / other / f).read_bytes()]
+        print(f"{other} vs {names[0]}: " + ("byte-identical outputs, rejects and stats" if not differ
+                                             else f"DIFFERENT: {differ}"))
+
+
+if __name__ == "__main__":
+    main()
