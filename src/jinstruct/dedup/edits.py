@@ -23,6 +23,7 @@ handful of characters that n-gram similarity cannot tell from a typo.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import numpy as np
 from rapidfuzz.distance import Indel, Levenshtein
@@ -34,10 +35,14 @@ _KANJI_NUMERAL = "〇一二三四五六七八九十百千万億"
 # what follows a kanji numeral that is a number (三月, 五人, 十二日), not part of a word (一緒, 統一)
 _COUNTER = set("年月日時分秒人個本枚回歳円冊台匹番位度割倍件点つ")
 _NEGATION = re.compile(r"ない|ません|なかっ|不|非|無|未")
-_SEPARATOR = set(',.:;!?"()[]/・~')
-_LIST_SEPARATOR = set(",・/;")
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?<![0-9][.])")  # not after a list number (3.)
+# between the fields of a key given to edit_verdict (canonical fields hold no whitespace): a field
+# ends a sentence and a list
+FIELD_SEPARATOR = "\n"
+_SEPARATOR = set(',.:;!?"()[]/・~\n')
+_LIST_SEPARATOR = set(",・/;\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])(?<![0-9][.])")  # not after a list number (3.)
 _KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
+_GAP = 1  # equal characters between two small edits that make them one edit (see _edits)
 _CONTEXT = 2  # characters either side of a small edit read by the negation guard
 _ITEM = 12  # longest list item (between separators) whose replacement the item guard refuses
 
@@ -52,6 +57,8 @@ def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, num
     if digits and (_DIGIT.search(old) or _DIGIT.search(new)) or \
             numbers and _counted(a, i1, i2) != _counted(b, j1, j2):
         return NUMBER
+    if sorted(old) == sorted(new):  # characters swapped (a transposition typo), none added or lost
+        return ACCEPTED
     if len(_NEGATION.findall(left)) != len(_NEGATION.findall(right)):
         return NEGATION
     kanji_old, kanji_new = len(_KANJI.findall(old)), len(_KANJI.findall(new))
@@ -95,6 +102,42 @@ def _opens_item(text: str, position: int) -> bool:
 
 
 
+def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
+    """The alignment's opcodes with small edits at most ``_GAP`` equal characters apart joined into one
+    (tag "replace"), as long as the joined edit stays small on both sides.
+
+    The alignment splits one change in several ways depending on the direction: 林美咲 → 鈴木明美
+    comes out as insert 鈴木, replace 林 → 明, (美 equal), delete 咲, and each piece alone looks
+    like a one-kanji typo; joined, it is one replaced name. A transposed pair of characters
+    likewise comes out as an insert and a delete one character apart."""
+    joined: list[list] = []
+    for tag, i1, i2, j1, j2 in opcodes:
+        last = joined[-1] if joined else None
+        if tag != "equal" and last is not None and max(i2 - i1, j2 - j1) < _LARGE:
+            # the previous small edit, possibly behind a short equal run
+            edit = last if last[0] != "equal" else (joined[-2] if len(joined) > 1 and last[2] - last[1] <= _GAP else None)
+            if edit is not None and edit[0] != "equal" and max(edit[2] - edit[1], edit[4] - edit[3]) < _LARGE \
+                    and max(i2 - edit[1], j2 - edit[3]) < _LARGE:
+                if edit is not last:
+                    joined.pop()
+                edit[:] = ["replace", edit[1], i2, edit[3], j2]
+                continue
+        joined.append([tag, i1, i2, j1, j2])
+    return [tuple(edit) for edit in joined]
+
+
+def _without(sentences: list[str], common: Counter) -> str:
+    """The sentences in order, less the first ``common[s]`` occurrences of each s."""
+    left = Counter(common)
+    kept = []
+    for sentence in sentences:
+        if left[sentence] > 0:
+            left[sentence] -= 1
+        else:
+            kept.append(sentence)
+    return "".join(kept)
+
+
 def edit_verdict(a: str, b: str, share: float, numbers: bool = True) -> tuple[int, float]:
     """(verdict, shared characters / shorter key length) of one pair of canonical keys."""
     shorter = min(len(a), len(b))
@@ -105,11 +148,12 @@ def edit_verdict(a: str, b: str, share: float, numbers: bool = True) -> tuple[in
     # sentences found verbatim in the other key are shared wherever they stand (moved, or
     # around a dropped or added one); only the rest is aligned character by character
     left, right = _SENTENCE_END.split(a), _SENTENCE_END.split(b)
-    in_right, in_left = set(right), set(left)
-    shared = sum(len(s) for s in (left if len(a) <= len(b) else right) if s in (in_right if len(a) <= len(b) else in_left))
-    a = "".join(s for s in left if s not in in_right)
-    b = "".join(s for s in right if s not in in_left)
-    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(a, b):
+    # as many times as both keys hold it: a sentence can occur twice in one key (an answer
+    # quoting its passage), and a set would pair both copies with the other key's one
+    common = Counter(left) & Counter(right)
+    shared = sum(len(sentence) * count for sentence, count in common.items())
+    a, b = _without(left, common), _without(right, common)
+    for tag, i1, i2, j1, j2 in _edits(Levenshtein.opcodes(a, b)):
         if tag == "equal":
             shared += i2 - i1
         elif i2 - i1 >= _LARGE or j2 - j1 >= _LARGE:

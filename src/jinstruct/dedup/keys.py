@@ -106,9 +106,10 @@ def canonical_texts(values: pl.Series) -> pl.Series:
     return pl.Series(values.name, folded, dtype=pl.String)
 
 
-def canonical_key_expr(canonical_columns: list[str]) -> pl.Expr:
-    """The dedup key: the canonical fields concatenated (whitespace, and so any separator, is gone)."""
-    return pl.concat_str([pl.col(name) for name in canonical_columns])
+def canonical_key_expr(canonical_columns: list[str], separator: str = "") -> pl.Expr:
+    """The dedup key: the canonical fields concatenated (whitespace, and so any separator, is gone).
+    A ``separator`` (a whitespace character, which no canonical field holds) marks where each field ends."""
+    return pl.concat_str([pl.col(name) for name in canonical_columns], separator=separator)
 
 
 def numbers_expr(key: pl.Expr) -> pl.Expr:

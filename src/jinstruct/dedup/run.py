@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
+from jinstruct.dedup.edits import FIELD_SEPARATOR
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import index_frame
 from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity
@@ -111,7 +112,7 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
     eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
     verified = verify_pairs(_row_sketches(work, signed), left[eligible], right[eligible], settings,
                             similarity=lambda a, b: _similarity(settings, df, signed, a, b),
-                            keys=lambda rows: canonical_keys(df[rows], settings).to_list())
+                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR).to_list())
     return verified.pairs, int(pairs.shape[0]), int(verified.names_refused.shape[0])
 
 
