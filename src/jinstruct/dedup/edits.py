@@ -168,6 +168,30 @@ def edit_verdict(a: str, b: str, share: float, numbers: bool = True) -> tuple[in
     return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
 
 
+# Separate edit regions a copy may carry (typos, a dropped, added or moved sentence), and
+# the margin for the MinHash estimate of the overlap (std of a Jaccard estimate at 128
+# permutations ≈ 0.04; the overlap derived from it moves up to twice as much)
+_MOST_EDITS = 8
+_ESTIMATE_MARGIN = 0.1
+
+
+def could_align(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, share: float, n: int) -> np.ndarray:
+    """Per pair: can the keys share ``share`` of the shorter one, judging by their n-gram sets?
+
+    The alignment is the costly step (~0.2 ms a pair in Python), and most LSH candidates of
+    long records are records sharing a few sentences, far from a copy. A copy that shares
+    ``share`` of the shorter key's L characters differs in at most (1 − share)·L
+    characters, in at most ``_MOST_EDITS`` separate places; each place also breaks the n − 1
+    n-grams that straddle it. So at least 1 − (1 − share) − _MOST_EDITS·(n − 1)/L of the
+    shorter key's n-grams are in the other key's set: pairs whose estimated overlap is below
+    that (less the estimate's margin) are not aligned. For an 80-character key the floor is
+    about 0.33, for a 1,300-character one 0.70."""
+    from jinstruct.dedup.lsh import overlap_from_jaccard
+    smaller = np.maximum(np.minimum(size_a, size_b).astype(np.float64), 1.0)
+    floor = 1.0 - (1.0 - share) - _MOST_EDITS * (n - 1) / smaller - _ESTIMATE_MARGIN
+    return overlap_from_jaccard(jaccard, size_a, size_b) >= floor
+
+
 def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: float,
                   numbers: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Per pair of rows into ``keys``: (confirmed, verdict code)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.edits import edits_confirm
+from jinstruct.dedup.edits import could_align, edits_confirm
 from jinstruct.dedup.index import read_index
 from jinstruct.dedup.keys import names_agree, split_names
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signature_similarity
@@ -62,6 +62,10 @@ def verify_pairs(rows: RowSketches, left: np.ndarray, right: np.ndarray, setting
     left, right = left[agree], right[agree]
     measured = (similarity or (lambda a, b: signature_similarity(rows.signatures, a, b)))(left, right)
     if aligned:
+        # only pairs whose n-gram overlap leaves room for edit_share are aligned (edits.could_align)
+        room = could_align(measured, rows.shingles[left], rows.shingles[right], settings.edit_share,
+                           settings.ngram)
+        left, right, measured = left[room], right[room], measured[room]
         involved = np.unique(np.concatenate([left, right]))
         texts = keys(involved)
         similar, _ = edits_confirm(texts, np.searchsorted(involved, left), np.searchsorted(involved, right),
