@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, frame, record
 
 from jinstruct.dedup import dedup_records
-from jinstruct.dedup.edits import ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT, edit_verdict
+from jinstruct.dedup.edits import (ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT, could_align,
+                                   edit_verdict)
 from jinstruct.dedup.keys import canonical_texts
 
 STORY = ("佐藤健一さんは三月十日に京都へ行きました。清水寺の近くで古い友人と会いました。"
@@ -68,3 +70,57 @@ def test_kanji_name_pairs_are_kept_by_edits_and_merged_by_the_signature_rule():
     assert edits.result.rejected["id"].to_list() == ["p:3"]          # the typo copy, not the other person
     assert edits.result.rejected["detail"].item().startswith("near duplicate of p:1")
     assert sorted(signature.result.rejected["id"].to_list()) == ["p:2", "p:3"]
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("林美咲", "鈴木明美"),      # the alignment cuts this in one-kanji pieces in one direction
+    ("広島県", "鹿児島県"),      # insert 鹿, replace 広 → 児: two pieces of one place name
+    ("奈良県", "神奈川県"),      # pieces one equal character apart
+])
+def test_a_name_replaced_is_refused_in_both_directions(first, second):
+    base = STORY.replace("佐藤健一さんは", f"{first}さんは{first}の人で、")
+    other = STORY.replace("佐藤健一さんは", f"{second}さんは{second}の人で、")
+    assert _verdict(base, other)[0] == KANJI_WORD
+    assert _verdict(other, base)[0] == KANJI_WORD
+
+
+def test_transposed_characters_are_a_typo():
+    assert _verdict(STORY, STORY.replace("清水寺", "水清寺"))[0] == ACCEPTED
+    assert _verdict(CHOICES, CHOICES.replace("選択肢", "選肢択"))[0] == ACCEPTED
+    # ... but not when they are digits: 12 → 21 is another number
+    assert _verdict(STORY + "12人", STORY + "21人")[0] == NUMBER
+
+
+def test_a_sentence_held_twice_is_matched_once():
+    # the answer quotes its passage's sentence: a typo in the passage's copy must still be seen
+    quoted = "清水寺の近くで古い友人と会いました。"
+    base = STORY + "答えは次の文です。" + quoted
+    copy = base.replace(quoted, "清水寺の近くで古い友人と会いまた。", 1)
+    verdict, share = _verdict(base, copy)
+    assert verdict == ACCEPTED and share > 0.97
+
+
+def _choice_rows(last_choice: str) -> list[dict]:
+    return [record("c:1", "次の質問に答えてください。開閉できるものはどれ？",
+                   "正解は3番の「扉」です。", input="選択肢：1.原っぱ、2.床、3.扉、4.壁、5.廊下"),
+            record("c:2", "次の質問に答えてください。開閉できるものはどれ？",
+                   "正解は3番の「扉」です。", input=f"選択肢：1.原っぱ、2.床、3.扉、4.壁、5.{last_choice}")]
+
+
+def test_the_last_answer_choice_ends_at_its_field():
+    # joined without a separator, "5.廊下" ran on into "正解は…" and its replacement looked small
+    replaced = dedup_records(frame(_choice_rows("机")), {"n_jobs": 1, "verify": "edits"})
+    assert replaced.result.rejected.height == 0
+    typo = dedup_records(frame(_choice_rows("廊か")), {"n_jobs": 1, "verify": "edits"})
+    assert typo.result.rejected["id"].to_list() == ["c:2"]
+
+
+@pytest.mark.parametrize(("jaccard", "size", "aligned"), [
+    (0.15, 76, False),    # overlap 0.26 < floor 0.33 (80-character key)
+    (0.30, 76, True),     # overlap 0.46
+    (0.45, 1296, False),  # overlap 0.62 < floor 0.70 (1,300-character key)
+    (0.70, 1296, True),   # overlap 0.82
+])
+def test_only_pairs_with_room_for_the_share_are_aligned(jaccard, size, aligned):
+    sizes = np.array([size])
+    assert could_align(np.array([jaccard]), sizes, sizes, 0.85, 5)[0] == aligned
