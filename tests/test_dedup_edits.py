@@ -9,7 +9,7 @@ from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, frame, record
 
 from jinstruct.dedup import dedup_records
 from jinstruct.dedup.edits import (ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT, could_align,
-                                   edit_verdict)
+                                   edit_verdict, names_within_typo)
 from jinstruct.dedup.keys import canonical_texts
 
 STORY = ("佐藤健一さんは三月十日に京都へ行きました。清水寺の近くで古い友人と会いました。"
@@ -124,3 +124,18 @@ def test_the_last_answer_choice_ends_at_its_field():
 def test_only_pairs_with_room_for_the_share_are_aligned(jaccard, size, aligned):
     sizes = np.array([size])
     assert could_align(np.array([jaccard]), sizes, sizes, 0.85, 5)[0] == aligned
+
+
+@pytest.mark.parametrize(("left", "right", "same"), [
+    ("カバン レントゲゲン", "カバン レントゲン", True),         # a doubled character
+    ("ショピッングモール", "ショッピングモール", True),          # two characters swapped
+    ("ミミツバチ", "ミツバチ", True),                          # one added
+    ("シーソ ブンコ", "シーソ ブランコ", False),               # one dropped, but from a three-character word
+    ("トム メール", "ケン メール", False),                     # another name
+    ("トモ メール", "トム メール", False),                     # one character, but a short word: another name
+    ("マリア", "マリオ", False),
+    ("アメリカ ブラスカ", "アメリカ ネブラスカ ハワイ", True),  # one dropped, and the other has more words
+    ("ウゼンチ", "ウインチ", False),                           # two characters replaced
+])
+def test_a_long_katakana_word_one_typo_away_is_the_same_word(left, right, same):
+    assert names_within_typo(left, right) == same

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.edits import could_align, edits_confirm
+from jinstruct.dedup.edits import could_align, edits_confirm, names_within_typo
 from jinstruct.dedup.index import read_index
 from jinstruct.dedup.keys import names_agree, split_names
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signature_similarity
@@ -81,6 +81,10 @@ def verify_pairs(rows: RowSketches, left: np.ndarray, right: np.ndarray, setting
         undecided = np.flatnonzero(~agree)
         agree[undecided] = names_agree(split_names(left_names.gather(undecided)),
                                        split_names(right_names.gather(undecided))).to_numpy()
+        if aligned:
+            # the alignment has seen every edit: a long word one typo away is the same word
+            for pair in np.flatnonzero(~agree):
+                agree[pair] = names_within_typo(left_names[int(pair)], right_names[int(pair)])
         refused = ~agree
     return Verified(np.stack([left[~refused], right[~refused]], axis=1), measured[~refused],
                     np.stack([left[refused], right[refused]], axis=1))
