@@ -9,7 +9,8 @@ overall precision / recall / F1 of removal (the definition of dedup_bench.score)
 then one row per kind:
 
 - positive kinds: how many copies ended in the same cluster as their original
-  (recall of the kind) and how many removals of that kind were wrong;
+  (recall of the kind), how many removals of that kind were wrong (precision of the
+  kind: right removals / removals), and their F1;
 - hard kinds: how many pairs lost a member (the target is ≤ 0.5%).
 """
 
@@ -53,7 +54,13 @@ def per_kind(corpus: pl.DataFrame, clusters: pl.DataFrame, removed: set[str], pa
         elif not kind.startswith("hard") and kind != "unique":
             found = part.filter((pl.col("cluster") == pl.col("truth_cluster")) & (pl.col("id") != pl.col("truth")))
             row["found"] = found.height
-            row["recall"] = round(found.height / part.height, 4)
+            recall = found.height / part.height
+            # precision of the kind: its removals that were right (a copy removed, or its original
+            # removed in its favour, counts under the kind of the removed record)
+            precision = 1 - wrong / row["removed"] if row["removed"] else 1.0
+            row["precision"] = round(precision, 4)
+            row["recall"] = round(recall, 4)
+            row["f1"] = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -72,7 +79,8 @@ def evaluate(name: str, corpus: pl.DataFrame, params: dict, paired: bool) -> Non
           f"recall {overall['recall']:.4f}, F1 {overall['f1']:.4f} ({overall['removed']} removed of "
           f"{overall['ideal_removals']} ideal)")
     table = per_kind(corpus, outcome.clusters, removed, paired)
-    with pl.Config(tbl_rows=40, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+    with pl.Config(tbl_rows=40, tbl_cols=20, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
         print(table)
 
 
