@@ -308,3 +308,35 @@ def test_field_overlap_uses_distinct_bigrams():
     pair = np.array([0]), np.array([1])
     assert not fields_agree(features.fields, features.sizes, *pair, 0.5)[0]
     assert fields_agree(features.fields, features.sizes, *pair, 0.0)[0]  # the check itself is what refuses
+
+
+def _canonical_by_hand(text: str) -> str:
+    """The documented key rules written out plainly: polars' NFKC, one-character lower case,
+    the punctuation folds of keys.py, whitespace removed."""
+    folds = {"。": ".", "．": ".", "、": ",", "，": ",", "「": '"', "」": '"', "『": '"', "』": '"', "“": '"',
+             "”": '"', "‘": '"', "’": '"', "'": '"', "〜": "~", "～": "~", "【": "[", "】": "]"}
+    nfkc = pl.Series([text]).str.normalize("NFKC").item()
+    out = []
+    for char in nfkc:
+        if char.isspace():
+            continue
+        lower = char.lower() if len(char.lower()) == 1 else char
+        out.append(folds.get(lower, lower))
+    return "".join(out)
+
+
+@pytest.mark.parametrize("text", [
+    "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ",                 # half-width kana + voiced marks: composed by NFKC across characters
+    "か\u3099き\u309aＡＢＣ１２３！？",   # combining voiced marks after full-width kana
+    "①㍻ﬁ℃ ㌔　全角スペース",          # one character to several
+    "e\u0301 cafe\u0301 Å",             # combining accents
+    "ㄱㅏ 가\u11a8 \u1100\u1161",       # Hangul: compatibility and conjoining jamo compose
+    "𠮷野家の「牛丼」、美味しい。",        # outside the BMP
+    "ABC def。「引用」、〜ＸＹＺ〜",     # only table characters
+    "\ua7f1 after",                     # unassigned in Python's Unicode tables, assigned in polars'
+])
+def test_canonical_texts_follow_the_rules_on_both_paths(text):
+    # the table path (characters whose NFKC needs no context) and polars' NFKC path must agree
+    assert canonical_texts(pl.Series([text])).item() == _canonical_by_hand(text)
+    mixed = pl.Series([text, "ABC def。", text + "ｶﾞ"])
+    assert canonical_texts(mixed).to_list() == [_canonical_by_hand(t) for t in mixed.to_list()]
