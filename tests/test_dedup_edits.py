@@ -41,7 +41,9 @@ def test_copies_are_accepted(copy):
     (STORY.replace("話をしています", "話をしていません"), NEGATION),
     (STORY.replace("佐藤健一", "加藤浩司"), KANJI_WORD),                      # another person
     (STORY.replace("京都", "奈良"), KANJI_WORD),                              # another place
-    (CHOICES.replace("4.壁", "4.ハンガー"), ITEM),                            # one answer choice replaced
+    (CHOICES.replace("4.壁", "4.ハンガー"), KANJI_WORD),                      # a word replaced (kanji → katakana)
+    (CHOICES.replace("4.壁", "4.まくら"), ITEM),                              # one answer choice replaced (kana)
+    (STORY.replace("京都へ", "ホテルへ"), KANJI_WORD),                        # a place word replaced by a katakana one
 ])
 def test_other_records_are_refused_by_the_guard_that_tells_them_apart(other, guard):
     base = CHOICES if other.startswith("次の") else STORY
