@@ -1,12 +1,13 @@
 # Two entry points for a fresh machine (see README): `make build` and `make test`.
-# Both create .venv on first use; the mirror is taken from JINSTRUCT_MIRROR.
+# Both create .venv on first use from the lock in requirements/ (scripts/setup.sh);
+# the mirror is taken from JINSTRUCT_MIRROR.
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup build test browser
+.PHONY: setup build test browser lock check-lock
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh build
 
 build: setup
 	dvc repro
@@ -16,5 +17,14 @@ build: setup
 browser:
 	@scripts/install_chromium.sh || echo "make: could not install chromium; the browser test will be skipped"
 
-test: setup browser
+# Fails when pyproject.toml and requirements/*.txt disagree (fix: make lock).
+check-lock:
+	@scripts/setup.sh test
+	python scripts/check_lock.py
+
+test: check-lock browser
 	python -m pytest -q
+
+# Re-resolve requirements/*.txt from pyproject.toml (needs PyPI; see scripts/lock.sh).
+lock:
+	@scripts/lock.sh

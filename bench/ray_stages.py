@@ -31,6 +31,8 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import stage_argv  # the stage's command line from dvc.yaml (paths through cmd:)
 from dedup_corpus import build_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +86,7 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
     rows = []
     for stage in stages:
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, f"stages/{stage}.py"], cwd=work, env=env,
+        process = subprocess.Popen(stage_argv(stage), cwd=work, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peaks = PeakRss(process.pid)
         _, err = process.communicate()

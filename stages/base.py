@@ -1,21 +1,26 @@
 """DVC stage `base`: the base model folder models/base (+ identity.json).
 
-params: model (see params.yaml). Logic: jinstruct.train.base.
+params: model, torch (see params.yaml). The path comes from dvc.yaml's cmd. Logic: jinstruct.train.base.
 """
 
+import argparse
 from pathlib import Path
 
-from jinstruct.params import load_params
+from jinstruct.params import load_params, stage_settings
 from jinstruct.stage import stage_main
 from jinstruct.train.base import build_base
+from jinstruct.train.determinism import make_deterministic
 from jinstruct.train.loop import pick_device
-
-OUTPUT = Path("models/base")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="stages/base.py")
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args()
     model = load_params("model")
-    build_base(model, OUTPUT, device=pick_device(model.get("device", "auto")))
+    device = pick_device(model.get("device", "auto"))
+    make_deterministic(int((model.get("tiny") or {}).get("seed", 0)), stage_settings("torch", required=False).threads, device)
+    build_base(model, args.output, device=device)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,28 @@
 """DVC stage convert: data/raw → instruction records (data/interim/converted.parquet) and where
-each came from (data/interim/origins.parquet)."""
+each came from (data/interim/origins.parquet, for `jinstruct explain`).
 
-import time
+The paths come from dvc.yaml's cmd; reading is jinstruct.sources.convert.read_candidates,
+the transform judge_candidates.
+"""
+
+import argparse
 from pathlib import Path
 
-from jinstruct.params import load_params
-from jinstruct.records import write_parquet
-from jinstruct.sources.convert import STAGE, convert_sources
+from jinstruct.outputs import OutputSet
+from jinstruct.params import stage_settings
+from jinstruct.sources.convert import STAGE, judge_candidates, read_candidates
 from jinstruct.sources.spec import enabled_sources
-from jinstruct.stage import stage_main, write_stage_outputs
+from jinstruct.stage import run_stage, stage_main
 
 
 def main() -> None:
-    started = time.perf_counter()
-    converted = convert_sources(enabled_sources(load_params("sources")), Path("data/raw"))
-    write_stage_outputs(STAGE, converted.candidates, converted.result, Path("data/interim/converted.parquet"),
-                        Path("data/rejects/convert.parquet"), Path("metrics/convert.json"), started,
-                        parse_rejects=converted.parse_errors)
-    # where each record came from in data/raw, for `jinstruct explain`
-    write_parquet(converted.origins, Path("data/interim/origins.parquet"))
+    parser = argparse.ArgumentParser(prog="stages/convert.py")
+    for name in ("raw", "output", "rejects", "stats", "origins"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    args = parser.parse_args()
+    specs = enabled_sources(stage_settings("sources").as_params())
+    run_stage(STAGE, judge_candidates, None, lambda: read_candidates(specs, args.raw),
+              OutputSet(args.output, args.rejects, args.stats, {"origins": args.origins}))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from jinstruct.outputs import OutputSet, locked, settle_folder
 from jinstruct.params import load_params
 from jinstruct.sources.fetch import fetch_sources
 from jinstruct.sources.spec import enabled_sources
@@ -15,7 +16,9 @@ def main() -> None:
     args = parser.parse_args()
     section, output = ("eval_sets", Path("data/eval")) if args.eval else ("sources", Path("data/raw"))
     specs = enabled_sources(load_params(section), section)
-    fetch_sources(specs, output, load_params("fetch"), section=section)
+    with locked(OutputSet(output)):  # one fetch into a folder at a time; a killed one is cleaned first
+        settle_folder(output)
+        fetch_sources(specs, output, load_params("fetch"), section=section)
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def _fetch(project: Path, params: dict) -> None:
 def _split(project: Path, params: dict) -> None:
     import polars as pl
 
-    from jinstruct.card import render_card
+    from jinstruct.release.card import render_card
     from jinstruct.records import dataset_hash, file_sha256, write_json, write_parquet
 
     provenance = json.loads((project / "data" / "raw" / "provenance.json").read_text())

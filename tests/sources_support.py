@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import stage_argv
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MIRROR = Path(__file__).resolve().parents[2] / "shared" / "mirror"
 FIXTURES = REPO / "tests" / "fixtures" / "sources"
@@ -40,12 +42,15 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def run_stage(script: str, cwd: Path, *args: str, mirror: Path | None = None) -> subprocess.CompletedProcess:
-    """Run a real stage script the way DVC does (from the project root)."""
+    """Run a real stage script the way DVC does (from the project root, with the paths of dvc.yaml's cmd)."""
     env = {key: value for key, value in os.environ.items() if key != "JINSTRUCT_MIRROR"}
     env["PYTHONPATH"] = str(REPO / "src")
     if mirror is not None:
         env["JINSTRUCT_MIRROR"] = str(mirror)
-    return subprocess.run([sys.executable, str(REPO / "stages" / script), *args], cwd=cwd, env=env,
+    argv = [sys.executable, str(REPO / "stages" / script), *args]
+    if script == "convert.py":
+        argv = [*stage_argv("convert"), *args]
+    return subprocess.run(argv, cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -83,6 +83,10 @@ def test_all_runs_below_use_no_params_file(tmp_path):
 
 
 # --------------------------------------------------------------------------- the 13 numbered defects
+# Defects 10-13 are about rules and tests rather than inputs; their tests live beside the code:
+# 10 (containment from distinct n-grams) tests/test_dedup.py, 11 (lineage verifies only what it
+# recomputed) tests/test_lineage.py, 12 (publish refuses a dirty tree) tests/test_publish.py,
+# 13 (tests that can fail: ids balance, splits by group) tests/test_stage.py and tests/test_splits.py.
 
 
 def test_1_filter_and_dedup_on_a_plain_file_without_task_column_account_their_rejects(tmp_path):
@@ -127,6 +131,40 @@ def test_3_a_lone_surrogate_is_one_parse_error_reject(tmp_path):
     assert done.returncode == 0, done.stderr
     accounted(tmp_path / "out.jsonl", tmp_path / "rejects.jsonl", ["s:1", "parse:s.jsonl:2", "s:3"])
     assert "s.jsonl:2: a lone UTF-16 surrogate" in reasons(tmp_path / "rejects.jsonl")["parse:s.jsonl:2"]
+
+
+def test_4_a_run_while_another_writes_the_same_outputs_fails_fast_and_touches_nothing(tmp_path):
+    import fcntl
+
+    source = write_lines(tmp_path / "in.jsonl", text(GOOD), text(OTHER))
+    assert normalize(tmp_path, source, "--stats", str(tmp_path / "stats.json")).returncode == 0
+    previous = {name: (tmp_path / name).read_bytes() for name in ("out.jsonl", "rejects.jsonl", "stats.json")}
+    other = write_lines(tmp_path / "other.jsonl", text(OTHER))
+    with open(tmp_path / ".out.jsonl.lock", "a") as held:  # the lock a running run holds (jinstruct.outputs)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = normalize(tmp_path, other, "--stats", str(tmp_path / "stats.json"))
+    one_line_error(done, 2, "another run is writing these outputs", ".out.jsonl.lock")
+    assert {name: (tmp_path / name).read_bytes() for name in previous} == previous
+    # once the lock is free, the same command replaces all three together
+    assert normalize(tmp_path, other, "--stats", str(tmp_path / "stats.json")).returncode == 0
+    accounted(tmp_path / "out.jsonl", tmp_path / "rejects.jsonl", ["other:1"])
+    assert json.loads((tmp_path / "stats.json").read_text())["records_in"] == 1
+
+
+@pytest.mark.parametrize("command, setting, fragments", [
+    ("dedup", "treshold=0.1", ["dedup.treshold", "threshold"]),
+    ("filter", "lenght.enabled=false", ["filter.lenght", "length"]),
+    ("filter", "repetition.max_char_rn=3", ["filter.repetition.max_char_rn", "max_char_run"]),
+    ("filter", "length.echo_min_chars=abc", ["filter.length.echo_min_chars"]),
+    ("filter", "length.bounds.general.output=[5,-1]", ["filter.length.bounds"]),
+    ("normalize", "rules.wave_dashes=false", ["normalize.rules.wave_dashes"]),
+])
+def test_5_a_set_with_an_unknown_key_or_a_bad_value_is_refused_before_reading(tmp_path, command, setting, fragments):
+    source = write_lines(tmp_path / "in.jsonl", text(GOOD), text(OTHER))
+    done = jinstruct(command, "--input", str(source), "--output", str(tmp_path / "out.jsonl"),
+                     "--text-field", "text", "--set", setting, cwd=tmp_path)
+    one_line_error(done, 2, *fragments)
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_6a_a_whitespace_only_file_is_one_line(tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from conftest import dvc_stage
 from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q, frame, record
 
 from jinstruct.cli import main
@@ -69,8 +70,8 @@ def test_dvc_exp_run_with_another_threshold_changes_the_result(tmp_path):
     shutil.copy(REPO / "stages" / "dedup.py", repo / "stages" / "dedup.py")
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     (repo / "params.yaml").write_text(yaml.safe_dump({"dedup": {**params["dedup"], "n_jobs": 1, "verify": "signature"}}), encoding="utf-8")
-    stage = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["dedup"]
-    stage["cmd"] = f"{sys.executable} stages/dedup.py"
+    stage = dvc_stage("dedup")
+    stage["cmd"] = stage["cmd"].replace("python ", f"{sys.executable} ", 1)
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"dedup": stage}}), encoding="utf-8")
     edited = KYOTO_A.replace("千年以上都が置かれていた", "長く都であった")  # estimated Jaccard 0.77
     rows = [record("a:1", KYOTO_Q, KYOTO_A), record("a:2", KYOTO_Q, edited), record("a:3", FUJI_Q, FUJI_A)]

@@ -10,7 +10,7 @@ import pytest
 from publish_fixtures import built_copy, rebuild
 
 from jinstruct.cli import main
-from jinstruct.diff import diff_versions, load_version
+from jinstruct.release.diff import diff_versions, load_version
 from jinstruct.records import InputError, dataset_hash, write_json, write_parquet
 
 

@@ -24,9 +24,11 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
+from conftest import stage_argv
 from test_pipeline_integration import MIRROR, REPO_ROOT, build_slice_mirror
 
-from jinstruct.engine.plans import BatchPlan, normalize_plan
+from jinstruct.engine.plans import BatchPlan
+from jinstruct.pipeline.normalize import normalize_plan
 from jinstruct.engine.session import EngineError
 from jinstruct.engine.settings import EngineSettings
 from jinstruct.records import TEXT_FIELDS
@@ -43,7 +45,8 @@ COMPARED = (
     + [f"data/interim/{name}.parquet" for name in ("normalized", "deduped", "dedup_clusters", "dedup_index",
                                                      "filtered")]
 )
-BEFORE_RAY = ("data/raw", "data/eval", "data/interim/converted.parquet")
+# metrics/convert.json too: split folds every data stage's totals into metrics/split.json
+BEFORE_RAY = ("data/raw", "data/eval", "data/interim/converted.parquet", "metrics/convert.json")
 
 
 def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -51,7 +54,7 @@ def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 
 def _stage(name: str, cwd: Path, env: dict) -> None:
-    done = _run([f"stages/{name}.py"], cwd, env)
+    done = subprocess.run(stage_argv(name), cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
 
 
@@ -162,33 +165,38 @@ class _DiesOnce:
 
 
 def _normalize_paths(project: Path) -> dict:
-    return {"input_path": project / "data/interim/converted.parquet",
-            "output": project / "data/interim/normalized.parquet",
+    return {"records": project / "data/interim/normalized.parquet",
             "rejects": project / "data/rejects/normalize.parquet",
-            "stats_path": project / "metrics/normalize.json"}
+            "stats": project / "metrics/normalize.json"}
+
+
+def _normalize_on_ray(project: Path, plan: BatchPlan) -> None:
+    """The normalize stage through the one runner, with ``plan`` as its per-block work on Ray."""
+    from jinstruct.engine.batches import batch_engine
+    from jinstruct.outputs import OutputSet
+    from jinstruct.stage import run_stage
+
+    engine = batch_engine("normalize", plan, project / "data/interim/converted.parquet",
+                          EngineSettings(engine="ray", block_records=BLOCK_RECORDS))
+    run_stage("normalize", None, None, None, OutputSet(**_normalize_paths(project)), engine=engine)
 
 
 def test_a_worker_killed_mid_stage_is_retried_to_the_same_bytes(inprocess, cluster, tmp_path):
-    from jinstruct.engine.batches import run_batch_stage
-
     project = _project_before_ray(inprocess, tmp_path / "killed")
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["normalize"]
     plan = normalize_plan(params, TEXT_FIELDS)
     dying = BatchPlan(_DiesOnce(plan.apply, tmp_path / "died"), plan.merge_stats)
-    run_batch_stage("normalize", dying, **_normalize_paths(project),
-                    settings=EngineSettings(engine="ray", block_records=BLOCK_RECORDS))
+    _normalize_on_ray(project, dying)
     assert (tmp_path / "died").exists()  # a worker really died
     for name in ("data/interim/normalized.parquet", "data/rejects/normalize.parquet", "metrics/normalize.json"):
         assert (project / name).read_bytes() == (inprocess / name).read_bytes(), name
 
 
 def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outputs(inprocess, cluster, tmp_path):
-    from jinstruct.engine.batches import run_batch_stage
-
     project = _project_before_ray(inprocess, tmp_path / "lost")
     paths = _normalize_paths(project)
     previous = {}
-    for key in ("output", "rejects", "stats_path"):
+    for key in ("records", "rejects", "stats"):
         paths[key].parent.mkdir(parents=True, exist_ok=True)
         paths[key].write_bytes(b"previous " + key.encode())
         previous[key] = paths[key].read_bytes()
@@ -196,10 +204,9 @@ def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outpu
     plan = normalize_plan(params, TEXT_FIELDS)
     always = BatchPlan(_DiesOnce(plan.apply, tmp_path / "died", always=True), plan.merge_stats)
     with pytest.raises(EngineError) as failure:
-        run_batch_stage("normalize", always, **paths,
-                        settings=EngineSettings(engine="ray", block_records=BLOCK_RECORDS))
+        _normalize_on_ray(project, always)
     message = str(failure.value)
     assert "\n" not in message and "worker" in message and "previous outputs are untouched" in message
     assert {key: paths[key].read_bytes() for key in previous} == previous
-    leftovers = [p.name for p in paths["output"].parent.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in paths["records"].parent.iterdir() if p.name.endswith(".tmp")]
     assert not leftovers

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import stage_argv
 
 from jinstruct.engine.settings import EngineSettings, engine_settings
 from jinstruct.records import InputError
@@ -46,7 +46,7 @@ def test_an_unreachable_cluster_stops_the_stage_with_one_line_and_no_output(tmp_
     pl.DataFrame({name: ["x"] for name in ("id", "source", "task", "instruction", "input", "output", "license")}
                  ).write_parquet(tmp_path / "data/interim/converted.parquet")
     env = {**os.environ, "JINSTRUCT_ENGINE": "ray", "RAY_ADDRESS": "127.0.0.1:9"}  # nothing listens on port 9
-    done = subprocess.run([sys.executable, "stages/normalize.py"], cwd=tmp_path, env=env, capture_output=True,
+    done = subprocess.run(stage_argv("normalize"), cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import stage_argv
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -445,7 +446,6 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
     """stages/evaluate.py in a build folder: metrics, plots, hashes, and one planted contaminated item."""
     import shutil
     import subprocess
-    import sys
 
     import yaml
 
@@ -479,7 +479,7 @@ def test_stage_scores_base_and_tuned_and_counts_contamination(model_dirs, tmp_pa
     params["eval"].update({"k_shot": 1, "pool_per_label": 2, "limit": 12, "batch_size": 16})
     (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
 
-    run = subprocess.run([sys.executable, str(repo / "stages" / "evaluate.py")], cwd=project, capture_output=True,
+    run = subprocess.run(stage_argv("evaluate"), cwd=project, capture_output=True,
                          text=True, timeout=300,
                          env={"PYTHONPATH": str(repo / "src"), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr

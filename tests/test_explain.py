@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from test_pipeline_integration import MIRROR, REPO_ROOT, _mirror_path, _pin, make_project, run
+from test_pipeline_integration import MIRROR, REPO_ROOT, build_slice_mirror, make_project, run
 
 from jinstruct.explain import explain_record
 from jinstruct.explain.render import render_story
@@ -59,25 +59,17 @@ def _slice_dolly(source: Path, target: Path) -> None:
             out.addfile(member, io.BytesIO(data) if data is not None else None)
 
 
+def _slice_file(name: str, source: Path, target: Path) -> None:
+    if name == "dolly_ja":
+        _slice_dolly(source, target)
+    else:
+        _slice_lines(source, target, TANAKA_LINES if name == "tanaka" else set(JCQA_LINES))
+
+
 def _mirror(root: Path, params: dict) -> Path:
-    mirror = root / "mirror"
     params["sources"] = {name: spec for name, spec in params["sources"].items()
                          if name in ("dolly_ja", "tanaka", "jcommonsenseqa")}
-    for name, spec in params["sources"].items():
-        urls = [entry["url"] for entry in spec["files"].values()] if "files" in spec else [spec["url"]]
-        for url in urls:
-            source, target = _mirror_path(MIRROR, url), _mirror_path(mirror, url)
-            if name == "dolly_ja":
-                _slice_dolly(source, target)
-            else:
-                _slice_lines(source, target, TANAKA_LINES if name == "tanaka" else set(JCQA_LINES))
-        _pin(spec, mirror)
-    for spec in params["eval_sets"].values():
-        if spec.get("enabled", True) and spec.get("url"):
-            target = _mirror_path(mirror, spec["url"])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(_mirror_path(MIRROR, spec["url"]), target)
-    return mirror
+    return build_slice_mirror(root, params, _slice_file)
 
 
 @pytest.fixture(scope="module")

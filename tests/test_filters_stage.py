@@ -6,22 +6,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
-import yaml
 
+from conftest import stage_argv
 from jinstruct.cli import main as cli_main
-from jinstruct.filters import default_params
 from jinstruct.records import write_parquet
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_params_yaml_filter_section_equals_the_package_defaults():
-    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
-    assert params["filter"] == default_params()
 
 
 def records() -> list[dict]:
@@ -47,7 +40,7 @@ def test_stage_script_writes_outputs_rejects_and_a_reason_by_source_table(tmp_pa
     (tmp_path / "data/eval/jcommonsenseqa/valid-v1.3.json").write_text(
         json.dumps({"q_id": 1, "question": "猫が好きな食べ物は何でしょうか？"}, ensure_ascii=False) + "\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "stages/filter.py")], cwd=tmp_path, env=env,
+    done = subprocess.run(stage_argv("filter"), cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     kept = pl.read_parquet(tmp_path / "data/interim/filtered.parquet")

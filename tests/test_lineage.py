@@ -13,8 +13,8 @@ from publish_fixtures import built_copy
 from safetensors.numpy import save_file
 
 from jinstruct.cli import main
-from jinstruct.lineage import trace
-from jinstruct.publish import publish
+from jinstruct.release.lineage import trace
+from jinstruct.release.publish import publish
 from jinstruct.records import write_parquet
 
 
@@ -163,8 +163,8 @@ def test_changed_base_weights_break_the_chain(project):
 
 
 def test_an_archive_source_is_checked_against_the_archive_in_the_mirror(tmp_path, monkeypatch):
-    from jinstruct.buildinfo import SourceFile, SourceInfo
-    from jinstruct.lineage import Chain, _source
+    from jinstruct.release.manifest import SourceFile, SourceInfo
+    from jinstruct.release.lineage import Chain, _source
 
     url = "https://example.com/releases/corpus-v1.tar.gz"
     archive = tmp_path / "mirror" / "example.com" / "releases" / "corpus-v1.tar.gz"

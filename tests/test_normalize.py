@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from conftest import stage_argv
 from jinstruct.records import InputError, read_table
 from jinstruct.text import NormalizeConfig, normalize_records, normalize_texts
 from jinstruct.text.normalize import (RULE_NAMES, contains_trigger, normalize_expr, plain_characters, rare_character,
@@ -352,8 +353,7 @@ def test_cli_unknown_rule_is_one_line(tmp_path):
                  "--text-field", "text", "--set", "rules.nfkc=true"], tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "jinstruct normalize: error: normalize params: unknown key 'rules.nfkc' (known: "
-        + ", ".join(RULE_NAMES) + ")"]
+        "jinstruct normalize: error: normalize.rules.nfkc: unknown key (allowed: " + ", ".join(RULE_NAMES) + ")"]
 
 
 def test_stage_script_in_a_project_folder(tmp_path):
@@ -362,7 +362,7 @@ def test_stage_script_in_a_project_folder(tmp_path):
     converted = _records()
     (tmp_path / "data" / "interim").mkdir(parents=True)
     converted.write_parquet(tmp_path / "data" / "interim" / "converted.parquet")
-    done = subprocess.run([sys.executable, str(REPO / "stages" / "normalize.py")], cwd=tmp_path,
+    done = subprocess.run(stage_argv("normalize"), cwd=tmp_path,
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

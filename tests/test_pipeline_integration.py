@@ -74,25 +74,34 @@ def _pin(spec: dict, mirror: Path) -> None:
         spec["sha256"] = file_sha256(_mirror_path(mirror, spec["url"]))
 
 
-def build_slice_mirror(root: Path, params: dict) -> Path:
+def _slice_file(name: str, source: Path, target: Path) -> None:
+    if name == "dolly_ja":
+        _slice_dolly(source, target)
+    elif name == "jsquad":
+        _slice_jsquad(source, target)
+    else:
+        _slice_text(source, target, SLICE_LINES.get(name, 200))
+
+
+def build_slice_mirror(root: Path, params: dict, slice_file=_slice_file) -> Path:
+    """A mirror of slices of ``params``' sources (``slice_file(source name, file, target)``), pins updated."""
     mirror = root / "mirror"
     for name, spec in params["sources"].items():
         urls = [entry["url"] for entry in spec["files"].values()] if "files" in spec else [spec["url"]]
         for url in urls:
-            source, target = _mirror_path(MIRROR, url), _mirror_path(mirror, url)
-            if name == "dolly_ja":
-                _slice_dolly(source, target)
-            elif name == "jsquad":
-                _slice_jsquad(source, target)
-            else:
-                _slice_text(source, target, SLICE_LINES.get(name, 200))
+            slice_file(name, _mirror_path(MIRROR, url), _mirror_path(mirror, url))
         _pin(spec, mirror)
+    copy_eval_sets(params, mirror)
+    return mirror
+
+
+def copy_eval_sets(params: dict, mirror: Path) -> None:
+    """The enabled eval sets of ``params``, whole, from the shared mirror into ``mirror``."""
     for spec in params["eval_sets"].values():
         if spec.get("enabled", True) and spec.get("url"):
             target = _mirror_path(mirror, spec["url"])
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(_mirror_path(MIRROR, spec["url"]), target)
-    return mirror
 
 
 def run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:

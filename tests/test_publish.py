@@ -15,7 +15,7 @@ from publish_fixtures import built_copy
 
 from jinstruct import load_dataset
 from jinstruct.cli import main
-from jinstruct.publish import publish
+from jinstruct.release.publish import publish
 from jinstruct.records import InputError, dataset_hash, write_parquet
 
 EXPECTED_ROWS = {"train": 11, "validation": 3, "test": 3}   # 17 fixture records, every 6th to validation and test

@@ -18,7 +18,7 @@ from publish_fixtures import built_copy, rebuild
 
 from jinstruct import load_dataset
 from jinstruct.cli import main
-from jinstruct.publish import publish
+from jinstruct.release.publish import publish
 from jinstruct.records import InputError, dataset_hash
 
 TOKEN = "hf_jinstructTestTokenThatMustNeverLeak0042"

@@ -6,9 +6,9 @@ import pytest
 from huggingface_hub import DatasetCard
 from publish_fixtures import make_project
 
-from jinstruct.card import render_card
-from jinstruct.licenses import derive_licence, parse_licence
-from jinstruct.publish import publish
+from jinstruct.release.card import render_card
+from jinstruct.release.licenses import derive_licence, parse_licence
+from jinstruct.release.publish import publish
 from jinstruct.records import InputError
 
 

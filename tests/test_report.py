@@ -22,8 +22,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import stage_argv
 
-from jinstruct.records import SCHEMA_FIELDS, dataset_hash, write_json, write_parquet
+from jinstruct.records import SCHEMA_FIELDS, InputError, dataset_hash, write_json, write_parquet
 from jinstruct.report import write_report
 from jinstruct.report.clusters import example_cluster_ids, members_in_order, normalise_clusters
 from jinstruct.report.collect import collect, split_funnel_row
@@ -105,7 +106,7 @@ def make_build(root: Path) -> Path:
         "kept": [True, False, False, True, False, True, False],
         "similarity": [1.0, 0.91, 0.88, 1.0, 0.9, 1.0, 0.86],
         "reason": [None, "near_duplicate", "near_duplicate", None, "exact_duplicate", None, "near_duplicate"],
-    })
+    }).with_columns(source=pl.col("id").str.split(":").list.first(), task=pl.lit("open_qa"))
     write_parquet(clusters, root / "data/interim/dedup_clusters.parquet")
     filter_rejects = pl.concat([
         _reject(deduped, ["dolly_ja:0100", "dolly_ja:0101"], "filter", "not_japanese", "lid: en 0.98"),
@@ -344,22 +345,26 @@ def test_filter_histograms_found_in_numeric_bin_order(built):
     assert "labels" not in str(list(histograms))
 
 
-def test_cluster_layouts_read_alike():
-    per_member = pl.DataFrame({"cluster": [7, 7, 9, 9, 9], "id": ["a", "b", "c", "d", "e"],
-                               "kept": [True, False, True, False, False]})
-    per_cluster = pl.DataFrame({"cluster_id": ["7", "9"], "member_ids": [["a", "b"], ["c", "d", "e"]],
-                                "kept_id": ["a", "c"]})
-    left = normalise_clusters(per_member).select("cluster", "id", "kept").sort("id")
-    right = normalise_clusters(per_cluster).select("cluster", "id", "kept").sort("id")
-    assert left.to_dicts() == right.to_dicts()
-    assert left.filter(pl.col("kept"))["id"].to_list() == ["a", "c"]
+def test_clusters_are_read_in_the_schema_dedup_writes():
+    from jinstruct.records import CLUSTER_SCHEMA
+
+    written = pl.DataFrame({"cluster_id": ["a", "a"], "id": ["a", "b"], "source": ["s", "s"], "task": ["t", "t"],
+                            "kept": [True, False], "reason": [None, "near_duplicate"], "similarity": [1.0, 0.9]},
+                           schema=CLUSTER_SCHEMA)
+    read = normalise_clusters(written)
+    assert read.to_dicts() == [{"cluster": "a", "id": "a", "kept": True, "similarity": 1.0, "reason": None},
+                               {"cluster": "a", "id": "b", "kept": False, "similarity": 0.9, "reason": "near_duplicate"}]
+    with pytest.raises(InputError, match="no column cluster_id, kept"):
+        normalise_clusters(written.drop("cluster_id", "kept").with_columns(cluster=pl.lit("a"), keep=pl.lit(True)))
 
 
 def test_example_clusters_take_turns_across_sources():
+    ids = [f"tanaka:{n}" for n in range(9)] + ["dolly_ja:1", "dolly_ja:2"]
     clusters = normalise_clusters(pl.DataFrame({
         "cluster_id": ["a1"] * 5 + ["a2"] * 4 + ["b1"] * 2,
-        "id": [f"tanaka:{n}" for n in range(9)] + ["dolly_ja:1", "dolly_ja:2"],
+        "id": ids, "source": [name.split(":")[0] for name in ids], "task": ["t"] * 11,
         "kept": [True, False, False, False, False, True, False, False, False, True, False],
+        "reason": [None] * 11,
         "similarity": [1.0, 0.7, 0.9, 0.8, 0.6, 1.0, 0.5, 0.5, 0.5, 1.0, 0.9],
     }))
     assert example_cluster_ids(clusters, 2) == ["a1", "b1"]
@@ -420,7 +425,7 @@ def test_stage_script_writes_reports_index(tmp_path):
                tmp_path / "metrics/convert.json")
     (tmp_path / "params.yaml").write_text("report:\n  examples_per_reason: 1\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    stage = subprocess.run([sys.executable, str(REPO / "stages/report.py")], cwd=tmp_path, env=env,
+    stage = subprocess.run(stage_argv("report"), cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120)
     assert stage.returncode == 0, stage.stderr
     assert stage.stderr.startswith("[report] reports/index.html: 1 chart, missing: ")

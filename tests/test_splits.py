@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from jinstruct.records import InputError, dataset_hash, write_json, write_parquet
-from jinstruct.splits import assign_splits, build_manifest, check_ratios, load_splits, make_splits, verify_manifest
+from jinstruct.release.assemble import build_manifest
+from jinstruct.splits import assign_splits, check_ratios, load_splits, make_splits, verify_manifest
 from test_records import record
 
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}

@@ -5,8 +5,9 @@ import polars as pl
 import pytest
 from test_records import record
 
+from jinstruct.outputs import OutputSet
 from jinstruct.records import write_parquet
-from jinstruct.stage import AccountingError, StageResult, partition, run_stage, stage_stats
+from jinstruct.stage import AccountingError, StageResult, partition, read_input, run_stage, stage_stats
 
 
 def test_partition_moves_rows_with_a_reason_to_rejects():
@@ -34,20 +35,23 @@ def test_a_lost_record_stops_the_stage_before_anything_is_written(tmp_path):
     source = tmp_path / "in.parquet"
     write_parquet(pl.DataFrame([record(i) for i in range(3)]), source)
 
-    def leaky(df):
+    def leaky(df, _settings):
         return StageResult(df.head(2), partition(df.head(0).with_columns(reason=pl.lit(None, pl.String),
                                                                          detail=pl.lit("")), "x").rejected)
 
     with pytest.raises(AccountingError, match="3 records in but 2 out"):
-        run_stage("leaky", leaky, source, tmp_path / "out.parquet", tmp_path / "rej.parquet", tmp_path / "s.json")
+        run_stage("leaky", leaky, None, read_input(source),
+                  OutputSet(tmp_path / "out.parquet", tmp_path / "rej.parquet", tmp_path / "s.json"))
     assert not (tmp_path / "out.parquet").exists()
 
 
 def test_run_stage_writes_outputs_and_stats(tmp_path):
     source = tmp_path / "in.parquet"
     write_parquet(pl.DataFrame([record(i) for i in range(3)]), source)
-    run_stage("noop", lambda df: partition(df.with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), "noop"),
-              source, tmp_path / "out.parquet", tmp_path / "rej.parquet", tmp_path / "s.json")
+    keep_all = lambda df, _settings: partition(  # noqa: E731
+        df.with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), "noop")
+    run_stage("noop", keep_all, None, read_input(source),
+              OutputSet(tmp_path / "out.parquet", tmp_path / "rej.parquet", tmp_path / "s.json"))
     stats = json.loads((tmp_path / "s.json").read_text())
     assert (stats["records_in"], stats["records_out"], stats["records_rejected"]) == (3, 3, 0)
     assert pl.read_parquet(tmp_path / "out.parquet").height == 3
@@ -91,9 +95,11 @@ def test_a_stage_that_cannot_write_ends_with_one_line_and_exit_code_3(tmp_path, 
         pass
     source = tmp_path / "in.parquet"
     write_parquet(pl.DataFrame([record(i) for i in range(2)]), source)
-    keep_all = lambda df: partition(df.with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), "x")  # noqa: E731
+    keep_all = lambda df, _settings: partition(  # noqa: E731
+        df.with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), "x")
+    outputs = OutputSet(target, tmp_path / "r.parquet", tmp_path / "s.json")
     with pytest.raises(SystemExit) as stopped:
-        stage_main("x", lambda: run_stage("x", keep_all, source, target, tmp_path / "r.parquet", tmp_path / "s.json"))
+        stage_main("x", lambda: run_stage("x", keep_all, None, read_input(source), outputs))
     assert stopped.value.code == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("x: error: cannot write or read /sys") and "Traceback" not in err[0]

@@ -15,7 +15,7 @@ from gguf import GGUFWriter, TokenType
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from jinstruct.records import InputError, file_sha256
-from jinstruct.train.base import build_base, read_identity, resolve_base, save_base
+from jinstruct.train.base import build_base, read_identity, resolve_base
 from jinstruct.train.tiny import build_tiny_model, train_tokenizer
 from test_train_support import TANAKA, TINY_PARAMS, pretraining_text
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import stage_argv
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
 from jinstruct.records import InputError
-from jinstruct.train.base import save_base
 from jinstruct.train.data import load_verified_splits
 from jinstruct.train.lora import auto_target_modules, lora_model, run_lora, trainable_parameters
-from jinstruct.train.tiny import build_tiny_model
-from test_train_support import TINY_PARAMS, instruction_records, lora_params, logits, pretraining_text, write_processed
+from test_train_support import instruction_records, lora_params, logits, write_processed, save_tiny_base
 
 REPO = Path(__file__).resolve().parents[1]
 IDENTITY = {"kind": "tiny", "weights_sha256": "fixture"}
@@ -26,11 +24,7 @@ IDENTITY = {"kind": "tiny", "weights_sha256": "fixture"}
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("base")
-    model, tokenizer, _ = build_tiny_model(TINY_PARAMS, pretraining_text(1500))
-    save_base(model, tokenizer, folder)
-    (folder / "identity.json").write_text(json.dumps(IDENTITY), encoding="utf-8")
-    return folder
+    return save_tiny_base(tmp_path_factory.mktemp("base"), IDENTITY, pretraining_lines=1500)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +127,7 @@ def test_the_train_stage_writes_adapter_info_metrics_and_curves(base_dir, tmp_pa
     params = lora_params(max_steps=3)
     (tmp_path / "params.yaml").write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=tmp_path, env=env,
+    done = subprocess.run(stage_argv("train"), cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     info = json.loads((tmp_path / "models/adapter/training_info.json").read_text(encoding="utf-8"))
@@ -148,7 +142,7 @@ def test_the_train_stage_writes_adapter_info_metrics_and_curves(base_dir, tmp_pa
     # a hand-edited split file stops the stage with one line, before any training
     (tmp_path / "data/processed/validation.parquet").write_bytes(
         (tmp_path / "data/processed/test.parquet").read_bytes())
-    refused = subprocess.run([sys.executable, str(REPO / "stages" / "train.py")], cwd=tmp_path, env=env,
+    refused = subprocess.run(stage_argv("train"), cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "does not match the split files" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -6,6 +6,7 @@ a real LlamaForCausalLM with a real byte-fallback BPE tokenizer, just small.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -75,6 +76,17 @@ def lora_params(**train_overrides) -> dict:
     train.update(train_overrides)
     return {"model": {"trust_remote_code": False}, "lora": {"rank": 8, "alpha": 16, "dropout": 0.0,
                                                             "target_modules": "auto"}, "train": train}
+
+
+def save_tiny_base(folder: Path, identity: dict, pretraining_lines: int) -> Path:
+    """A tiny base model pretrained here on ``pretraining_lines`` Tanaka lines, saved as the base stage does."""
+    from jinstruct.train.base import save_base
+    from jinstruct.train.tiny import build_tiny_model
+
+    model, tokenizer, _ = build_tiny_model(TINY_PARAMS, pretraining_text(pretraining_lines))
+    save_base(model, tokenizer, folder)
+    (folder / "identity.json").write_text(json.dumps(identity), encoding="utf-8")
+    return folder
 
 
 def logits(model, tokenizer, text: str) -> torch.Tensor:

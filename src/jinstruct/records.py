@@ -24,6 +24,10 @@ SCHEMA_FIELDS = ("id", "source", "task", "instruction", "input", "output", "lice
 TEXT_FIELDS = ("instruction", "input", "output")
 REJECT_FIELDS = ("stage", "reason", "detail")
 SPLIT_NAMES = ("train", "validation", "test")
+# data/interim/dedup_clusters.parquet (written by dedup, read by the report): one row per member
+# of every duplicate cluster; the kept record has kept=True and similarity 1.
+CLUSTER_SCHEMA = {"cluster_id": pl.String, "id": pl.String, "source": pl.String, "task": pl.String,
+                  "kept": pl.Boolean, "reason": pl.String, "similarity": pl.Float64}
 
 # Parquet settings fixed here so that the same frame always gives the same bytes.
 _PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": True}

@@ -1,4 +1,4 @@
-"""Deterministic train/validation/test assignment, the manifest, and its checks.
+"""Deterministic train/validation/test assignment, and reading a split folder back (checked).
 
 A record's split depends only on its ``group`` and the seed, never on the order
 or number of other records: a group key is hashed with BLAKE2b into a number in
@@ -10,18 +10,14 @@ set it), so they always land in the same split and nothing leaks.
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
 
-from jinstruct import __version__
-from jinstruct.records import SCHEMA_FIELDS, SPLIT_NAMES, InputError, dataset_hash, file_sha256, read_records
-from jinstruct.sources.urls import redact_urls
+from jinstruct.records import SCHEMA_FIELDS, SPLIT_NAMES, InputError, read_records
 
 SPLIT_COLUMNS = (*SCHEMA_FIELDS, "group")
-MANIFEST_NAME = "manifest.json"
 
 
 def _unit_interval(key: str, seed: int) -> float:
@@ -62,48 +58,6 @@ def make_splits(df: pl.DataFrame, ratios: Mapping[str, float], seed: int) -> dic
     return {name: labelled.filter(pl.col("split") == name).drop("split").sort("id") for name in SPLIT_NAMES}
 
 
-def count_by_source_task(df: pl.DataFrame) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-    for row in df.group_by("source", "task").len().sort("source", "task").iter_rows(named=True):
-        counts.setdefault(row["source"], {})[row["task"]] = row["len"]
-    return counts
-
-
-def git_state(repo: Path = Path(".")) -> dict:
-    """The commit the code was built from, and whether the code differed from it."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    changes = git("status", "--porcelain", "--untracked-files=no", "--", "src", "stages", "pyproject.toml")
-    return {"git_commit": commit, "git_dirty": bool(changes) if changes is not None else None,
-            "jinstruct_version": __version__}
-
-
-def build_manifest(splits: Mapping[str, pl.DataFrame], split_dir: Path, *, name: str, version: str,
-                   params: dict, provenance: dict, funnel: dict, code: dict) -> dict:
-    return {
-        "name": name,
-        "version": version,
-        "dataset_hash": dataset_hash(splits),
-        "splits": {
-            split: {"file": f"{split}.parquet", "records": frame.height,
-                    "sha256": file_sha256(split_dir / f"{split}.parquet")}
-            for split, frame in splits.items()
-        },
-        "counts": {split: count_by_source_task(frame) for split, frame in splits.items()},
-        "params": redact_urls(params),  # a source URL's user:token@ must never reach the manifest or card
-        "provenance": redact_urls(provenance),
-        "funnel": funnel,
-        "code": code,
-    }
-
-
 def load_splits(split_dir: str | Path) -> dict[str, pl.DataFrame]:
     """The split files of a processed dataset folder, by split name."""
     split_dir = Path(split_dir)
@@ -118,6 +72,6 @@ def verify_manifest(split_dir: str | Path) -> dict:
 
     Raises InputError naming the first stale or hand-edited file.
     """
-    from jinstruct.buildinfo import verify_processed
+    from jinstruct.release.manifest import verify_processed
 
     return verify_processed(split_dir)[0]

@@ -1,23 +1,32 @@
-"""Bookkeeping every data stage shares: rejects, stats, the accounting check.
+"""The stage protocol and its one runner: rejects, stats, the accounting check, the output set.
 
-A data stage is a function ``transform(records) -> StageResult``. It never
-drops a record silently: each one leaves either in ``kept`` or in ``rejected``
-with ``stage``, ``reason`` and ``detail`` columns. ``run_stage`` reads the input,
-calls the transform, checks ``records_in == records_out + records_rejected``
-(overall and per source), and writes outputs, rejects and stats atomically.
+A data stage is a plain function ``transform(frame, settings) -> StageResult``.
+It never drops a record silently: each one leaves either in ``kept`` or in
+``rejected`` with ``stage``, ``reason`` and ``detail`` columns; extra files it
+produces (dedup's clusters and index) are named ``artifacts``, each a writer.
+
+``run_stage`` is the only code that runs one, for the DVC stage scripts and the
+standalone commands alike: it takes the output set's lock, reads the input,
+hands frame and settings to an *engine* (here: call the transform in this
+process; another engine may run it elsewhere), checks ``records_in ==
+records_out + records_rejected`` overall and per source, and publishes records,
+rejects, stats and artifacts as one set (``jinstruct.outputs``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from jinstruct.records import REJECT_FIELDS, SCHEMA_FIELDS, read_records, write_json, write_records
+from jinstruct.outputs import OutputSet, Writer, locked, publish, settle, settled_input
+from jinstruct.records import REJECT_FIELDS, SCHEMA_FIELDS, read_records, write_jsonl, write_parquet
 
 log = logging.getLogger("jinstruct")
 
@@ -31,6 +40,37 @@ class StageResult:
     kept: pl.DataFrame
     rejected: pl.DataFrame
     extra_stats: dict | None = None
+    # extra files by name ("clusters", "index"): a frame (written in its target's format)
+    # or a writer that writes itself to the path it is given
+    artifacts: dict[str, pl.DataFrame | Writer] = field(default_factory=dict)
+
+
+@dataclass
+class Incoming:
+    """What a stage reads: the records, and the rows that could not be parsed (already rejects)."""
+
+    frame: pl.DataFrame
+    parse_rejects: pl.DataFrame | None = None
+    extra_stats: dict | None = None
+
+
+Transform = Callable[[pl.DataFrame, Any], StageResult]
+Reader = Callable[[], Incoming]
+# Where a stage runs: ``engine(transform, read, settings) -> (incoming, result)``. The
+# runner checks and publishes whatever the engine returns; ``incoming.frame`` needs only
+# the ``id`` and ``source`` columns for that (an engine on a cluster sends no more back).
+Engine = Callable[[Transform, Reader, Any], tuple[Incoming, StageResult]]
+
+
+def in_process(transform: Transform, read: Reader, settings: Any) -> tuple[Incoming, StageResult]:
+    """The default engine: read here, and call the transform on the whole frame.
+
+    ``settings`` may be a function of what was read (a standalone command picks the
+    text columns from the file it reads)."""
+    incoming = read()
+    if callable(settings):
+        settings = settings(incoming)
+    return incoming, transform(incoming.frame, settings)
 
 
 def empty_rejects(like: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -150,38 +190,57 @@ def summary_line(stats: dict, seconds: float) -> str:
             + f" {seconds:.1f}s ({rate:,.0f} records/s)")
 
 
-def write_stage_outputs(stage: str, incoming: pl.DataFrame, result: StageResult, output: Path,
-                        rejects: Path | None, stats_path: Path | None, started: float,
-                        parse_rejects: pl.DataFrame | int | None = None) -> dict:
-    """Check the accounting, then write outputs, rejects and stats (each atomically)."""
-    stats = stage_stats(stage, incoming, result, parse_rejects)
-    write_records(result.kept, output)
-    if rejects is not None:
-        write_records(result.rejected, rejects)
-    if stats_path is not None:
-        write_json(stats, stats_path)
+def frame_writer(frame: pl.DataFrame, target: Path) -> Writer:
+    """Write ``frame`` in the format of ``target``'s suffix (JSON Lines or Parquet) to any path."""
+    if target.suffix in (".jsonl", ".json"):
+        return lambda path: write_jsonl(frame, path)
+    return lambda path: write_parquet(frame, path)
+
+
+def json_writer(obj: object) -> Writer:
+    """Pretty, key-sorted JSON: stable bytes for stats."""
+    text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def read_input(path: Path) -> Reader:
+    """The reader of a pipeline stage: the record file the stage before it published."""
+    return lambda: Incoming(read_records(settled_input(path)))
+
+
+def _with_parse_rejects(result: StageResult, incoming: Incoming) -> StageResult:
+    extra = {**(incoming.extra_stats or {}), **(result.extra_stats or {})} or None
+    rejected = result.rejected
+    if incoming.parse_rejects is not None and incoming.parse_rejects.height:
+        rejected = pl.concat([rejected, incoming.parse_rejects], how="diagonal_relaxed").sort("id", maintain_order=True)
+    return StageResult(result.kept, rejected, extra, result.artifacts)
+
+
+def run_stage(stage: str, transform: Transform, settings: Any, read: Reader, outputs: OutputSet,
+              engine: Engine = in_process) -> dict:
+    """Run one data stage on ``engine`` and publish its outputs as one set; returns the stats."""
+    targets = outputs.targets()
+    with locked(outputs):
+        settle(outputs)
+        started = time.perf_counter()
+        incoming, result = engine(transform, read, settings)
+        result = _with_parse_rejects(result, incoming)
+        parse_rejects = incoming.parse_rejects.height if incoming.parse_rejects is not None else 0
+        stats = stage_stats(stage, incoming.frame, result, parse_rejects)
+        missing = sorted(set(outputs.artifacts) - set(result.artifacts))
+        if missing:
+            raise AccountingError(f"[{stage}] asked to write {', '.join(missing)}, which this stage does not produce")
+        writers = {"records": frame_writer(result.kept, targets["records"])}
+        if outputs.rejects is not None:
+            writers["rejects"] = frame_writer(result.rejected, targets["rejects"])
+        if outputs.stats is not None:
+            writers["stats"] = json_writer(stats)
+        for name in outputs.artifacts:
+            artifact = result.artifacts[name]
+            writers[name] = frame_writer(artifact, targets[name]) if isinstance(artifact, pl.DataFrame) else artifact
+        publish(outputs, writers)
     log.info(summary_line(stats, time.perf_counter() - started))
     return stats
-
-
-def run_stage(stage: str, transform: Callable[[pl.DataFrame], StageResult], input_path: Path,
-              output: Path, rejects: Path, stats_path: Path, batches=None) -> dict:
-    """Run one pipeline stage on a record file written by the stage before it.
-
-    ``batches``: the stage's per-batch form (jinstruct.engine.plans.BatchPlan), used
-    instead of ``transform`` when the environment selects the Ray engine."""
-    if batches is not None:
-        from jinstruct.engine import engine_settings
-
-        settings = engine_settings()
-        if settings.on_ray:
-            from jinstruct.engine.batches import run_batch_stage
-
-            return run_batch_stage(stage, batches, input_path, output, rejects, stats_path, settings)
-    started = time.perf_counter()
-    incoming = read_records(input_path)
-    result = transform(incoming)
-    return write_stage_outputs(stage, incoming, result, output, rejects, stats_path, started)
 
 
 def stage_main(name: str, body: Callable[[], object]) -> None:

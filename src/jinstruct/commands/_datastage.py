@@ -10,19 +10,16 @@ column passes through. Output paths are checked before anything is read.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
 from jinstruct.commands._paths import check_paths
-from jinstruct.params import PARAMS_FILE, apply_overrides, load_params
+from jinstruct.outputs import OutputSet
+from jinstruct.params import PARAMS_FILE, stage_settings
+from jinstruct.pipeline import RunSettings
 from jinstruct.records import LINE_COLUMN, TEXT_FIELDS, InputError, check_text_columns, read_table
-from jinstruct.stage import StageResult, write_stage_outputs
-
-# (params section, text fields) -> transform over a frame
-TransformFactory = Callable[[dict, list[str]], Callable[[pl.DataFrame], StageResult]]
+from jinstruct.stage import Incoming, Transform, run_stage
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override a param of this stage, e.g. --set threshold=0.8")
 
 
-def _params_section(stage: str, path: Path | None) -> dict:
-    if path is None and not PARAMS_FILE.is_file():
-        return {}
-    return load_params(stage, path or PARAMS_FILE) or {}
+def params_file(args: argparse.Namespace) -> Path | None:
+    """The params file a command reads: --params, else ./params.yaml when present, else none (defaults)."""
+    return args.params or (PARAMS_FILE if PARAMS_FILE.is_file() else None)
 
 
 def _with_identity(df: pl.DataFrame, stem: str, path: Path) -> pl.DataFrame:
@@ -72,25 +68,35 @@ def _position(df: pl.DataFrame, index: int) -> str:
     return f"line {df[LINE_COLUMN][index]}" if LINE_COLUMN in df.columns else f"row {index + 1}"
 
 
-def run_datastage(args: argparse.Namespace, stage: str, factory: TransformFactory,
-                  extra_outputs: dict[str, Path | None] | None = None) -> int:
-    started = time.perf_counter()
-    check_paths(args.input, {"--output": args.output, "--rejects": args.rejects, **(extra_outputs or {})},
+def run_datastage(args: argparse.Namespace, stage: str, transform: Transform, artifacts: tuple[str, ...] = (),
+                  **extra) -> int:
+    """Run ``stage``'s transform on ``--input`` and publish ``--output`` (+ rejects, stats, artifacts) as one set.
+
+    Output paths and settings are checked before anything is read. ``extra`` adds
+    fields of ``RunSettings`` (the filter's eval sets).
+    """
+    given = {name: getattr(args, name, None) for name in artifacts}
+    check_paths(args.input, {"--output": args.output, "--rejects": args.rejects,
+                             **{f"--{name}": path for name, path in given.items()}},
                 {"--stats": args.stats}, {"--index": (".parquet",)})
-    params = apply_overrides(_params_section(stage, args.params), args.set)
-    frame, parse_rejects = read_table(args.input, stage=stage, text_fields=args.text_fields or TEXT_FIELDS)
-    if frame.height == 0 and parse_rejects.height == 0:
-        raise InputError(f"{args.input}: no records")
-    text_fields = args.text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
-    if frame.height:
-        check_text_columns(frame, text_fields, args.input)
-    else:  # every line was a parse error: an empty frame with the text columns, so the stage can still run
-        frame = pl.DataFrame(schema={field: pl.String for field in text_fields})
-    frame = _with_identity(frame, args.input.stem, args.input)
-    result = factory(params, text_fields)(frame)
-    if parse_rejects.height:
-        result = StageResult(result.kept, pl.concat([result.rejected, parse_rejects], how="diagonal_relaxed"),
-                             result.extra_stats)
-    write_stage_outputs(stage, frame, result, args.output, args.rejects, args.stats, started,
-                        parse_rejects=parse_rejects)
+    settings = stage_settings(stage, params_file(args), args.set, required=False)
+    outputs = OutputSet(args.output, args.rejects, args.stats, {name: path for name, path in given.items() if path})
+    text_fields = args.text_fields
+
+    def read() -> Incoming:
+        nonlocal text_fields
+        frame, parse_rejects = read_table(args.input, stage=stage, text_fields=args.text_fields or TEXT_FIELDS)
+        if frame.height == 0 and parse_rejects.height == 0:
+            raise InputError(f"{args.input}: no records")
+        text_fields = text_fields or [f for f in TEXT_FIELDS if f in frame.columns] or list(TEXT_FIELDS)
+        if frame.height:
+            check_text_columns(frame, text_fields, args.input)
+        else:  # every line was a parse error: an empty frame with the text columns, so the stage can still run
+            frame = pl.DataFrame(schema={field: pl.String for field in text_fields})
+        return Incoming(_with_identity(frame, args.input.stem, args.input), parse_rejects)
+
+    def run_settings(_incoming: Incoming) -> RunSettings:
+        return RunSettings(settings, tuple(text_fields), fields_given=bool(args.text_fields), **extra)
+
+    run_stage(stage, transform, run_settings, read, outputs)
     return 0

@@ -14,9 +14,6 @@ from pathlib import Path
 
 from jinstruct.commands._datastage import configure as configure_datastage
 from jinstruct.commands._datastage import run_datastage
-from jinstruct.dedup import dedup_records
-from jinstruct.dedup.index import write_index
-from jinstruct.records import write_records
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,18 +23,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    explicit_fields = args.text_fields
-    outcomes = []
+    from jinstruct.pipeline.dedup import ARTIFACTS, STAGE, transform  # the stage's libraries load only when it runs
 
-    def factory(params: dict, _default_fields: list[str]):
-        def transform(frame):
-            outcomes.append(dedup_records(frame, params, explicit_fields))
-            return outcomes[-1].result
-        return transform
-
-    code = run_datastage(args, "dedup", factory, {"--clusters": args.clusters, "--index": args.index})  # checks the accounting, writes output, rejects, stats
-    if args.clusters:
-        write_records(outcomes[-1].clusters, args.clusters)
-    if args.index:
-        write_index(outcomes[-1].index, outcomes[-1].identity, args.index)
-    return code
+    return run_datastage(args, STAGE, transform, ARTIFACTS)

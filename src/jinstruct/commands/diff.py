@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from jinstruct.diff import PROCESSED, diff_versions, format_diff, load_version
+from jinstruct.release.diff import PROCESSED, diff_versions, format_diff, load_version
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

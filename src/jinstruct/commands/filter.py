@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from jinstruct.commands import _datastage
-from jinstruct.params import PARAMS_FILE, load_params
+from jinstruct.params import stage_settings
 
 DEFAULT_EVAL_DIR = Path("data/eval")
 
@@ -23,20 +23,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="fetched eval sets to decontaminate against (default: data/eval when present)")
 
 
-def _eval_sets(params_path: Path | None) -> dict | None:
-    path = params_path or PARAMS_FILE
-    if not path.is_file():
-        return None
-    return load_params(None, path).get("eval_sets")
-
-
 def run(args: argparse.Namespace) -> int:
-    from jinstruct.filters import filter_records
+    from jinstruct.pipeline.filter import STAGE, transform  # the stage's libraries load only when it runs
 
     eval_dir = args.eval_dir or (DEFAULT_EVAL_DIR if DEFAULT_EVAL_DIR.is_dir() else None)
-    eval_sets = _eval_sets(args.params) if eval_dir is not None else None
-
-    def factory(params: dict, text_fields: list[str]):
-        return lambda frame: filter_records(frame, params, text_fields, eval_dir, eval_sets)
-
-    return _datastage.run_datastage(args, "filter", factory)
+    params_file = _datastage.params_file(args)
+    eval_sets = None
+    if eval_dir is not None and params_file is not None:
+        eval_sets = stage_settings("eval_sets", params_file, required=False).as_params() or None
+    return _datastage.run_datastage(args, STAGE, transform, eval_dir=eval_dir, eval_sets=eval_sets)

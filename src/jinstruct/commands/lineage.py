@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from jinstruct.errors import EXIT_CHECK_FAILED
-from jinstruct.lineage import format_chain, trace
+from jinstruct.release.lineage import format_chain, trace
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from jinstruct.commands import _datastage
-from jinstruct.text import normalize_records
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -15,5 +14,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return _datastage.run_datastage(
-        args, "normalize", lambda params, text_fields: lambda df: normalize_records(df, params, text_fields))
+    from jinstruct.pipeline.normalize import STAGE, transform  # the stage's libraries load only when it runs
+
+    return _datastage.run_datastage(args, STAGE, transform)

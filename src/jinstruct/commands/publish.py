@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jinstruct.publish import DEFAULT_SHARD_RECORDS, publish
+from jinstruct.release.publish import DEFAULT_SHARD_RECORDS, publish
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

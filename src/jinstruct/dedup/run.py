@@ -34,13 +34,11 @@ from jinstruct.dedup.index import index_frame
 from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity
 from jinstruct.dedup.previous import RowSketches, previous_release_matches, verify_pairs
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
-from jinstruct.records import InputError
+from jinstruct.records import CLUSTER_SCHEMA, InputError
 from jinstruct.stage import StageResult, mark_rejected
 
 STAGE = "dedup"
 EXACT, NEAR, PREVIOUS = "exact_duplicate", "near_duplicate", "duplicate_of_previous_release"
-CLUSTER_SCHEMA = {"cluster_id": pl.String, "id": pl.String, "source": pl.String, "task": pl.String,
-                  "kept": pl.Boolean, "reason": pl.String, "similarity": pl.Float64}
 
 
 @dataclass

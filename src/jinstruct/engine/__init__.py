@@ -7,7 +7,8 @@ inputs are the same bytes (docs/cluster.md).
 settings.py   JINSTRUCT_ENGINE, RAY_ADDRESS, object store and spill settings
 session.py    connecting to Ray; its failures as one-line errors
 batches.py    per-batch stages (normalize, filter) over Ray Data blocks
-plans.py      the per-batch work of each stage and how its stats merge
+plans.py      a stage's per-batch form and how its stats merge
+filter_plan.py  the filter stage's per-batch form (normalize's is in pipeline/normalize.py)
 dedup.py      the expensive halves of dedup (key features, LSH buckets) on Ray
 """
 

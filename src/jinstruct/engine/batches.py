@@ -6,8 +6,9 @@ and each block goes through the stage's ``BatchPlan.apply`` in a
 ``map_batches(batch_format="pyarrow")`` task. A block's result travels back
 packed in one row (its kept and rejected records as Arrow IPC, its stats
 pickled), in input order (``preserve_order``). The driver concatenates them,
-merges the stats and writes the outputs with the same writer as the in-process
-engine, so both engines produce the same bytes.
+merges the stats and hands the result to ``stage.run_stage``, which checks and
+publishes it exactly as it does the in-process engine's, so both engines
+produce the same bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import io
 import math
 import pickle
-import time
 from pathlib import Path
 
 import polars as pl
@@ -27,7 +27,8 @@ from jinstruct.engine.session import TASK_RETRIES, ray_session
 from jinstruct.engine.settings import EngineSettings
 from jinstruct.progress import progress_bar
 from jinstruct.records import SCHEMA_FIELDS, InputError
-from jinstruct.stage import StageResult, write_stage_outputs
+from jinstruct.outputs import settled_input
+from jinstruct.stage import Engine, Incoming, StageResult
 
 _PACKED = pa.schema([("kept", pa.large_binary()), ("rejected", pa.large_binary()), ("stats", pa.large_binary())])
 
@@ -63,31 +64,34 @@ def blocks(path: Path, settings: EngineSettings):
     return ray.data.read_parquet(str(path.resolve())).repartition(target_num_rows_per_block=settings.block_records)
 
 
-def run_batch_stage(stage: str, plan: BatchPlan, input_path: Path, output: Path, rejects: Path,
-                    stats_path: Path, settings: EngineSettings) -> dict:
-    """``stage.run_stage`` on Ray: same checks, same outputs, same bytes."""
-    started = time.perf_counter()
-    input_path = Path(input_path)
-    if not input_path.is_file():
-        raise InputError(f"{input_path}: no such file")
-    rows = parquet_rows(input_path)
-    kept, rejected, stats = [], [], []
-    with ray_session(settings):
-        packed = blocks(input_path, settings).map_batches(
-            _apply_packed, fn_kwargs={"plan": plan}, batch_format="pyarrow", batch_size=None,
-            max_retries=TASK_RETRIES)
-        with progress_bar(f"{stage} on ray", total=math.ceil(rows / settings.block_records), unit="block") as bar:
-            for table in packed.iter_batches(batch_format="pyarrow", batch_size=None):
-                for row in table.to_pylist():
-                    kept.append(pl.read_ipc(io.BytesIO(row["kept"])))
-                    rejected.append(pl.read_ipc(io.BytesIO(row["rejected"])))
-                    stats.append(pickle.loads(row["stats"]))
-                    bar.update(1)
-    if not kept:  # an empty input has no blocks: the plan decides on the empty frame itself
-        empty = plan.apply(pl.read_parquet(input_path))
-        kept, rejected, stats = [empty.kept], [empty.rejected], [empty.extra_stats]
-    result = StageResult(pl.concat(kept, how="vertical", rechunk=True),
-                         pl.concat(rejected, how="vertical", rechunk=True), plan.merge_stats(stats))
-    # the accounting (by id, per source) needs these two columns, not a second copy of the records
-    incoming = pl.read_parquet(input_path, columns=["id", "source"])
-    return write_stage_outputs(stage, incoming, result, output, rejects, stats_path, started)
+def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: EngineSettings) -> Engine:
+    """An engine for ``stage.run_stage`` that runs ``plan`` over the blocks of ``input_path`` on Ray.
+
+    The stage's in-process transform and reader are not used: every block goes
+    through ``plan.apply`` (the same library function). The driver reads only
+    ``id`` and ``source`` of the input, which is all the runner's accounting needs.
+    """
+    def on_ray(_transform, _read, _settings) -> tuple[Incoming, StageResult]:
+        path = settled_input(Path(input_path))
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        rows = parquet_rows(path)
+        kept, rejected, stats = [], [], []
+        with ray_session(settings):
+            packed = blocks(path, settings).map_batches(
+                _apply_packed, fn_kwargs={"plan": plan}, batch_format="pyarrow", batch_size=None,
+                max_retries=TASK_RETRIES)
+            with progress_bar(f"{stage} on ray", total=math.ceil(rows / settings.block_records), unit="block") as bar:
+                for table in packed.iter_batches(batch_format="pyarrow", batch_size=None):
+                    for row in table.to_pylist():
+                        kept.append(pl.read_ipc(io.BytesIO(row["kept"])))
+                        rejected.append(pl.read_ipc(io.BytesIO(row["rejected"])))
+                        stats.append(pickle.loads(row["stats"]))
+                        bar.update(1)
+        if not kept:  # an empty input has no blocks: the plan decides on the empty frame itself
+            empty = plan.apply(pl.read_parquet(path))
+            kept, rejected, stats = [empty.kept], [empty.rejected], [empty.extra_stats]
+        result = StageResult(pl.concat(kept, how="vertical", rechunk=True),
+                             pl.concat(rejected, how="vertical", rechunk=True), plan.merge_stats(stats))
+        return Incoming(pl.read_parquet(path, columns=["id", "source"])), result
+    return on_ray

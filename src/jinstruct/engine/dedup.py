@@ -1,6 +1,8 @@
 """The data-parallel halves of dedup on Ray; the decisions stay in jinstruct.dedup.
 
-``dedup_records(..., engine=RayDedup(...))`` runs dedup's own code on the
+``dedup_engine`` is the dedup stage's engine for ``stage.run_stage``: it runs
+the stage's own transform on the driver with ``RunSettings.cluster`` set to a
+``RayDedup``, and ``dedup_records(..., engine=RayDedup(...))`` runs dedup's own code on the
 driver with two steps replaced:
 
 1. key features (canonical keys, their hashes, MinHash signatures, field
@@ -25,7 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -35,9 +39,12 @@ from jinstruct.dedup.features import KeyFeatures, key_features
 from jinstruct.dedup.lsh import band_hashes
 from jinstruct.dedup.settings import DedupSettings
 from jinstruct.engine.batches import blocks
-from jinstruct.engine.session import TASK_RETRIES
+from jinstruct.engine.session import TASK_RETRIES, ray_session
 from jinstruct.engine.settings import EngineSettings
 from jinstruct.progress import progress_bar
+from jinstruct.stage import Engine, Incoming, StageResult
+
+log = logging.getLogger("jinstruct")
 
 _FEATURES = pa.schema([("frame", pa.large_binary()), ("signatures", pa.large_binary()),
                        ("fields", pa.large_binary()), ("sizes", pa.large_binary()), ("bands", pa.large_binary()),
@@ -165,3 +172,16 @@ class RayDedup:
         packed = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
         pairs = np.stack([packed // total, packed % total], axis=1)
         return pairs[partitions[pairs[:, 0]] == partitions[pairs[:, 1]]]
+
+
+def dedup_engine(input_path: Path, settings: EngineSettings) -> Engine:
+    """An engine for ``stage.run_stage``: read here, run the dedup transform here with key
+    features and LSH buckets computed on Ray (``run.cluster``); the decisions stay here."""
+    def on_ray(transform, read, run) -> tuple[Incoming, StageResult]:
+        incoming = read()
+        cluster = RayDedup(Path(input_path), settings)
+        with ray_session(settings):
+            result = transform(incoming.frame, dataclasses.replace(run, cluster=cluster))
+        log.info(f"[dedup] ray: shuffled {cluster.shuffled_bytes} bytes of band table by (band, bucket)")
+        return incoming, result
+    return on_ray

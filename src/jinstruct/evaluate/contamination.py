@@ -19,15 +19,15 @@ def count_contaminated(train: pl.DataFrame, eval_dir: Path, eval_sets: dict, fil
     """Number of eval items that share an n-gram with some text field of some training record.
 
     ``eval_sets`` is the params section of that name (which files are benchmarks);
-    ``filter_params`` the ``filter`` section, merged with the filter's defaults
+    ``filter_params`` the ``filter`` section, completed with the filter's defaults
     here so that evaluate counts with exactly the n-gram size and minimum item
     length the filter removed with. Fields are matched one by one, as the filter
     does: joining them would invent n-grams that span two fields.
     """
-    from jinstruct.filters import merged_params
     from jinstruct.filters.decontamination import EvalIndex
+    from jinstruct.params import settings_from
 
-    rule = merged_params(filter_params)["decontamination"]
+    rule = settings_from("filter", filter_params).decontamination.as_params()
     index = EvalIndex.build(Path(eval_dir), eval_sets, rule["ngram"], rule.get("extra_files") or [],
                             rule["min_item_chars"])
     found: set[str] = set()

@@ -83,7 +83,7 @@ def check_adapter_dataset(adapter_dir: Path, manifest_path: Path) -> str:
     An adapter trained on other data than the current splits would be scored
     against (and reported next to) the wrong dataset version.
     """
-    from jinstruct.buildinfo import read_manifest
+    from jinstruct.release.manifest import read_manifest
 
     dataset_hash = read_manifest(manifest_path)["dataset_hash"]
     info_path = Path(adapter_dir) / "training_info.json"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from jinstruct.progress import progress_bar
+from jinstruct.train.data import prompt_tokens_in  # training labels split prompt and answer the same way
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,6 @@ class _Encoded:
     context_cut: int = 0     # tokens cut from the context's left end (only when no shot is left to drop)
 
 
-def _common_length(a: list[int], b: list[int]) -> int:
-    length = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        length += 1
-    return length
-
-
 def joint_split(context_ids: list[int], joint_ids: list[list[int]]) -> tuple[list[int], list[list[int]]]:
     """(shared context tokens, each continuation's tokens) from joint encodings.
 
@@ -81,7 +73,7 @@ def joint_split(context_ids: list[int], joint_ids: list[list[int]]) -> tuple[lis
     """
     shared = len(context_ids)
     for joint in joint_ids:
-        shared = min(shared, _common_length(context_ids, joint))
+        shared = min(shared, prompt_tokens_in(context_ids, joint))
     shared = min([shared] + [len(joint) - 1 for joint in joint_ids])  # every continuation keeps a token
     return list(context_ids[:shared]), [list(joint[shared:]) for joint in joint_ids]
 

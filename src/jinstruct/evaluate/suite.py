@@ -109,7 +109,7 @@ def evaluate_build(base_dir: Path, adapter_dir: Path, processed_dir: Path, eval_
     """
     from jinstruct.evaluate.contamination import count_contaminated
     from jinstruct.evaluate.models import adapter_sha256, base_identity, check_adapter_dataset, load_models
-    from jinstruct.buildinfo import verify_processed
+    from jinstruct.release.manifest import verify_processed
 
     _, splits = verify_processed(processed_dir)
     dataset_hash = check_adapter_dataset(adapter_dir, processed_dir / "manifest.json")

@@ -9,12 +9,9 @@ measured precision on the default build.
 
 from __future__ import annotations
 
-import copy
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 from jinstruct.filters.base import Compose, Filter
 from jinstruct.filters.decontamination import DecontaminationFilter, EvalIndex
@@ -26,7 +23,9 @@ from jinstruct.filters.noise import NoiseFilter
 from jinstruct.filters.repetition import RepetitionFilter
 from jinstruct.filters.script import ScriptFilter
 from jinstruct.filters.words import WordFilter
+from jinstruct.params import settings_from
 from jinstruct.records import InputError
+from jinstruct.settings.data import FilterSection
 from jinstruct.stage import StageResult, empty_rejects, partition
 
 STAGE = "filter"
@@ -39,22 +38,6 @@ FILTER_FAMILIES = {
     "language": LanguageFilter,
     "words": WordFilter,
 }
-
-
-def default_params() -> dict:
-    text = (resources.files("jinstruct.filters") / "defaults.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
-
-
-def merged_params(params: dict | None) -> dict:
-    """The built-in defaults overlaid with ``params`` (nested sections merged key by key)."""
-    def merge(base: dict, override: dict) -> dict:
-        result = copy.deepcopy(base)
-        for key, value in override.items():
-            result[key] = merge(result[key], value) if isinstance(value, dict) and isinstance(result.get(key), dict) \
-                else copy.deepcopy(value)
-        return result
-    return merge(default_params(), params or {})
 
 
 def build_filters(params: dict, eval_dir: Path | None, eval_sets: dict | None = None) -> list[Filter]:
@@ -79,7 +62,7 @@ def build_filters(params: dict, eval_dir: Path | None, eval_sets: dict | None = 
     return filters
 
 
-def filter_records(df: pl.DataFrame, params: dict, text_fields, eval_dir: Path | None,
+def filter_records(df: pl.DataFrame, settings: FilterSection | dict | None, text_fields, eval_dir: Path | None,
                    eval_sets: dict | None = None) -> StageResult:
     """Run the configured filters over ``df``: kept rows, and rejects with reason and detail.
 
@@ -87,7 +70,9 @@ def filter_records(df: pl.DataFrame, params: dict, text_fields, eval_dir: Path |
     ``extra_files`` are registered); ``eval_sets`` is params.yaml's section of
     that name (None: every sub-folder of ``eval_dir`` is a set named after its task).
     """
-    params = merged_params(params)
+    if not isinstance(settings, FilterSection):  # a params section as a dict: validated here
+        settings = settings_from(STAGE, settings)
+    params = settings.as_params()
     text_fields = list(text_fields)
     if df.height == 0:  # e.g. a file whose every line was a parse error: nothing to judge
         return StageResult(df, empty_rejects(df), {"filter_order": []})

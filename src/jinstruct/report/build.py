@@ -15,6 +15,7 @@ from jinstruct.report.clusters import example_cluster_ids
 from jinstruct.report.collect import Build, collect
 from jinstruct.report.measure import Distributions, measure
 from jinstruct.report.render import render
+from jinstruct.release.project import with_commit
 
 log = logging.getLogger("jinstruct")
 
@@ -85,6 +86,8 @@ def write_report(root: Path, output: Path, params: dict | None = None) -> Report
     options = {**DEFAULTS, **(params or {})}
     root = Path(root)
     build = collect(root, options["examples_per_reason"], options["example_clusters"])
+    if build.manifest is not None:  # the commit the page is rendered from (the manifest holds no commit)
+        build.manifest = with_commit(build.manifest, root)
     dists = measure(root, options["sample_records"])
     images, glyph_warnings = draw_charts(build, dists)
     example_ids = example_cluster_ids(build.clusters, options["example_clusters"]) if build.clusters is not None else []

@@ -15,6 +15,7 @@ import json
 
 import polars as pl
 
+from jinstruct.nested import flatten
 from jinstruct.records import SPLIT_NAMES, TEXT_FIELDS
 from jinstruct.report.clusters import members_in_order
 from jinstruct.report.collect import Build
@@ -247,12 +248,6 @@ def rejects(build: Build, text_limit: int) -> str:
     return "".join(parts) + "</section>"
 
 
-def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
-    if isinstance(value, dict):
-        return [item for key, sub in sorted(value.items()) for item in _flatten(sub, f"{prefix}{key}.")]
-    return [(prefix.rstrip("."), value)]
-
-
 def opening(anchor: str, title: str, missing: str | None, png: bytes | None, alt: str) -> list[str]:
     """A section's heading, its "Not shown" note if an input is absent, and its chart if drawn."""
     parts = [f'<section id="{anchor}"><h2>{esc(title)}</h2>']
@@ -268,7 +263,7 @@ def training(build: Build, images: dict[str, bytes]) -> str:
                     "training and validation loss curves")
     if build.train:
         rows = [[esc(key), count_cell(value) if isinstance(value, (int, float)) else esc(value)]
-                for key, value in _flatten(build.train) if not isinstance(value, list)]
+                for key, value in flatten(build.train) if not isinstance(value, (list, dict))]
         parts.append(table(["metrics/train.json", "value"], rows))
     return "".join(parts) + "</section>"
 

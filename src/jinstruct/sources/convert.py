@@ -21,7 +21,7 @@ from jinstruct.sources.adapters import ADAPTERS
 from jinstruct.sources.candidates import CANDIDATE_COLUMNS, ORIGIN_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, \
     Check, verdict
 from jinstruct.sources.spec import SourceSpec
-from jinstruct.stage import StageResult, partition
+from jinstruct.stage import Incoming, StageResult, partition
 
 log = logging.getLogger("jinstruct")
 STAGE = "convert"
@@ -92,30 +92,44 @@ def _check_fetched(specs: list[SourceSpec], raw_dir: Path) -> None:
             raise InputError(f"{provenance_path}: source {spec.name} was not fetched; run `dvc repro fetch`")
 
 
-def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
+def read_candidates(specs: list[SourceSpec], raw_dir: Path) -> Incoming:
+    """Every source's candidate records (with the adapters' verdicts) and its unparseable lines."""
     _check_fetched(specs, raw_dir)
-    frames, parse_rejects, origins, upstream, parse_counts = [], [], [], {}, {}
+    frames, parse_rejects, upstream, parse_counts = [], [], {}, {}
     for spec in specs:
         adapter = ADAPTERS.get(spec.adapter)
         if adapter is None:
             raise InputError(f"params.yaml sources.{spec.name}: adapter {spec.adapter!r} is not one of "
                              f"{', '.join(sorted(ADAPTERS))}")
         candidates = adapter(spec, raw_dir)
-        frames.append(_shared_checks(candidates.frame.select(CANDIDATE_COLUMNS)))
-        if set(ORIGIN_COLUMNS) <= set(candidates.frame.columns):
-            origins.append(_origins(candidates.frame))
+        origin = [name for name in ORIGIN_COLUMNS if name in candidates.frame.columns]
+        frames.append(candidates.frame.select(*CANDIDATE_COLUMNS, *origin))
         parse_rejects.append(_parse_error_rejects(candidates, spec))
         upstream[spec.name] = candidates.upstream_records
         parse_counts[spec.name] = candidates.errors.height
         log.info("[convert] %s: %d upstream records → %d candidates, %d unparseable", spec.name,
                  candidates.upstream_records, candidates.frame.height, candidates.errors.height)
-    judged = pl.concat(frames)
-    split = partition(judged, STAGE)
-    rejected = pl.concat([split.rejected, *parse_rejects], how="diagonal_relaxed")
-    result = StageResult(
-        kept=split.kept.select(RECORD_COLUMNS).sort("id"),
-        rejected=rejected.sort("id"),
-        extra_stats={"upstream_records": upstream, "parse_errors": parse_counts},
-    )
-    origin_table = pl.concat(origins).sort("id", maintain_order=True) if origins else pl.DataFrame(schema=ORIGINS_SCHEMA)
-    return Converted(judged.drop("reason", "detail"), result, sum(parse_counts.values()), origin_table)
+    return Incoming(pl.concat(frames, how="diagonal_relaxed"), pl.concat(parse_rejects, how="diagonal_relaxed"),
+                    {"upstream_records": upstream, "parse_errors": parse_counts})
+
+
+def judge_candidates(candidates: pl.DataFrame, _settings: object = None) -> StageResult:
+    """The convert transform: the adapter's verdict or the first failing shared check; kept sorted by id.
+
+    Its artifact ``origins`` (ORIGINS_SCHEMA) says where in data/raw each record came from, for `jinstruct explain`.
+    """
+    has_origins = set(ORIGIN_COLUMNS) <= set(candidates.columns)
+    origins = _origins(candidates).sort("id", maintain_order=True) if has_origins else pl.DataFrame(schema=ORIGINS_SCHEMA)
+    split = partition(_shared_checks(candidates.drop(ORIGIN_COLUMNS, strict=False)), STAGE)
+    return StageResult(kept=split.kept.select(RECORD_COLUMNS).sort("id"), rejected=split.rejected.sort("id"),
+                       artifacts={"origins": origins})
+
+
+def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
+    """Read and judge in one call (what the tests, the benchmark and `jinstruct explain` use)."""
+    incoming = read_candidates(specs, raw_dir)
+    judged = judge_candidates(incoming.frame)
+    rejected = pl.concat([judged.rejected, incoming.parse_rejects], how="diagonal_relaxed").sort("id", maintain_order=True)
+    result = StageResult(judged.kept, rejected, incoming.extra_stats)
+    return Converted(incoming.frame.drop("reason", "detail", *ORIGIN_COLUMNS, strict=False), result,
+                     incoming.parse_rejects.height, judged.artifacts["origins"])

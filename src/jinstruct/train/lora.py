@@ -1,7 +1,7 @@
 """LoRA instruction tuning of the base model on the processed train split.
 
-``run_lora`` takes the params sections (``lora``, ``train``), the verified
-splits and the base folder, and returns the tuned peft model with everything
+``run_lora`` takes the typed settings (``settings.model.TrainingSettings``:
+the model, lora, train and torch sections), the verified splits and the base folder, and returns the tuned peft model with everything
 the stage writes: training info (dataset hash, base identity, params, tokens,
 truncation) and the metrics. The paper's model cards (izumi-lab
 llm-japanese-dataset, section "LoRA tuning") give the defaults in params.yaml:
@@ -18,10 +18,12 @@ from pathlib import Path
 import polars as pl
 import torch
 
+from jinstruct import __version__
 from jinstruct.records import InputError, file_sha256
-from jinstruct.splits import git_state
+from jinstruct.settings.model import LoraSection, TrainingSettings, TrainSection
 from jinstruct.train.data import (length_grouped_batches, load_template, packed_batches, resolve_template,
                                   select_records, tokenize_records)
+from jinstruct.train.determinism import make_deterministic
 from jinstruct.train.loop import LoopSettings, autocast_dtype, mean_loss, pick_device, train
 
 log = logging.getLogger("jinstruct")
@@ -51,15 +53,18 @@ def auto_target_modules(config) -> list[str]:
                      "name the attention projections, e.g. -S 'lora.target_modules=[q_proj,v_proj]'")
 
 
-def lora_model(base_model, lora: dict, seed: int):
+def lora_model(base_model, lora: LoraSection | dict, seed: int):
     """``base_model`` wrapped with freshly initialised (seeded) LoRA adapters."""
     from peft import LoraConfig, get_peft_model
 
-    targets = lora.get("target_modules", "auto")
-    if targets in (None, "auto"):
+    if not isinstance(lora, LoraSection):
+        lora = TrainingSettings.of({"lora": lora}).lora
+    targets = lora.target_modules
+    if targets == "auto":
         targets = auto_target_modules(base_model.config)
-    config = LoraConfig(r=int(lora["rank"]), lora_alpha=int(lora["alpha"]), lora_dropout=float(lora["dropout"]),
-                        target_modules=list(targets), bias="none", task_type="CAUSAL_LM")
+    config = LoraConfig(r=lora.rank, lora_alpha=int(lora.alpha), lora_dropout=lora.dropout,
+                        target_modules=[targets] if isinstance(targets, str) else list(targets), bias="none",
+                        task_type="CAUSAL_LM")
     torch.manual_seed(seed)
     try:
         return get_peft_model(base_model, config)
@@ -87,12 +92,13 @@ class LoraRun:
     tokenizer: object
     info: dict          # -> models/adapter/training_info.json
     metrics: dict       # -> metrics/train.json
+    timings: dict       # -> logs/train.json (not hashed by DVC: seconds differ run to run)
 
 
-def _batches(tokenized, train: dict, seed: int, pad_id: int):
-    if train.get("packing"):
-        return packed_batches(tokenized, int(train["batch_size"]), seed, pad_id, int(train["max_length"]))
-    return length_grouped_batches(tokenized, int(train["batch_size"]), seed, pad_id)
+def _batches(tokenized, train: TrainSection, pad_id: int):
+    if train.packing:
+        return packed_batches(tokenized, train.batch_size, train.seed, pad_id, train.max_length)
+    return length_grouped_batches(tokenized, train.batch_size, train.seed, pad_id)
 
 
 def _limit(df: pl.DataFrame, limit: int | None, seed: int) -> pl.DataFrame:
@@ -102,7 +108,7 @@ def _limit(df: pl.DataFrame, limit: int | None, seed: int) -> pl.DataFrame:
     return df.sort("id").sample(n=int(limit), seed=seed).sort("id")
 
 
-def records_needed(train: dict) -> int | None:
+def records_needed(train: TrainSection) -> int | None:
     """How many train records ``max_steps`` can consume (None: all of them, for epochs).
 
     Tokenising 100k+ records costs minutes on a small CPU; with a step budget
@@ -110,57 +116,58 @@ def records_needed(train: dict) -> int | None:
     truncation stats describe exactly those records. Packed rows hold several
     records each, so packing samples up to ``max_length / 32`` times more.
     """
-    steps = int(train.get("max_steps") or 0)
-    if steps <= 0:
+    if train.max_steps <= 0:
         return None
-    per_row = max(1, int(train["max_length"]) // 32) if train.get("packing") else 1
-    return steps * int(train["batch_size"]) * int(train["grad_accum"]) * per_row
+    per_row = max(1, train.max_length // 32) if train.packing else 1
+    return train.max_steps * train.batch_size * train.grad_accum * per_row
 
 
 def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path, base_identity: dict,
-             params: dict, on_step: Callable[[int, float, float], None] | None = None) -> LoraRun:
+             settings: TrainingSettings | dict, on_step: Callable[[int, float, float], None] | None = None) -> LoraRun:
     """Tune LoRA adapters on the selected train records; measure validation loss before and after."""
-    lora, train_params, model_params = params["lora"], params["train"], params.get("model", {})
-    seed = int(train_params["seed"])
-    device = pick_device(train_params.get("device", "auto"))
-    cast = autocast_dtype(device, train_params.get("bf16", "auto"))
-    template_path = resolve_template(train_params["template"])
+    if not isinstance(settings, TrainingSettings):
+        settings = TrainingSettings.of(settings)
+    train_settings, seed = settings.train, settings.train.seed
+    device = pick_device(train_settings.device)
+    numeric = make_deterministic(seed, settings.torch.threads, device)
+    cast = autocast_dtype(device, train_settings.bf16)
+    template_path = resolve_template(train_settings.template)
     template = load_template(str(template_path))
 
     # On a bf16 GPU the frozen base is loaded in bf16 (a 7B model then fits in
     # ~15 GB); peft keeps the adapter weights themselves in float32.
     load_dtype = torch.bfloat16 if cast is torch.bfloat16 and device == "cuda" else None
-    model, tokenizer = load_base_for_training(base_dir, bool(model_params.get("trust_remote_code", False)), load_dtype)
+    model, tokenizer = load_base_for_training(base_dir, settings.model.trust_remote_code, load_dtype)
     model.to(device)
-    if train_params.get("gradient_checkpointing"):
+    if train_settings.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    model = lora_model(model, lora, seed)
+    model = lora_model(model, settings.lora, seed)
 
-    selection = {key: train_params.get(key) for key in ("sources", "tasks", "exclude_tasks")}
-    train_df = _limit(select_records(splits["train"], train_params.get("sources", "all"),
-                                     train_params.get("tasks", "all"), train_params.get("exclude_tasks") or []),
-                      records_needed(train_params), seed)
-    valid_df = _limit(select_records(splits["validation"], train_params.get("sources", "all"),
-                                     train_params.get("tasks", "all"), train_params.get("exclude_tasks") or []),
-                      train_params.get("validation_records"), seed)
-    max_length, on_inputs = int(train_params["max_length"]), bool(train_params["train_on_inputs"])
+    selection = {"sources": train_settings.sources, "tasks": train_settings.tasks,
+                 "exclude_tasks": train_settings.exclude_tasks}
+
+    def selected(split: str, limit: int | None) -> pl.DataFrame:
+        return _limit(select_records(splits[split], train_settings.sources, train_settings.tasks,
+                                     train_settings.exclude_tasks), limit, seed)
+
+    train_df = selected("train", records_needed(train_settings))
+    valid_df = selected("validation", train_settings.validation_records)
+    max_length, on_inputs = train_settings.max_length, train_settings.train_on_inputs
     train_set = tokenize_records(train_df, tokenizer, template, max_length, on_inputs)
     valid_set = tokenize_records(valid_df, tokenizer, template, max_length, on_inputs)
     pad_id = tokenizer.pad_token_id
-    train_batches = _batches(train_set, train_params, seed, pad_id)
-    valid_batches = length_grouped_batches(valid_set, int(train_params["batch_size"]), seed, pad_id)
+    train_batches = _batches(train_set, train_settings, pad_id)
+    valid_batches = length_grouped_batches(valid_set, train_settings.batch_size, seed, pad_id)
 
-    settings = LoopSettings(lr=float(train_params["lr"]), max_steps=int(train_params.get("max_steps") or 0),
-                            epochs=float(train_params.get("epochs", 1)), grad_accum=int(train_params["grad_accum"]),
-                            warmup_steps=int(train_params.get("warmup_steps", 0)),
-                            weight_decay=float(train_params.get("weight_decay", 0.0)), seed=seed, device=device,
-                            autocast_dtype=cast)
+    loop = LoopSettings(lr=train_settings.lr, max_steps=train_settings.max_steps, epochs=train_settings.epochs,
+                        grad_accum=train_settings.grad_accum, warmup_steps=train_settings.warmup_steps,
+                        weight_decay=train_settings.weight_decay, seed=seed, device=device, autocast_dtype=cast)
     log.info("[train] %d train records (%d truncated at %d tokens), %d validation records, %d trainable params, %s",
              train_set.stats["records"], train_set.stats["records_truncated"], max_length, len(valid_set.input_ids),
              trainable_parameters(model), device)
     loss_before = mean_loss(model, valid_batches, device, cast)
-    result = train(model, train_batches, settings, on_step=on_step, desc="lora")
+    result = train(model, train_batches, loop, on_step=on_step, desc="lora")
     loss_after = mean_loss(model, valid_batches, device, cast)
     tail = result.losses[-min(10, len(result.losses)):]
 
@@ -169,9 +176,11 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
         "dataset_hash": dataset_hash,
         "base_identity": base_identity,
         "base_licence": base_identity.get("licence"),  # set for presets (e.g. Gemma Terms of Use)
-        "params": {"model": model_params, "lora": lora, "train": train_params},
+        "params": {"model": settings.model.as_params(), "lora": settings.lora.as_params(),
+                   "train": train_settings.as_params()},
         "template_sha256": file_sha256(template_path),
-        "code": git_state(),
+        "jinstruct_version": __version__,
+        "numeric": numeric,
         "target_modules": sorted(model.peft_config["default"].target_modules),
         "trainable_parameters": trainable_parameters(model),
         "steps": len(result.losses),
@@ -188,10 +197,10 @@ def run_lora(splits: dict[str, pl.DataFrame], dataset_hash: str, base_dir: Path,
         "validation_loss_before": round(loss_before, 6),
         "steps": len(result.losses),
         "tokens_seen": result.tokens_seen,
-        "tokens_per_second": round(result.tokens_per_second, 1),
-        "wall_seconds": round(result.seconds, 1),
         "trainable_parameters": info["trainable_parameters"],
         "records_truncated": train_set.stats["records_truncated"],
     }
+    timings = {"dataset_hash": dataset_hash, "wall_seconds": round(result.seconds, 1),
+               "tokens_per_second": round(result.tokens_per_second, 1), "threads": numeric["threads"]}
     model.eval()
-    return LoraRun(model, tokenizer, info, metrics)
+    return LoraRun(model, tokenizer, info, metrics, timings)

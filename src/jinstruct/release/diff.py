@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct import buildinfo
+from jinstruct.release import manifest as manifests
 from jinstruct.records import InputError, dataset_hash
 
 PROCESSED = "data/processed"
@@ -41,8 +41,8 @@ def load_version(spec: str, root: str | Path = ".") -> Version:
     path = Path(spec)
     if path.exists():
         folder = path.parent if path.is_file() else path
-        manifest = buildinfo.read_manifest(folder)
-        return Version(str(spec), manifest, buildinfo.read_split_frames(folder, manifest))
+        manifest = manifests.read_manifest(folder)
+        return Version(str(spec), manifest, manifests.read_split_frames(folder, manifest))
     return _load_revision(spec, Path(root))
 
 
@@ -55,7 +55,7 @@ def _load_revision(rev: str, root: Path) -> Version:
         fs = DVCFileSystem(str(root), rev=rev)
         manifest = json.loads(fs.read_bytes(f"{PROCESSED}/manifest.json"))
         frames = {}
-        for split in buildinfo.split_names(manifest):
+        for split in manifests.split_names(manifest):
             name = Path(manifest["splits"][split].get("file") or f"{split}.parquet").name
             frames[split] = pl.read_parquet(io.BytesIO(fs.read_bytes(f"{PROCESSED}/{name}")))
     except (RevError, DvcException, FileNotFoundError) as exc:
@@ -120,8 +120,8 @@ def compare_records(a: Version, b: Version, examples: int = 3) -> dict:
 
 
 def compare_funnels(a: dict, b: dict) -> dict:
-    stages_a, stages_b = dict(buildinfo.funnel_stages(a)), dict(buildinfo.funnel_stages(b))
-    order = [name for name, _ in buildinfo.funnel_stages({"funnel": {**stages_b, **stages_a}})]
+    stages_a, stages_b = dict(manifests.funnel_stages(a)), dict(manifests.funnel_stages(b))
+    order = [name for name, _ in manifests.funnel_stages({"funnel": {**stages_b, **stages_a}})]
     result = {}
     for stage in order:
         sa, sb = stages_a.get(stage, {}), stages_b.get(stage, {})

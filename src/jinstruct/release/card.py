@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from jinstruct import buildinfo
-from jinstruct.licenses import derive_licence, licence_url
+from jinstruct.release import manifest as manifests
+from jinstruct.release.licenses import derive_licence, licence_url
 
 # The body states the hash on one line in this form; lineage reads it back.
 HASH_LINE = "dataset_hash: `{}`"
@@ -131,27 +131,27 @@ def repository_of(url: str | None) -> str | None:
 def default_data_files(manifest: dict) -> dict[str, list[str]]:
     """Data files as they sit in the processed folder, next to the card."""
     return {split: [Path(manifest["splits"][split].get("file") or f"{split}.parquet").name]
-            for split in buildinfo.split_names(manifest)}
+            for split in manifests.split_names(manifest)}
 
 
 def card_data(manifest: dict, data_files: dict[str, list[str]] | None = None,
               columns: list[str] | None = None) -> DatasetCardData:
     data_files = data_files or default_data_files(manifest)
-    task_names = buildinfo.tasks(manifest)
-    decision = derive_licence({s.name: s.licence for s in buildinfo.sources(manifest)})
+    task_names = manifests.tasks(manifest)
+    decision = derive_licence({s.name: s.licence for s in manifests.sources(manifest)})
     extra: dict = {}
     if decision.hub_id == "other":
         extra["license_name"] = "per-record"
     if columns:
         # Declared so that every split loads with the same string features, whatever the Parquet encoding.
         extra["dataset_info"] = {"features": [{"name": column, "dtype": "string"} for column in columns]}
-    sources = buildinfo.sources(manifest)
+    sources = manifests.sources(manifest)
     return DatasetCardData(
         pretty_name=manifest.get("pretty_name") or f"{manifest.get('name', 'jinstruct')} {manifest.get('version', '')}".strip(),
         license=decision.hub_id,
         language=["ja", "en"] if has_translation(task_names) else ["ja"],
         task_categories=task_categories(task_names),
-        size_categories=[size_category(buildinfo.total_records(manifest))],
+        size_categories=[size_category(manifests.total_records(manifest))],
         source_datasets=sorted({repository_of(f.url) for s in sources for f in s.files if f.url}) or ["original"],
         configs=[{"config_name": "default", "default": True,
                   "data_files": [{"split": split, "path": paths if len(paths) > 1 else paths[0]}
@@ -172,16 +172,16 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def _summary(manifest: dict) -> str:
-    splits = ", ".join(f"{split} {int(manifest['splits'][split]['records']):,}" for split in buildinfo.split_names(manifest))
+    splits = ", ".join(f"{split} {int(manifest['splits'][split]['records']):,}" for split in manifests.split_names(manifest))
     return (f"Japanese instruction-tuning records built with jinstruct, "
             f"following the recipe of Suzuki, Hirano and Sakaji (2023): "
             f"pinned public corpora converted to instruction / input / output records, normalised, "
             f"deduplicated and filtered, then split deterministically. "
-            f"{buildinfo.total_records(manifest):,} records ({splits}).")
+            f"{manifests.total_records(manifest):,} records ({splits}).")
 
 
 def _counts_section(manifest: dict) -> str:
-    splits = buildinfo.split_names(manifest)
+    splits = manifests.split_names(manifest)
     counts = manifest.get("counts") or {}
     keys = sorted({(source, task) for split in splits for source, per_task in counts.get(split, {}).items()
                    for task in per_task})
@@ -193,8 +193,8 @@ def _counts_section(manifest: dict) -> str:
 
 def _sources_section(manifest: dict) -> str:
     rows = []
-    for source in buildinfo.sources(manifest):
-        for index, file in enumerate(source.files or [buildinfo.SourceFile(None, None, None, None, None)]):
+    for source in manifests.sources(manifest):
+        for index, file in enumerate(source.files or [manifests.SourceFile(None, None, None, None, None)]):
             rows.append([source.name if index == 0 else "", file.url or "(not recorded)",
                          f"`{file.revision}`" if file.revision else "", f"`{file.sha256}`" if file.sha256 else "",
                          source.licence or "unknown" if index == 0 else "",
@@ -203,7 +203,7 @@ def _sources_section(manifest: dict) -> str:
 
 
 def _licence_section(manifest: dict) -> str:
-    sources = buildinfo.sources(manifest)
+    sources = manifests.sources(manifest)
     decision = derive_licence({s.name: s.licence for s in sources})
     lines = [f"Declared licence: **{decision.spdx or decision.hub_id}**. "
              "Every record also carries its source's licence in the `license` column."]
@@ -216,7 +216,7 @@ def _licence_section(manifest: dict) -> str:
 
 def _funnel_section(manifest: dict) -> str:
     rows = []
-    for stage, stats in buildinfo.funnel_stages(manifest):
+    for stage, stats in manifests.funnel_stages(manifest):
         reasons = sorted((stats.get("rejected_by_reason") or {}).items(), key=lambda item: (-item[1], item[0]))
         top = ", ".join(f"{reason} {count:,}" for reason, count in reasons[:TOP_REASONS])
         rows.append([stage, f"{stats.get('records_in', 0):,}", f"{stats.get('records_out', 0):,}",
@@ -272,7 +272,7 @@ models. Cite the sources below alongside this dataset.
 def _citations_section(manifest: dict) -> str:
     blocks = [SEED_PAPER_BIBTEX]
     seen = {SEED_PAPER_BIBTEX}
-    for source in buildinfo.sources(manifest):
+    for source in manifests.sources(manifest):
         url = next((f.url for f in source.files if f.url), "")
         citation = source.entry.get("citation") or next(
             (bib for needle, bib in _KNOWN_CITATIONS if needle in url), None)

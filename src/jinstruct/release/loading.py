@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinstruct import buildinfo
+from jinstruct.release import manifest as manifests
 from jinstruct.records import InputError, dataset_hash
 
 
@@ -30,9 +30,9 @@ def load_dataset(path_or_repo: str | Path, version: str | None = None, *, endpoi
             stated = json.loads((folder / "lineage.json").read_text(encoding="utf-8"))
             loaded = datasets.load_dataset(str(folder))          # the card's configs name the data files
         elif (folder / "manifest.json").is_file():
-            stated = buildinfo.read_manifest(folder)
+            stated = manifests.read_manifest(folder)
             loaded = datasets.load_dataset("parquet", data_files={
-                split: str(buildinfo.split_file(stated, split, folder)) for split in buildinfo.split_names(stated)})
+                split: str(manifests.split_file(stated, split, folder)) for split in manifests.split_names(stated)})
         else:
             raise InputError(f"{folder}: neither a processed folder (manifest.json) nor a published one (lineage.json)")
     except (ValueError, FileNotFoundError) as exc:   # what datasets raises for missing or empty data files

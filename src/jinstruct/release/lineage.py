@@ -20,8 +20,10 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from jinstruct import buildinfo
-from jinstruct.card import card_hash
+from jinstruct.nested import flatten
+from jinstruct.release import manifest as manifests
+from jinstruct.release.card import card_hash
+from jinstruct.release.project import project_root
 from jinstruct.records import InputError, dataset_hash, file_sha256, read_table
 
 # verified: recomputed here and equal; stated: what a starting file claims (nothing to recompute)
@@ -68,19 +70,11 @@ class Chain:
 # --------------------------------------------------------------------------- entry points
 
 
-def find_project_root(path: Path) -> Path:
-    path = path.resolve()
-    for folder in [path if path.is_dir() else path.parent, *path.parents]:
-        if (folder / "dvc.yaml").is_file() or (folder / ".dvc").is_dir() or (folder / "params.yaml").is_file():
-            return folder
-    return Path.cwd().resolve()
-
-
 def trace(path: str | Path, root: str | Path | None = None) -> Chain:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    root = Path(root).resolve() if root else find_project_root(path)
+    root = Path(root).resolve() if root else (project_root(path) or Path.cwd().resolve())
     chain = Chain(str(path))
     if path.is_dir():
         if (path / "lineage.json").is_file():
@@ -125,7 +119,7 @@ def _short(value: str | None) -> str:
 
 def _metric(chain: Chain, path: Path, metrics: dict, root: Path) -> None:
     # Numeric leaves (e.g. jnli.accuracy), for the reader to see which result this chain is about.
-    scores = {key: value for key, value in _flatten(metrics) if isinstance(value, (int, float))
+    scores = {key: value for key, value in flatten(metrics) if isinstance(value, (int, float))
               and not isinstance(value, bool) and not key.startswith(("contamination", "eval_data_sha256"))}
     claimed_sha = metrics.get("adapter_sha256")
     chain.add("metric", str(path), STATED, f"states dataset_hash {_short(metrics['dataset_hash'])}"
@@ -200,7 +194,7 @@ def _dataset(chain: Chain, root: Path, claimed: str, who: str) -> None:
     if not (processed / "manifest.json").is_file():
         chain.add("dataset", claimed, UNCHECKED, f"{processed}/manifest.json is not on disk")
         return
-    built = buildinfo.read_manifest(processed)["dataset_hash"]
+    built = manifests.read_manifest(processed)["dataset_hash"]
     if built != claimed:
         chain.add("dataset", claimed, BROKEN, f"{who} names dataset {_short(claimed)} but {processed}/manifest.json "
                   f"is dataset {_short(built)} (rebuild with `dvc repro` or check out the matching revision)")
@@ -251,18 +245,18 @@ def _published(chain: Chain, folder: Path, root: Path, claimed: str | None = Non
 
 
 def _manifest(chain: Chain, folder: Path, root: Path, claimed: str | None) -> None:
-    manifest = buildinfo.read_manifest(folder)
+    manifest = manifests.read_manifest(folder)
     name = str(folder / "manifest.json")
     facts = {"dataset_hash": manifest["dataset_hash"], "version": manifest.get("version"),
              "splits": {split: info.get("records") for split, info in manifest["splits"].items()}}
-    problems = buildinfo.split_file_problems(folder, manifest)
+    problems = manifests.split_file_problems(folder, manifest)
     if claimed and claimed != manifest["dataset_hash"]:
         chain.add("manifest", name, BROKEN, f"states dataset {_short(manifest['dataset_hash'])}, expected "
                   f"{_short(claimed)}", **facts)
     elif problems:
         chain.add("manifest", name, BROKEN, problems[0], **facts)
     else:
-        recomputed = dataset_hash(buildinfo.read_split_frames(folder, manifest))
+        recomputed = dataset_hash(manifests.read_split_frames(folder, manifest))
         if recomputed == manifest["dataset_hash"]:
             chain.add("manifest", name, VERIFIED, "split files match their sha256 and the recomputed dataset hash",
                       **facts)
@@ -273,13 +267,13 @@ def _manifest(chain: Chain, folder: Path, root: Path, claimed: str | None) -> No
 
 
 def _upstream(chain: Chain, manifest: dict, root: Path) -> None:
-    for source in buildinfo.sources(manifest):
+    for source in manifests.sources(manifest):
         _source(chain, source, root)
     _params(chain, manifest, root)
     _code(chain, manifest, root)
 
 
-def _source(chain: Chain, source: buildinfo.SourceInfo, root: Path) -> None:
+def _source(chain: Chain, source: manifests.SourceInfo, root: Path) -> None:
     files = [{"url": f.url, "revision": f.revision, "sha256": f.sha256} for f in source.files]
     facts = {"licence": source.licence, "records_kept": source.records_kept, "files": files}
     if not source.files:
@@ -305,7 +299,7 @@ def _source(chain: Chain, source: buildinfo.SourceInfo, root: Path) -> None:
         chain.add("source", source.name, VERIFIED, f"{len(source.files)} file(s) in data/raw match their sha256", **facts)
 
 
-def _archive(chain: Chain, source: buildinfo.SourceInfo, root: Path, facts: dict) -> None:
+def _archive(chain: Chain, source: manifests.SourceInfo, root: Path, facts: dict) -> None:
     """An archive source: fetch keeps only its extracted members, so the archive itself is looked for in the
     mirrors (JINSTRUCT_MIRROR, fetch.mirrors) and its recorded sha256 recomputed there."""
     from jinstruct.sources.fetch import mirror_candidate, mirror_dirs
@@ -335,7 +329,7 @@ def _archive(chain: Chain, source: buildinfo.SourceInfo, root: Path, facts: dict
     chain.add("source", source.name, VERIFIED, "archive in the mirror matches its recorded sha256", **facts)
 
 
-def _local_copy(root: Path, name: str, file: buildinfo.SourceFile) -> Path | None:
+def _local_copy(root: Path, name: str, file: manifests.SourceFile) -> Path | None:
     # fetch records paths relative to data/raw ("tanaka/train.ja"); accept project-relative ones too.
     candidates = [root / "data" / "raw" / file.path, root / file.path] if file.path else []
     if file.url:
@@ -366,7 +360,19 @@ def _code(chain: Chain, manifest: dict, root: Path) -> None:
     code = manifest.get("code") or {}
     commit = code.get("git_commit")
     if not commit:
-        chain.add("code", "git commit", BROKEN, "the manifest records no git commit", **code)
+        # A build's data/processed names no commit (DVC hashes it; see release.assemble.code_identity): the code
+        # is that of the checkout holding it, whose dvc.lock pins every code file the stages ran.
+        from jinstruct.release.project import git_state
+
+        code = {**code, **git_state(root)}
+        commit = code.get("git_commit")
+        if not commit:
+            chain.add("code", "git commit", UNCHECKED, "neither the manifest nor a git checkout names a commit",
+                      **code)
+        elif code.get("git_dirty"):
+            chain.add("code", commit, WARNING, "the checkout holding this build has uncommitted code changes", **code)
+        else:
+            chain.add("code", commit, VERIFIED, "built by this checkout (HEAD); dvc.lock pins its code files", **code)
         return
     found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=root, capture_output=True).returncode == 0
     if not found:
@@ -395,7 +401,7 @@ def format_chain(chain: Chain) -> str:
             if isinstance(value, dict) and key == "params":
                 value = {k: v for k, v in value.items() if k != "sources"}   # the source links show those
             if value:
-                lines.append(f"            {key}: {', '.join(f'{k}={v}' for k, v in _flatten(value))}"
+                lines.append(f"            {key}: {', '.join(f'{k}={_shown(v)}' for k, v in flatten(value))}"
                              if isinstance(value, dict) else f"            {key}: {value}")
     broken = chain.first_broken
     if broken:
@@ -408,12 +414,5 @@ def format_chain(chain: Chain) -> str:
     return "\n".join(lines)
 
 
-def _flatten(value: dict, prefix: str = "") -> list[tuple[str, object]]:
-    items = []
-    for key, inner in sorted(value.items()):
-        if isinstance(inner, dict) and inner:
-            items += _flatten(inner, f"{prefix}{key}.")
-        else:
-            items.append((f"{prefix}{key}", json.dumps(inner, ensure_ascii=False) if isinstance(inner, (list, dict))
-                          else inner))
-    return items
+def _shown(value: object) -> object:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value

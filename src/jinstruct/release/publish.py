@@ -24,11 +24,12 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct import buildinfo
-from jinstruct.card import render_card
 from jinstruct.errors import InputError, RemoteError
-from jinstruct.licenses import derive_licence
 from jinstruct.records import file_sha256, write_json, write_parquet
+from jinstruct.release import manifest as manifests
+from jinstruct.release.card import render_card
+from jinstruct.release.licenses import derive_licence
+from jinstruct.release.project import project_root, with_commit
 
 log = logging.getLogger("jinstruct")
 
@@ -63,14 +64,6 @@ def check_version(version: str | None, manifest: dict) -> str:
         raise InputError(f"--version {version} but the build is version {built}: set split.version in "
                          "params.yaml and run `dvc repro split`, so that the card and the data agree")
     return version
-
-
-def project_root(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` holding a DVC project (.dvc/)."""
-    for folder in [path, *path.parents]:
-        if (folder / ".dvc").is_dir():
-            return folder
-    return None
 
 
 def check_dvc_clean(processed_dir: Path) -> None:
@@ -159,6 +152,7 @@ def shard_paths(split: str, records: int, max_records: int) -> list[str]:
 def stage_files(manifest: dict, frames: dict[str, pl.DataFrame], tag: str, out: Path,
                 max_shard_records: int = DEFAULT_SHARD_RECORDS) -> Staged:
     """Write the repository's files for a verified build into the empty folder ``out``."""
+    manifest = with_commit(manifest)
     written: dict[str, dict] = {}
     data_files: dict[str, list[str]] = {}
     columns: list[str] | None = None
@@ -248,9 +242,9 @@ def publish(processed_dir: str | Path, repo_id: str, version: str | None = None,
     processed_dir = Path(processed_dir)
     if not re.match(r"^[\w.-]+/[\w.-]+$", repo_id):
         raise InputError(f"--repo-id {repo_id!r}: expected ORG/NAME")
-    manifest, frames = buildinfo.verify_processed(processed_dir)
+    manifest, frames = manifests.verify_processed(processed_dir)
     tag = check_version(version, manifest)
-    licence = derive_licence({source.name: source.licence for source in buildinfo.sources(manifest)})
+    licence = derive_licence({source.name: source.licence for source in manifests.sources(manifest)})
     licence.check_publishable(allow_unknown_license, allow_noncommercial)
     check_dvc_clean(processed_dir)
     changes = check_git_clean(processed_dir, allow_dirty)
