@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO_ROOT
-from import_closure import import_closure
+from tests.support import REPO_ROOT
+from tests.support.import_closure import import_closure
 
 SCRIPT = re.compile(r"\bpython\s+(stages/[\w/]+\.py)")
 

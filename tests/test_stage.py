@@ -3,11 +3,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_records import record
 
 from jinstruct.outputs import OutputSet
 from jinstruct.records import write_parquet
 from jinstruct.stage import AccountingError, StageResult, partition, read_input, run_stage, stage_stats
+from tests.support.records import record
 
 
 def test_partition_moves_rows_with_a_reason_to_rejects():
