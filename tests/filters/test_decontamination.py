@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 
 from jinstruct.filters import filter_records
-from jinstruct.filters.decontamination import EvalIndex
+from jinstruct.filters.decontamination import DecontaminationFilter, EvalIndex
 from jinstruct.records import TEXT_FIELDS, InputError
 from tests.support import MIRROR
+from tests.support.filters import check_filter, doc
 
 JGLUE = MIRROR / "raw.githubusercontent.com/yahoojapan/JGLUE/6f071c09316baae89c3d083a90985b4b1cb9968c/datasets"
 EVAL_SETS = {"jnli": {"task": "jnli", "enabled": True}, "jcommonsenseqa": {"task": "jcommonsenseqa", "enabled": True}}
@@ -118,3 +119,38 @@ def test_real_jglue_valid_sets_are_indexed(tmp_path: Path):
     assert f"jcommonsenseqa:{first_jcqa['q_id']}" in hits[0]
     assert f"jnli:{first_jnli['sentence_pair_id']}" in hits[1]
     assert hits[2] == set()
+
+
+# ------------------------------------------------------------------ the filter alone on schema records (check_filter)
+
+LEAKED = "社内規定によれば、有給休暇の申請は取得日の三日前までに行う必要がある。"
+SHORT_ITEM = "電車に乗る場所はどこですか"  # 13 letters: under the 20-gram, at least min_item_chars (10)
+LATIN_ITEM = "Python3で1から10まで数える"
+
+
+@pytest.fixture
+def decontamination(tmp_path: Path) -> DecontaminationFilter:
+    extra = tmp_path / "my_eval.jsonl"
+    write_jsonl(extra, [{"qid": "a1", "prompt": LEAKED}, {"qid": "a2", "prompt": SHORT_ITEM},
+                        {"qid": "a3", "prompt": "ペン"}, {"qid": "a4", "prompt": LATIN_ITEM}])
+    files = [{"path": str(extra), "text_fields": ["prompt"], "id_field": "qid"}]
+    return DecontaminationFilter(EvalIndex.build(None, None, ngram=20, extra_files=files, min_item_chars=10))
+
+
+def test_a_shared_20_character_span_in_any_field(decontamination):
+    span = LEAKED[9:29]
+    assert span == "有給休暇の申請は取得日の三日前までに行う"  # 20 characters
+    assert check_filter(decontamination, doc(input=f"資料によると、{span}ことになっている。"),
+                        "contaminated") == "input: shares a 20-char span with my_eval:a1"
+    check_filter(decontamination, doc(output=f"資料によると、{span[:-1]}ことになっている。"), None)  # 19 shared
+
+
+def test_width_case_and_punctuation_do_not_hide_a_collision(decontamination):
+    # LATIN_ITEM is short (18 letters and digits), so it collides only when contained whole.
+    check_filter(decontamination, doc(instruction="ｐｙｔｈｏｎ３で、１から１０まで 数える方法を教えて。"), "contaminated")
+    check_filter(decontamination, doc(output="電車に乗る場所は、どこですか？"), "contaminated")
+
+
+def test_items_under_min_item_chars_are_not_registered(decontamination):
+    check_filter(decontamination, doc(output="ペンを貸してください。"), None)
+    check_filter(decontamination, doc(output="電車に乗る場所は駅です。"), None)  # part of a short item only

@@ -13,6 +13,7 @@ import pytest
 from jinstruct.filters import filter_records
 from jinstruct.records import InputError
 from jinstruct.text.scripts import han_outside_japanese_charset
+from tests.support.filters import check_filter, doc, make_filter
 
 
 def rules(texts: list[str], params: dict | None = None) -> dict[str, str | None]:
@@ -69,3 +70,36 @@ def test_han_outside_shift_jis_are_simplified_forms_not_japanese_ones():
 def test_an_unknown_second_opinion_language_is_a_one_line_error():
     with pytest.raises(InputError, match="second_opinion.languages: unknown"):
         rules(["Ben Öğretmenim."], {"language": {"second_opinion": {"languages": ["en", "xx"], "min_confidence": 0.5}}})
+
+
+# ------------------------------------------------------------------ the filter alone on schema records (check_filter)
+
+LANGUAGE = make_filter("language")
+
+
+@pytest.mark.parametrize("output, rule", [
+    ("頭を上げるな。", None),                            # 1. kana: Japanese whatever lid.176 says
+    ("나는 그의 모자가 싫다.", "other script"),           # 2. Hangul
+    ("他们在哪里？", "chinese"),                           # 3. 们 is a simplified form
+    ("不法入国者等退去強制手続令", None),                   #    an all-kanji Japanese term
+    ("She has a son who is a doctor.", "foreign sentence"),  # 4. lower-case words ending in a full stop
+    ("Chevrolet、Ford、Dodge", None),                     #    names are capitalised
+])
+def test_a_japanese_answer_by_rule(output, rule):
+    detail = check_filter(LANGUAGE, doc(output=output), None if rule is None else "language_mismatch")
+    if rule is not None:
+        assert detail.startswith(f"output: {rule}, "), detail
+        assert detail.endswith("(expected ja)"), detail
+
+
+def test_the_english_side_of_a_translation_must_not_be_japanese():
+    record = doc(task="translation_ja_en", instruction="次の日本語を英語に訳してください。", input="私はお茶が好きです。",
+                 output="私は学生です。")  # 7 characters: under min_chars, judged by its Japanese share
+    assert check_filter(LANGUAGE, record, "language_mismatch").startswith("output: not english, ")
+    check_filter(LANGUAGE, {**record, "output": "i met a certain mr smith ."}, None)  # lowercased Tanaka English
+
+
+def test_an_answer_copied_from_its_passage_has_the_passage_language():
+    passage = "駅の看板には英語で「Where is the station?」と書かれていた。"
+    check_filter(LANGUAGE, doc(input=passage, output="Where is the station?"), None)
+    check_filter(LANGUAGE, doc(output="Where is the station?"), "language_mismatch")
