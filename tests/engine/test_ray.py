@@ -164,7 +164,7 @@ class _DiesOnce:
 
 
 def _normalize_paths(project: Path) -> dict:
-    return {"output": project / "data/interim/normalized.parquet",
+    return {"records": project / "data/interim/normalized.parquet",
             "rejects": project / "data/rejects/normalize.parquet",
             "stats": project / "metrics/normalize.json"}
 
@@ -195,7 +195,7 @@ def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outpu
     project = _project_before_ray(inprocess, tmp_path / "lost")
     paths = _normalize_paths(project)
     previous = {}
-    for key in ("output", "rejects", "stats"):
+    for key in ("records", "rejects", "stats"):
         paths[key].parent.mkdir(parents=True, exist_ok=True)
         paths[key].write_bytes(b"previous " + key.encode())
         previous[key] = paths[key].read_bytes()
@@ -207,5 +207,5 @@ def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outpu
     message = str(failure.value)
     assert "\n" not in message and "worker" in message and "previous outputs are untouched" in message
     assert {key: paths[key].read_bytes() for key in previous} == previous
-    leftovers = [p.name for p in paths["output"].parent.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in paths["records"].parent.iterdir() if p.name.endswith(".tmp")]
     assert not leftovers
