@@ -32,9 +32,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the checkout's root: tests.support
-from dedup_corpus import build_corpus  # noqa: E402  (bench/ is on sys.path only from here)
+from dedup_corpus import build_corpus
 
-from tests.support import stage_argv  # noqa: E402  (the stage's command line from dvc.yaml, paths through cmd:)
+from tests.support import stage_argv
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("normalize", "dedup", "filter")

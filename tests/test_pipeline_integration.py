@@ -46,7 +46,8 @@ def test_two_builds_are_byte_identical(builds):
     manifest_b = json.loads((b / "data/processed/manifest.json").read_text())
     assert manifest_a["dataset_hash"] == manifest_b["dataset_hash"]
     for split in SPLIT_NAMES:
-        assert (a / f"data/processed/{split}.parquet").read_bytes() == (b / f"data/processed/{split}.parquet").read_bytes()
+        path = f"data/processed/{split}.parquet"
+        assert (a / path).read_bytes() == (b / path).read_bytes()
 
 
 def test_every_stage_accounts_for_every_record(builds):

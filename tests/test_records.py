@@ -19,10 +19,9 @@ from tests.support.records import record
 def test_atomic_path_keeps_previous_file_when_writer_fails(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("previous")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half written")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half written")
+        raise RuntimeError("killed")
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 

@@ -354,7 +354,8 @@ def test_crlf_blank_lines_and_no_final_newline_keep_line_numbers(tmp_path):
 
 
 def test_a_valid_surrogate_pair_is_kept_as_its_character(tmp_path):
-    source = write_lines(tmp_path / "p.jsonl", '{"text": "絵文字 \\ud83d\\ude00 です。十分な長さの文章にしておきます。"}')
+    source = write_lines(tmp_path / "p.jsonl",
+                         '{"text": "絵文字 \\ud83d\\ude00 です。十分な長さの文章にしておきます。"}')
     done = normalize(tmp_path, source)
     assert done.returncode == 0, done.stderr
     row = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))

@@ -22,8 +22,10 @@ from tests.support.dedup import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q, frame, record
 PARAMS = {"ngram": 5, "num_perm": 128, "threshold": 0.8, "n_jobs": 1}
 DETAIL = {
     "exact_duplicate": re.compile(r"^exact duplicate of (\S+) \(same normalised key, jaccard 1\.00\)$"),
-    "near_duplicate": re.compile(r"^near duplicate of (\S+) \(jaccard ([01]\.\d\d), (MinHash estimate|exact Jaccard)\)$"),
-    "duplicate_of_previous_release": re.compile(r"^duplicate of (\S+) in the previous release \(jaccard ([01]\.\d\d)\)$"),
+    "near_duplicate": re.compile(r"^near duplicate of (\S+) \(jaccard ([01]\.\d\d), "
+                                 r"(MinHash estimate|exact Jaccard)\)$"),
+    "duplicate_of_previous_release": re.compile(r"^duplicate of (\S+) in the previous release "
+                                                r"\(jaccard ([01]\.\d\d)\)$"),
 }
 
 
@@ -97,8 +99,10 @@ def test_near_duplicates_with_typos_and_additions_are_clustered():
     assert 0.8 <= similarities["a:1"] < 1.0 and 0.7 <= similarities["a:2"] < 1.0
 
 
-CALC = "次の計算をしてください。途中式も示し、百の位から順に足していく方法で、繰り上がりに注意して答えを求めてください："
-STORY = "は毎朝早く起きて、駅前の小さなパン屋で朝ごはんを買ってから、電車に乗って会社へ向かいます。どんな人だと思いますか？"
+CALC = ("次の計算をしてください。途中式も示し、百の位から順に足していく方法で、"
+        "繰り上がりに注意して答えを求めてください：")
+STORY = ("は毎朝早く起きて、駅前の小さなパン屋で朝ごはんを買ってから、電車に乗って会社へ向かいます。"
+         "どんな人だと思いますか？")
 HARD_NEGATIVES = [
     record("m:1", CALC + "128 + 345", "答えは473です。"),
     record("m:2", CALC + "128 + 346", "答えは474です。"),
@@ -149,7 +153,7 @@ def test_short_records_are_deduplicated_by_exact_key_only():
     rows = [
         record("s:1", "はい", ""), record("s:2", "はい", ""),          # identical, shorter than n=5
         record("s:3", "いいえ", ""),                                   # different short record
-        record("s:4", "はい。", ""),                                   # same key after punctuation folding? no: "." stays
+        record("s:4", "はい。", ""),  # same key after punctuation folding? no: "." stays
     ]
     outcome, kept, rejected = run(rows)
     assert rejected == {"s:2": ("exact_duplicate", "exact duplicate of s:1 (same normalised key, jaccard 1.00)")}
@@ -185,7 +189,8 @@ def test_the_two_directions_of_a_translation_pair_are_never_merged():
 def test_real_tanaka_pairs_are_not_deduplicated_against_their_other_direction():
     ja = (TANAKA / "train.ja").read_text(encoding="utf-8").splitlines()[:300]
     en = (TANAKA / "train.en").read_text(encoding="utf-8").splitlines()[:300]
-    rows = [row for line, (j, e) in enumerate(zip(ja, en), start=1) for row in _tanaka_pair(line, j.replace(" ", ""), e)]
+    rows = [row for line, (j, e) in enumerate(zip(ja, en), start=1)
+            for row in _tanaka_pair(line, j.replace(" ", ""), e)]
     # a low threshold makes the siblings (the same two sentences, swapped) as tempting as possible
     _, kept, rejected = run(rows, threshold=0.3)
     assert len(kept) + len(rejected) == 600 and len(kept) > 500
@@ -198,8 +203,10 @@ def test_real_tanaka_pairs_are_not_deduplicated_against_their_other_direction():
 def test_groups_of_a_cluster_are_merged_to_the_smallest():
     # line 7 and line 3 are near duplicates in both directions: one of each direction survives,
     # and all survivors of both pairs end up in the group of the smallest name.
-    rows = _tanaka_pair(7, "彼は昨日東京駅で古い友人に偶然会いました。", "he happened to meet an old friend at tokyo station yesterday .")
-    rows += _tanaka_pair(3, "彼は昨日東京駅で古い友人に偶然会いました!", "he happened to meet an old friend at tokyo station yesterday .")
+    rows = _tanaka_pair(7, "彼は昨日東京駅で古い友人に偶然会いました。",
+                        "he happened to meet an old friend at tokyo station yesterday .")
+    rows += _tanaka_pair(3, "彼は昨日東京駅で古い友人に偶然会いました!",
+                         "he happened to meet an old friend at tokyo station yesterday .")
     rows.append(record("x:1", KYOTO_Q, KYOTO_A))
     outcome, kept, rejected = run(rows)
     assert {reason for reason, _ in rejected.values()} <= {"exact_duplicate", "near_duplicate"}

@@ -43,11 +43,15 @@ def test_release_2_does_not_readmit_what_release_1_holds_or_removed(release_1_in
     outcome = dedup_records(release_2, {**PARAMS, "previous_index": str(release_1_index)})
     rejected = {row["id"]: (row["reason"], row["detail"]) for row in outcome.result.rejected.iter_rows(named=True)}
     assert set(outcome.result.kept["id"]) == {"a:1", "a:2", "b:4"}
-    assert rejected["a:3"] == ("duplicate_of_previous_release", "duplicate of a:1 in the previous release (jaccard 1.00)")
-    assert rejected["b:2"] == ("duplicate_of_previous_release", "duplicate of a:2 in the previous release (jaccard 1.00)")
-    assert rejected["b:3"] == ("duplicate_of_previous_release", "duplicate of a:4 in the previous release (jaccard 1.00)")
+    assert rejected["a:3"] == ("duplicate_of_previous_release",
+                               "duplicate of a:1 in the previous release (jaccard 1.00)")
+    assert rejected["b:2"] == ("duplicate_of_previous_release",
+                               "duplicate of a:2 in the previous release (jaccard 1.00)")
+    assert rejected["b:3"] == ("duplicate_of_previous_release",
+                               "duplicate of a:4 in the previous release (jaccard 1.00)")
     reason, detail = rejected["b:1"]
-    similarity = float(re.fullmatch(r"duplicate of a:1 in the previous release \(jaccard (\d\.\d\d)\)", detail).group(1))
+    similarity = float(re.fullmatch(r"duplicate of a:1 in the previous release \(jaccard (\d\.\d\d)\)",
+                                    detail).group(1))
     assert reason == "duplicate_of_previous_release" and 0.8 <= similarity < 1.0
     assert rejected["b:5"] == ("exact_duplicate", "exact duplicate of b:4 (same normalised key, jaccard 1.00)")
     previous_rows = outcome.clusters.filter(reason="duplicate_of_previous_release")

@@ -94,10 +94,12 @@ def test_words_fused_by_a_dropped_particle_or_space_still_match():
             # a typo drops な: ネガティブ and イメージ fuse into one word
             record("f:2", question.replace("ネガティブなイメージ", "ネガティブイメージ"), answer),
             # ジョン スミス written with a space, which the key drops, and an appended sentence with a new word
-            record("f:3", question.replace("・", " "), answer.replace("・", " ") + "詳しくはウィキペディアをご覧ください。")]
+            record("f:3", question.replace("・", " "),
+                   answer.replace("・", " ") + "詳しくはウィキペディアをご覧ください。")]
     assert names_of(rows[0]["instruction"]) == ["イメージ", "ジョン", "スミス", "ネガティブ"]
     assert names_of(rows[1]["instruction"]) == ["ジョン", "スミス", "ネガティブイメージ"]
-    assert names_of(rows[2]["instruction"] + rows[2]["output"]) == ["イメージ", "ウィキペディア", "ジョンスミス", "ネガティブ"]
+    assert names_of(rows[2]["instruction"] + rows[2]["output"]) == ["イメージ", "ウィキペディア", "ジョンスミス",
+                                                                    "ネガティブ"]
     kept, rejected, stats = outcome_of(rows)
     assert kept == {"f:3"} and rejected == {"f:1": "near_duplicate", "f:2": "near_duplicate"}
     assert stats["names_refused"] == 0

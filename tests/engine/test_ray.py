@@ -23,6 +23,8 @@ import pytest
 import yaml
 
 ray = pytest.importorskip("ray")
+# The jinstruct.engine modules import ray, so their imports come after the skip:
+# ruff: noqa: E402
 
 from jinstruct.engine.plans import BatchPlan
 from jinstruct.engine.session import EngineError

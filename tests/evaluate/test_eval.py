@@ -315,11 +315,13 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(tokenizer, tmp_pat
     records = pl.DataFrame({
         "id": ["t:1", "t:2", "t:3"], "source": ["s"] * 3, "task": ["qa", "qa", "translation"],
         "instruction": ["日本の首都は？", "犬とは何ですか。", "英語に訳してください。"],
-        "input": ["", "", "猫が好きです。"], "output": ["東京です。", "動物です。", "I like cats."], "license": ["x"] * 3,
+        "input": ["", "", "猫が好きです。"], "output": ["東京です。", "動物です。", "I like cats."],
+        "license": ["x"] * 3,
     })
     write_parquet(records, tmp_path / "test.parquet")
     task = perplexity.load(tmp_path / "test.parquet", {})
-    assert task.requests()[2].context.endswith("### 指示:\n英語に訳してください。\n\n### 入力:\n猫が好きです。\n\n### 応答:\n")
+    assert task.requests()[2].context.endswith("### 指示:\n英語に訳してください。\n\n"
+                                               "### 入力:\n猫が好きです。\n\n### 応答:\n")
     assert "### 入力" not in task.requests()[0].context
     metrics = task.metrics(score_requests(constant_logits_model(tokenizer, {}), tokenizer, task.requests()))
     assert metrics["overall"] == pytest.approx(len(tokenizer), rel=1e-4)

@@ -76,7 +76,8 @@ def test_names_titles_numbers_and_code_are_not_language_errors():
         rec(6, task="classification", output="はい"),
         # Extractive answers inherit the passage's language.
         rec(7, task="reading_comprehension", instruction="文章を読んで質問に答えてください。",
-            input="ラーマ5世の治世はタイ暦でจ.ศ.1234จัตวาศกに始まった。\n質問: 治世が始まった年は？", output="จ.ศ.1234จัตวาศก"),
+            input="ラーマ5世の治世はタイ暦でจ.ศ.1234จัตวาศกに始まった。\n質問: 治世が始まった年は？",
+            output="จ.ศ.1234จัตวาศก"),
         rec(8, output="Danish Siddiqui（殺害）、Adnan Abidi、Sanna Irshad Matto & Amit Dave。"),
     ]
     assert set(reasons(keep).values()) == {None}
@@ -121,9 +122,12 @@ def test_length_bounds_are_per_task_and_field():
 
 def test_outputs_that_copy_or_echo_the_prompt_are_rejected_but_extractive_answers_kept():
     passage = "織田信長は尾張国の戦国大名で、桶狭間の戦いで今川義元を破った。"
-    copies_input = rec(1, task="summarization", instruction="次の文章を要約してください。", input=passage, output=passage)
-    copies_instruction = rec(2, instruction="猫についての短い詩を書いてください。", output="猫についての 短い詩を書いてください")
-    echoes = rec(3, instruction="日本で一番長い川の名前と、その長さを教えてください。", output="日本で一番長い川の名前と、その長さを教えて")
+    copies_input = rec(1, task="summarization", instruction="次の文章を要約してください。", input=passage,
+                       output=passage)
+    copies_instruction = rec(2, instruction="猫についての短い詩を書いてください。",
+                             output="猫についての 短い詩を書いてください")
+    echoes = rec(3, instruction="日本で一番長い川の名前と、その長さを教えてください。",
+                 output="日本で一番長い川の名前と、その長さを教えて")
     restates_then_answers = rec(6, instruction="ドイツの首都は？", output="ドイツの首都はベルリン")
     extractive = rec(4, task="reading_comprehension", instruction="文章を読んで質問に答えてください。",
                      input=passage + "\n質問: 今川義元を破った戦いは？", output="桶狭間の戦い")
@@ -138,7 +142,7 @@ def test_outputs_that_copy_or_echo_the_prompt_are_rejected_but_extractive_answer
 # ------------------------------------------------------------------ noise
 
 def test_broken_encodings_are_rejected():
-    latin1 = "日本語のテキストです。".encode("utf-8").decode("latin-1")
+    latin1 = "日本語のテキストです。".encode().decode("latin-1")
     cp1252_sjis = "こんにちは".encode("shift_jis").decode("cp1252", errors="replace").replace("\ufffd", "")
     assert reasons([rec(1, output="富士山は\ufffd\ufffdです。"), rec(2, output=latin1),
                     rec(3, output=cp1252_sjis + "、" + cp1252_sjis)]) == {
@@ -157,12 +161,16 @@ def test_markup_url_only_and_symbol_heavy_text_but_not_html_code():
 
 def test_ellipsis_endings_count_both_forms_and_spare_short_lines_and_instructions():
     cut_lines = rec(1, task="brainstorming", output="まず材料を用意する...\n次に鍋で煮る…\n最後に盛り付ける")
-    long_cut = rec(2, output="富士山は静岡県と山梨県にまたがる活火山で、その美しい姿は古くから多くの芸術作品に描かれてきたが、特に江戸時代には…")
+    long_cut = rec(2, output="富士山は静岡県と山梨県にまたがる活火山で、その美しい姿は古くから"
+                             "多くの芸術作品に描かれてきたが、特に江戸時代には…")
     short_trail = rec(3, task="translation_en_ja", instruction="次の英文を日本語に翻訳してください。",
                       input="finally they said ...", output="ついに彼らは言った…")
-    instruction_trail = rec(4, instruction="次の文の続きを書いてください：昔々あるところに…", output="おじいさんとおばあさんが住んでいました。")
-    after_full_stops = rec(5, task="brainstorming", output="手順1：場所を確保する。...\n手順2：石を並べる。...\n手順3：火をつける。...")
-    elided_middle = rec(6, output="ランリー・ゲイリー・コリンズはカナダのアイスホッケー選手で、キャリアの大半をマイナーリーグで過ごした...\n\n"
+    instruction_trail = rec(4, instruction="次の文の続きを書いてください：昔々あるところに…",
+                            output="おじいさんとおばあさんが住んでいました。")
+    after_full_stops = rec(5, task="brainstorming",
+                           output="手順1：場所を確保する。...\n手順2：石を並べる。...\n手順3：火をつける。...")
+    elided_middle = rec(6, output="ランリー・ゲイリー・コリンズはカナダのアイスホッケー選手で、"
+                                  "キャリアの大半をマイナーリーグで過ごした...\n\n"
                                   "コリンズは2022年6月に86歳で亡くなりました。")
     assert reasons([cut_lines, long_cut, short_trail, instruction_trail, after_full_stops, elided_middle]) == {
         "fixture:1": "ellipsis_ending", "fixture:2": "ellipsis_ending", "fixture:3": None, "fixture:4": None,
@@ -234,10 +242,12 @@ def test_list_suffixes_and_passages_restated_by_the_question_are_not_repetition(
 
 def test_repeated_word_ngrams_and_token_histogram():
     # A generation loop: the same long clause over and over (word 10-grams repeat).
-    looping = "私は毎朝早く起きて、" + "駅前の小さな喫茶店でコーヒーを飲みながら新聞を読みます。" * 4 + "それが習慣です。"
+    clause = "駅前の小さな喫茶店でコーヒーを飲みながら新聞を読みます。"
+    looping = "私は毎朝早く起きて、" + clause * 4 + "それが習慣です。"
     # Templated lines (one per item of a classification) repeat short phrases only: kept.
     templated = "\n".join(f"{name}は、チーズの一種です。" for name in
-                           ["ゴーダ", "ブリー", "チェダー", "マンチェゴ", "カマンベール", "エメンタール", "モッツァレラ"])
+                           ["ゴーダ", "ブリー", "チェダー", "マンチェゴ", "カマンベール", "エメンタール",
+                            "モッツァレラ"])
     varied = ("富士山は静岡県と山梨県の境にある日本一高い山です。標高は三千七百七十六メートルで、"
               "夏の登山シーズンには多くの人が山頂を目指します。冬は雪に覆われ、遠くからでもその姿がよく見えます。"
               "二〇一三年には世界文化遺産に登録され、信仰の対象と芸術の源泉として評価されました。")
@@ -262,7 +272,8 @@ def test_normalized_form_folds_spelling_variants():
 
 def test_first_failing_filter_wins_and_accounting_holds():
     # Empty instruction (length) and Chinese output (language): length runs first.
-    both = rec(1, instruction="", output="她周一去了学校但是却发现没有其他的同学，所以她意识到这个周一实际上是国家假日。")
+    both = rec(1, instruction="",
+               output="她周一去了学校但是却发现没有其他的同学，所以她意识到这个周一实际上是国家假日。")
     result = run([both, rec(2)])
     assert result.rejected.select("id", "stage", "reason").rows() == [("fixture:1", "filter", "empty_instruction")]
     assert result.kept["id"].to_list() == ["fixture:2"]

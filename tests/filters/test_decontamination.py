@@ -30,7 +30,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 def eval_dir(tmp_path: Path) -> Path:
     # JGLUE's ".json" files are JSON Lines.
     write_jsonl(tmp_path / "eval/jnli/valid-v1.3.json", [
-        {"sentence_pair_id": "7", "sentence1": JNLI_SENTENCE, "sentence2": "男性が料理をしている。", "label": "entailment"},
+        {"sentence_pair_id": "7", "sentence1": JNLI_SENTENCE, "sentence2": "男性が料理をしている。",
+         "label": "entailment"},
         {"sentence_pair_id": "8", "sentence1": "青い空の下で子供たちがサッカーボールを追いかけて走っている。",
          "sentence2": "子供が遊んでいる。", "label": "entailment"}])
     write_jsonl(tmp_path / "eval/jcommonsenseqa/valid-v1.3.json", [
@@ -49,9 +50,11 @@ def run(records: list[dict], eval_dir: Path | None, params: dict | None = None):
 
 
 def test_records_sharing_a_long_span_with_an_eval_item_are_removed_and_named(eval_dir: Path):
-    copied = rec(1, "次の文の状況を説明してください。", "写真では、二人の男性がキッチンで料理をしながら楽しそうに話しています。")
+    copied = rec(1, "次の文の状況を説明してください。",
+                 "写真では、二人の男性がキッチンで料理をしながら楽しそうに話しています。")
     # Full-width forms, spaces and punctuation do not hide a collision (the key is NFKC, letters and digits).
-    disguised = rec(2, "次の質問に答えてください。", "答えは千葉市です。", input="千葉県の 県庁所在地は ?\n選択肢: 千葉市、松戸")
+    disguised = rec(2, "次の質問に答えてください。", "答えは千葉市です。",
+                    input="千葉県の 県庁所在地は ?\n選択肢: 千葉市、松戸")
     clean = rec(3, "日本で一番高い山は？", "富士山です。")
     result = run([copied, disguised, clean], eval_dir)
     details = dict(zip(result.rejected["id"], result.rejected["detail"]))
@@ -67,21 +70,25 @@ def test_records_sharing_a_long_span_with_an_eval_item_are_removed_and_named(eva
 
 def test_short_choices_are_not_registered_and_short_spans_do_not_collide(eval_dir: Path):
     # 「千葉市」 is an answer choice, and "男性が料理" is shorter than the n-gram: both are everyday text.
-    result = run([rec(1, "千葉市について教えてください。", "千葉市は千葉県の県庁所在地で、男性が料理をする教室も多い。")], eval_dir)
+    result = run([rec(1, "千葉市について教えてください。",
+                      "千葉市は千葉県の県庁所在地で、男性が料理をする教室も多い。")], eval_dir)
     assert result.rejected.height == 0
 
 
 def test_ngram_size_comes_from_params(eval_dir: Path):
-    record = rec(1, "説明してください。", "男性がキッチンで料理をしながら話す。")  # shares 「キッチンで料理をしながら」 (12 chars)
+    record = rec(1, "説明してください。",
+                 "男性がキッチンで料理をしながら話す。")  # shares 「キッチンで料理をしながら」 (12 chars)
     assert run([record], eval_dir).rejected.height == 0
     assert run([record], eval_dir, {"decontamination": {"ngram": 12}}).rejected.height == 1
 
 
 def test_user_listed_eval_files(tmp_path: Path):
     extra = tmp_path / "my_eval.jsonl"
-    write_jsonl(extra, [{"qid": "a1", "prompt": "社内規定によれば、有給休暇の申請は取得日の三日前までに行う必要がある。"}])
+    write_jsonl(extra, [{"qid": "a1",
+                         "prompt": "社内規定によれば、有給休暇の申請は取得日の三日前までに行う必要がある。"}])
     params = {"decontamination": {"extra_files": [{"path": str(extra), "text_fields": ["prompt"], "id_field": "qid"}]}}
-    leaked = rec(1, "有給休暇の申請期限は？", "社内規定によれば、有給休暇の申請は取得日の三日前までに行う必要があります。")
+    leaked = rec(1, "有給休暇の申請期限は？",
+                 "社内規定によれば、有給休暇の申請は取得日の三日前までに行う必要があります。")
     result = run([leaked, rec(2, "日本で一番高い山は？", "富士山です。")], None, params)
     assert result.rejected.select("id", "detail").rows() == [
         ("fixture:1", "output: shares a 20-char span with my_eval:a1")]
@@ -147,7 +154,8 @@ def test_a_shared_20_character_span_in_any_field(decontamination):
 
 def test_width_case_and_punctuation_do_not_hide_a_collision(decontamination):
     # LATIN_ITEM is short (18 letters and digits), so it collides only when contained whole.
-    check_filter(decontamination, doc(instruction="ｐｙｔｈｏｎ３で、１から１０まで 数える方法を教えて。"), "contaminated")
+    check_filter(decontamination, doc(instruction="ｐｙｔｈｏｎ３で、１から１０まで 数える方法を教えて。"),
+                 "contaminated")
     check_filter(decontamination, doc(output="電車に乗る場所は、どこですか？"), "contaminated")
 
 

@@ -93,7 +93,8 @@ def test_a_japanese_answer_by_rule(output, rule):
 
 
 def test_the_english_side_of_a_translation_must_not_be_japanese():
-    record = doc(task="translation_ja_en", instruction="次の日本語を英語に訳してください。", input="私はお茶が好きです。",
+    record = doc(task="translation_ja_en", instruction="次の日本語を英語に訳してください。",
+                 input="私はお茶が好きです。",
                  output="私は学生です。")  # 7 characters: under min_chars, judged by its Japanese share
     assert check_filter(LANGUAGE, record, "language_mismatch").startswith("output: not english, ")
     check_filter(LANGUAGE, {**record, "output": "i met a certain mr smith ."}, None)  # lowercased Tanaka English

@@ -64,9 +64,11 @@ def test_restating_the_question_and_answering_it_is_a_good_answer():
 
 
 def test_short_answers_inside_the_instruction_and_extractive_answers_are_exempt():
-    check_filter(LENGTH, doc(instruction="次の文は肯定か否定か答えてください。", output="肯定"), None)  # under 8 characters
+    check_filter(LENGTH, doc(instruction="次の文は肯定か否定か答えてください。", output="肯定"),
+                 None)  # under 8 characters
     passage = "富士山は日本で一番高い山で、静岡県と山梨県にまたがっています。"
-    check_filter(LENGTH, doc(instruction="富士山はどの県にありますか？", input=passage, output="静岡県と山梨県にまたがっています"),
+    check_filter(LENGTH, doc(instruction="富士山はどの県にありますか？", input=passage,
+                             output="静岡県と山梨県にまたがっています"),
                  None)
 
 

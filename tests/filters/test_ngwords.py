@@ -22,7 +22,8 @@ def test_assistant_boilerplate_in_the_output():
 
 
 def test_a_spam_phrase_in_the_instruction():
-    detail = check_filter(NG_WORDS, doc(instruction="今すぐクリックして無料で読める記事を紹介してください。"), "ng_word")
+    detail = check_filter(NG_WORDS, doc(instruction="今すぐクリックして無料で読める記事を紹介してください。"),
+                          "ng_word")
     assert detail == "instruction: spam term 今すぐクリック"
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from tests.support.filters import check_filter, doc, make_filter
 
 NOISE = make_filter("noise")
-LONG_LINE = "この手順では、まず材料をすべて計量してから、鍋に水を入れて中火で十分に温め、沸騰したら弱火にしてさらに二十分ほど"  # 56 chars
+# One line of 56 characters, cut off mid-sentence.
+LONG_LINE = ("この手順では、まず材料をすべて計量してから、鍋に水を入れて中火で十分に温め、"
+             "沸騰したら弱火にしてさらに二十分ほど")
 
 
 def test_a_good_record_is_kept():
@@ -48,7 +50,8 @@ def test_an_answer_that_is_html_code_is_exempt():
 
 
 def test_a_field_of_urls_only():
-    assert check_filter(NOISE, doc(output="https://example.org/a  www.example.org/b"), "url_only") == "output: only URLs"
+    assert check_filter(NOISE, doc(output="https://example.org/a  www.example.org/b"),
+                        "url_only") == "output: only URLs"
     check_filter(NOISE, doc(output="詳しくは https://example.org/a を見てください。"), None)
 
 

@@ -21,7 +21,8 @@ def records() -> list[dict]:
         {**base, "id": "fixture:1", "task": "open_qa", "instruction": "日本で一番高い山は？", "output": "富士山です。"},
         {**base, "id": "fixture:2", "task": "open_qa", "instruction": "日本で一番高い山は？", "output": ""},
         {**base, "id": "other:1", "source": "other", "task": "translation_ja_en",
-         "instruction": "次の日本語を英語に翻訳してください。", "input": "猫が好きです。", "output": "猫が大好きです。"},
+         "instruction": "次の日本語を英語に翻訳してください。", "input": "猫が好きです。",
+         "output": "猫が大好きです。"},
         {**base, "id": "other:2", "source": "other", "task": "translation_ja_en",
          "instruction": "次の日本語を英語に翻訳してください。", "input": "猫が好きです。", "output": "i like cats ."},
     ]
@@ -32,11 +33,13 @@ def test_stage_script_writes_outputs_rejects_and_a_reason_by_source_table(tmp_pa
     write_parquet(pl.DataFrame(records()), tmp_path / "data/interim/deduped.parquet")
     eval_file = tmp_path / "data/eval/jnli/valid-v1.3.json"
     eval_file.parent.mkdir(parents=True)
-    eval_file.write_text(json.dumps({"sentence_pair_id": "1", "sentence1": "白い犬が芝生の上でボールを追いかけて走っています。",
+    eval_file.write_text(json.dumps({"sentence_pair_id": "1",
+                                     "sentence1": "白い犬が芝生の上でボールを追いかけて走っています。",
                                      "sentence2": "犬が走っている。"}, ensure_ascii=False) + "\n", encoding="utf-8")
     (tmp_path / "data/eval/jcommonsenseqa").mkdir()
     (tmp_path / "data/eval/jcommonsenseqa/valid-v1.3.json").write_text(
-        json.dumps({"q_id": 1, "question": "猫が好きな食べ物は何でしょうか？"}, ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps({"q_id": 1, "question": "猫が好きな食べ物は何でしょうか？"},
+                   ensure_ascii=False) + "\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
     done = subprocess.run(stage_argv("filter"), cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -59,7 +62,8 @@ def test_cli_filters_any_jsonl_with_a_text_field_and_keeps_other_columns(tmp_pat
     source.write_text("\n".join([
         json.dumps({"text": "明日は雨が降るそうなので、傘を持って出かけましょう。", "score": 3}, ensure_ascii=False),
         "{broken json",
-        json.dumps({"text": "她周一去了学校但是却发现没有其他的同学，所以她意识到这个周一实际上是国家假日。", "score": 1},
+        json.dumps({"text": "她周一去了学校但是却发现没有其他的同学，所以她意识到这个周一实际上是国家假日。",
+                    "score": 1},
                    ensure_ascii=False),
         json.dumps({"text": "   ", "score": 0}),
     ]) + "\n", encoding="utf-8")
@@ -67,7 +71,8 @@ def test_cli_filters_any_jsonl_with_a_text_field_and_keeps_other_columns(tmp_pat
                      "--stats", "stats.json", "--text-field", "text"])
     assert code == 0
     kept = [json.loads(line) for line in (tmp_path / "kept.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert kept == [{"text": "明日は雨が降るそうなので、傘を持って出かけましょう。", "score": 3, "id": "mine:1", "source": "mine"}]
+    assert kept == [{"text": "明日は雨が降るそうなので、傘を持って出かけましょう。", "score": 3, "id": "mine:1",
+                     "source": "mine"}]
     lines = (tmp_path / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
     rejects = {row["id"]: row["reason"] for row in map(json.loads, lines)}
     assert rejects == {"mine:3": "language_mismatch", "mine:4": "empty_text", "parse:mine.jsonl:2": "parse_error"}

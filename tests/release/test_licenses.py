@@ -64,7 +64,8 @@ def test_unknown_and_non_commercial_sources_are_refused_unless_allowed(tmp_path)
     processed = project / "data/processed"
     with pytest.raises(InputError, match=r"unknown licence for source\(s\) tanaka .*--allow-unknown-license"):
         publish(processed, "me/x", dry_run_dir=tmp_path / "a")
-    with pytest.raises(InputError, match=r"non-commercial licence for source\(s\) jcommonsenseqa .*--allow-noncommercial"):
+    with pytest.raises(InputError,
+                       match=r"non-commercial licence for source\(s\) jcommonsenseqa .*--allow-noncommercial"):
         publish(processed, "me/x", dry_run_dir=tmp_path / "b", allow_unknown_license=True)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     publish(processed, "me/x", dry_run_dir=tmp_path / "c", allow_unknown_license=True, allow_noncommercial=True)

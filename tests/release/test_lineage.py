@@ -27,15 +27,18 @@ def built(tmp_path_factory):
     adapter.mkdir(parents=True)
     base = root / "models" / "base"
     base.mkdir(parents=True)
-    save_file({"model.embed_tokens.weight": np.arange(64, dtype=np.float32).reshape(8, 8)}, str(base / "model.safetensors"))
-    identity = {"name": "tiny-llama-ja", "weights_sha256": hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest()}
+    save_file({"model.embed_tokens.weight": np.arange(64, dtype=np.float32).reshape(8, 8)},
+              str(base / "model.safetensors"))
+    identity = {"name": "tiny-llama-ja",
+                "weights_sha256": hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest()}
     # A safetensors file of fixed LoRA-shaped tensors: lineage only checks its bytes.
     save_file({"base_model.model.layers.0.q_proj.lora_A.weight": np.arange(32, dtype=np.float32).reshape(4, 8),
                "base_model.model.layers.0.q_proj.lora_B.weight": np.ones((8, 4), dtype=np.float32)},
               str(adapter / "adapter_model.safetensors"))
     (adapter / "training_info.json").write_text(json.dumps({
         "dataset_hash": manifest["dataset_hash"], "base_identity": identity,
-        "params": {"lora": {"rank": 8, "alpha": 16}, "train": {"epochs": 1}}, "git_commit": manifest["code"]["git_commit"]}))
+        "params": {"lora": {"rank": 8, "alpha": 16}, "train": {"epochs": 1}},
+        "git_commit": manifest["code"]["git_commit"]}))
     weights_sha = hashlib.sha256((adapter / "adapter_model.safetensors").read_bytes()).hexdigest()
     (root / "metrics").mkdir()
     (root / "metrics/eval.json").write_text(json.dumps({
@@ -91,7 +94,8 @@ def test_a_tampered_split_file_is_the_first_broken_link(project, capsys):
     out = capsys.readouterr().out
     assert "first broken link: manifest" in out and "train.parquet: sha256" in out
     assert statuses(trace(project / "metrics/eval.json"))[:5] == [
-        ("metric", "eval.json", "stated"), ("adapter", "adapter", "verified"), ("base", "model.safetensors", "verified"),
+        ("metric", "eval.json", "stated"), ("adapter", "adapter", "verified"),
+        ("base", "model.safetensors", "verified"),
         ("dataset", json.loads((project / "data/processed/manifest.json").read_text())["dataset_hash"], "verified"),
         ("manifest", "manifest.json", "broken")]
 

@@ -176,7 +176,8 @@ def test_load_dataset_reads_a_processed_folder_and_checks_its_hash(project):
 
 
 def test_importing_jinstruct_stays_light():
-    code = "import sys, jinstruct; print(sorted(m for m in ('datasets', 'polars', 'huggingface_hub') if m in sys.modules))"
+    code = ("import sys, jinstruct; "
+            "print(sorted(m for m in ('datasets', 'polars', 'huggingface_hub') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert callable(__import__("jinstruct").load_dataset)

@@ -205,7 +205,8 @@ def test_clusters_are_read_in_the_schema_dedup_writes():
                            schema=CLUSTER_SCHEMA)
     read = normalise_clusters(written)
     assert read.to_dicts() == [{"cluster": "a", "id": "a", "kept": True, "similarity": 1.0, "reason": None},
-                               {"cluster": "a", "id": "b", "kept": False, "similarity": 0.9, "reason": "near_duplicate"}]
+                               {"cluster": "a", "id": "b", "kept": False, "similarity": 0.9,
+                                "reason": "near_duplicate"}]
     with pytest.raises(InputError, match="no column cluster_id, kept"):
         normalise_clusters(written.drop("cluster_id", "kept").with_columns(cluster=pl.lit("a"), keep=pl.lit(True)))
 

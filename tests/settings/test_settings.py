@@ -58,8 +58,10 @@ def test_a_typo_is_refused_naming_the_allowed_keys(section, given, where, allowe
 
 @pytest.mark.parametrize(("section", "override", "expected"), [
     ("filter", "length.echo_min_chars=abc", "filter.length.echo_min_chars: input should be a valid integer"),
-    ("filter", "length.bounds.*.output=[5, -1]", "filter.length.bounds.*.output.1: input should be greater than or equal to 0"),
-    ("filter", "length.bounds.summarization.output=[50, 10]", "filter.length.bounds.summarization.output: bounds [min, max] need min <= max"),
+    ("filter", "length.bounds.*.output=[5, -1]",
+     "filter.length.bounds.*.output.1: input should be greater than or equal to 0"),
+    ("filter", "length.bounds.summarization.output=[50, 10]",
+     "filter.length.bounds.summarization.output: bounds [min, max] need min <= max"),
     ("filter", "language.min_score.ja=1.5", "filter.language.min_score.ja: input should be less than or equal to 1"),
     ("filter", "order=[length, lenght]", "filter.order.1: input should be"),
     ("dedup", "threshold=0", "dedup.threshold: input should be greater than 0"),
@@ -103,7 +105,8 @@ def test_a_params_file_section_overlays_the_defaults_key_by_key(tmp_path):
 
 @pytest.mark.parametrize(("command", "assignment", "expected"), [
     ("dedup", "treshold=0.1", "jinstruct dedup: error: dedup.treshold: unknown key (allowed: fields, ngram,"),
-    ("filter", "lenght.enabled=false", "jinstruct filter: error: filter.lenght: unknown key (allowed: field_languages,"),
+    ("filter", "lenght.enabled=false",
+     "jinstruct filter: error: filter.lenght: unknown key (allowed: field_languages,"),
     ("filter", "length.echo_min_chars=abc", "jinstruct filter: error: filter.length.echo_min_chars: input should be"),
     ("filter", "length.bounds.*.output=[5, -1]", "jinstruct filter: error: filter.length.bounds.*.output.1:"),
 ])

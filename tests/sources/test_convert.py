@@ -56,7 +56,8 @@ def _rejects(converted: Converted) -> dict[str, tuple[str, str]]:
 def _dolly_archive(extra_members: dict[str, bytes] = {}) -> bytes:  # noqa: B006 (read only)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        members = {f"dolly-{COMMIT}/data/{p.name}": p.read_bytes() for p in sorted((SOURCE_FIXTURES / "dolly").iterdir())}
+        members = {f"dolly-{COMMIT}/data/{p.name}": p.read_bytes()
+                   for p in sorted((SOURCE_FIXTURES / "dolly").iterdir())}
         for name, content in {**members, **extra_members}.items():
             info = tarfile.TarInfo(name)
             info.size = len(content)
@@ -87,7 +88,8 @@ def test_dolly_maps_categories_to_tasks(tmp_path):
 
 def test_dolly_bad_members_become_reasoned_rejects(tmp_path):
     bad = {
-        f"dolly-{COMMIT}/data/00004.jsonl": '{"index":"4","instruction":"出力がない","input":"","category":"open_qa"}\n'.encode(),
+        f"dolly-{COMMIT}/data/00004.jsonl":
+            '{"index":"4","instruction":"出力がない","input":"","category":"open_qa"}\n'.encode(),
         f"dolly-{COMMIT}/data/00005.jsonl": b'{"index":"5","instruction":"\xff\xfe","output":"x"}\n',
         f"dolly-{COMMIT}/data/00006.jsonl": b'{"index":"6","instruction": "broken\n',
     }
@@ -120,7 +122,8 @@ def test_alpaca_seed_gives_one_record_per_instance_grouped_by_task(tmp_path):
 def test_alpaca_seed_without_instances_or_outputs_is_rejected_with_the_field(tmp_path):
     path = tmp_path / "seed.jsonl"
     path.write_text('{"id": "t0", "instruction": "答えて", "instances": [], "is_classification": false}\n'
-                    '{"id": "t1", "instruction": "答えて", "instances": [{"input": "x", "output": "y"}, {"input": "z"}], '
+                    '{"id": "t1", "instruction": "答えて", '
+                    '"instances": [{"input": "x", "output": "y"}, {"input": "z"}], '
                     '"is_classification": false}\n', encoding="utf-8")
     converted, stats = _convert(tmp_path, {"seed": _local(path, "jsonl", "alpaca_seed")})
     assert set(_records(converted)) == {"seed:t1:0"}

@@ -18,7 +18,8 @@ from jinstruct.sources.spec import enabled_sources, parse_source, revision_from_
 from tests.support import MIRROR, REPO_ROOT
 from tests.support.sources import COMMIT, needs_shared_mirror, put_in_mirror, run_stage, sha256_of, tree_bytes
 
-JSONL = '{"instruction": "挨拶して", "output": "こんにちは"}\n{"instruction": "数えて", "output": "一、二、三"}\n'.encode()
+JSONL = ('{"instruction": "挨拶して", "output": "こんにちは"}\n'
+         '{"instruction": "数えて", "output": "一、二、三"}\n').encode()
 URL = f"https://example.org/owner/repo/{COMMIT}/data/train.jsonl"
 
 
@@ -96,7 +97,8 @@ def test_multi_file_source_keeps_each_file_under_its_url_name(tmp_path):
     for role, text in (("ja", "猫 が い る 。\n"), ("en", "there is a cat .\n")):
         url = f"https://example.org/corpus/{COMMIT}/train.{role}"
         files[role] = {"url": url, "sha256": put_in_mirror(mirror, url, text.encode())}
-    source = {"kind": "url", "files": files, "format": "parallel_text", "adapter": "tanaka_pairs", "license": "CC-BY-2.0-FR"}
+    source = {"kind": "url", "files": files, "format": "parallel_text", "adapter": "tanaka_pairs",
+              "license": "CC-BY-2.0-FR"}
     provenance = _fetch({"pairs": source}, tmp_path / "raw", [mirror])["sources"]["pairs"]
     assert (tmp_path / "raw" / "pairs" / "train.ja").read_text() == "猫 が い る 。\n"
     assert set(provenance["files"]) == {"ja", "en"} and provenance["records"] == 1
@@ -204,7 +206,8 @@ def test_zip_symlink_leaving_the_folder_is_refused(tmp_path):
     url = f"https://example.org/owner/repo/archive/{COMMIT}.zip"
     mirror = tmp_path / "mirror"
     sha = put_in_mirror(mirror, url, buffer.getvalue())
-    with pytest.raises(InputError, match=r"'repo/data/link.jsonl' links outside the folder \(to '../../../etc/passwd'\)"):
+    with pytest.raises(InputError,
+                       match=r"'repo/data/link.jsonl' links outside the folder \(to '../../../etc/passwd'\)"):
         _fetch({"bad": _archive_source(url, sha)}, tmp_path / "raw", [mirror])
     assert not (tmp_path / "raw").exists()
 
@@ -285,7 +288,8 @@ def test_hf_source_offline_without_mirror_is_a_clear_error(tmp_path):
           "format": "jsonl", "adapter": "columns", "license": "CC-BY-4.0", "endpoint": "https://nonexistent.invalid"}
     with pytest.raises(InputError, match="JINSTRUCT_MIRROR=../shared/mirror") as caught:
         _fetch({"hub": hf}, tmp_path / "raw", [])
-    assert "source hub: cannot download https://nonexistent.invalid/datasets/owner/dataset/resolve/" in str(caught.value)
+    assert ("source hub: cannot download https://nonexistent.invalid/datasets/owner/dataset/resolve/"
+            in str(caught.value))
 
 
 # --------------------------------------------------------------------------- the real default sources

@@ -38,8 +38,10 @@ SOURCES = {
         ("open_qa", "日本で一番高い山は何ですか？", "", "富士山です。標高は3776メートルです。", 0.0),
         ("open_qa", "日本で一番高い山はどこですか？", "", "富士山です。", 0.85),
         ("brainstorming", "週末の過ごし方を三つ挙げてください。", "", "読書、散歩、料理です。", 0.0),
-        ("summarization", "次の文章を要約してください。", "桜は春に咲き、多くの人が花見を楽しむ。", "春に桜が咲き花見が行われる。", 0.0),
-        ("closed_qa", "文章によると、会議は何時に始まりますか？", "会議は午前十時に始まります。", "午前十時です。", 0.0),
+        ("summarization", "次の文章を要約してください。", "桜は春に咲き、多くの人が花見を楽しむ。",
+         "春に桜が咲き花見が行われる。", 0.0),
+        ("closed_qa", "文章によると、会議は何時に始まりますか？", "会議は午前十時に始まります。", "午前十時です。",
+         0.0),
         ("creative_writing", "秋についての短い詩を書いてください。", "", "紅葉が舞い、風が冷たくなる。", 0.0),
     ]),
     "alpaca_ja_seed": ("Apache-2.0", [
@@ -56,8 +58,10 @@ SOURCES = {
     ]),
     "jcommonsenseqa": ("CC-BY-SA-4.0", [
         ("jcommonsenseqa", "次の質問に選択肢から答えてください。", "電車に乗る場所は？ 駅、海、山、森、空", "駅", 0.0),
-        ("jcommonsenseqa", "次の質問に選択肢から答えてください。", "本を借りる場所は？ 図書館、台所、庭、川、港", "図書館", 0.0),
-        ("jcommonsenseqa", "次の質問に選択肢から答えてください。", "本を借りるところは？ 図書館、台所、庭、川、港", "図書館", 0.8),
+        ("jcommonsenseqa", "次の質問に選択肢から答えてください。", "本を借りる場所は？ 図書館、台所、庭、川、港",
+         "図書館", 0.0),
+        ("jcommonsenseqa", "次の質問に選択肢から答えてください。", "本を借りるところは？ 図書館、台所、庭、川、港",
+         "図書館", 0.8),
     ]),
 }
 
@@ -214,7 +218,8 @@ def _split(project: Path, params: dict) -> None:
             counts[split].setdefault(row["source"], {})[row["task"]] = row["len"]
 
     def by_source(incoming, outgoing):
-        return {s: {"in": incoming.get(s, 0), "out": outgoing.get(s, 0), "rejected": incoming.get(s, 0) - outgoing.get(s, 0)}
+        return {s: {"in": incoming.get(s, 0), "out": outgoing.get(s, 0),
+                    "rejected": incoming.get(s, 0) - outgoing.get(s, 0)}
                 for s in sorted(incoming)}
 
     sources_in = {s: frame.filter(pl.col("source") == s).height for s in SOURCES}

@@ -58,7 +58,8 @@ def write_processed(folder: Path, records: pl.DataFrame) -> str:
         write_parquet(frame, folder / f"{name}.parquet")
     digest = dataset_hash(splits)
     write_json({"name": "fixture", "version": "0", "dataset_hash": digest,
-                "splits": {name: {"file": f"{name}.parquet", "records": frame.height} for name, frame in splits.items()}},
+                "splits": {name: {"file": f"{name}.parquet", "records": frame.height}
+                           for name, frame in splits.items()}},
                folder / "manifest.json")
     return digest
 

@@ -65,8 +65,10 @@ def test_the_tiny_base_is_deterministic_with_its_seed(tiny_base, tmp_path):
 def test_a_local_folder_is_copied_with_the_sha256_of_its_weights(tiny_base, tmp_path):
     folder, _ = tiny_base
     identity = build_base({"base": str(folder)}, tmp_path / "copy")
-    assert identity["kind"] == "local" and identity["source_weights_sha256"] == file_sha256(folder / "model.safetensors")
-    source, copy = (AutoModelForCausalLM.from_pretrained(path, use_safetensors=True) for path in (folder, tmp_path / "copy"))
+    assert identity["kind"] == "local"
+    assert identity["source_weights_sha256"] == file_sha256(folder / "model.safetensors")
+    source, copy = (AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
+                    for path in (folder, tmp_path / "copy"))
     ids = torch.tensor([[1, 40, 41, 42, 2]])
     with torch.no_grad():
         torch.testing.assert_close(copy(ids).logits, source(ids).logits)
@@ -89,7 +91,8 @@ def test_an_unreachable_hub_is_a_one_line_error(tmp_path):
     code = ("from jinstruct.train.base import build_base\n"
             "build_base({'base': 'llm-jp/llm-jp-3-7.2b', 'revision': 'a' * 40}, __import__('pathlib').Path('out'))\n")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    done = subprocess.run([sys.executable, "-c", f"from jinstruct.stage import stage_main\nstage_main('base', lambda: exec({code!r}))"],
+    done = subprocess.run([sys.executable, "-c",
+                           f"from jinstruct.stage import stage_main\nstage_main('base', lambda: exec({code!r}))"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "model.base=llm-jp/llm-jp-3-7.2b" in done.stderr and "Traceback" not in done.stderr

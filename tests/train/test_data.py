@@ -36,7 +36,8 @@ def template():
 def test_prompts_use_the_input_form_only_when_there_is_an_input(template):
     df = pl.DataFrame({"instruction": ["訳して{input}", "挨拶して"], "input": ["Hello {x}", ""], "output": ["a", "b"]})
     with_input, without_input = format_prompts(df, template).to_list()
-    assert with_input == ("以下は、タスクを説明する指示と、文脈のある入力の組み合わせです。要求を適切に満たす応答を書きなさい。"
+    assert with_input == ("以下は、タスクを説明する指示と、文脈のある入力の組み合わせです。"
+                          "要求を適切に満たす応答を書きなさい。"
                           "\n\n### 指示:\n訳して{input}\n\n### 入力:\nHello {x}\n\n### 応答:\n")
     assert without_input == ("以下は、タスクを説明する指示です。要求を適切に満たす応答を書きなさい。"
                              "\n\n### 指示:\n挨拶して\n\n### 応答:\n")
@@ -60,7 +61,8 @@ def test_answer_only_masks_exactly_the_prompt(tokenizer, template):
         assert full.labels[index] == full.input_ids[index]
         assert answer_only.labels[index][:prompt_len] == [IGNORE_INDEX] * prompt_len
         assert answer_only.labels[index][prompt_len:] == answer
-        assert full.input_ids[index][0] == tokenizer.bos_token_id and full.input_ids[index][-1] == tokenizer.eos_token_id
+        assert full.input_ids[index][0] == tokenizer.bos_token_id
+        assert full.input_ids[index][-1] == tokenizer.eos_token_id
 
 
 def test_answer_labels_come_from_the_joint_encoding_not_the_answer_alone(template):
@@ -104,7 +106,8 @@ def test_truncation_is_counted_and_applied(tokenizer, template):
 def test_sources_and_tasks_are_selected_by_glob():
     df = instruction_records(20)
     without_translation = select_records(df, exclude_tasks=["translation*"])
-    assert select_records(df, exclude_tasks="translation*").equals(without_translation)  # -S train.exclude_tasks=translation*
+    # -S train.exclude_tasks=translation*
+    assert select_records(df, exclude_tasks="translation*").equals(without_translation)
     assert set(without_translation["task"]) == {"repeat"}
     assert select_records(df, sources=["tan*"]).height == df.filter(pl.col("source") == "tanaka").height
     assert select_records(df).height == df.height

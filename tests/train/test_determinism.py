@@ -42,7 +42,8 @@ def _train_in_scratch_project(root: Path, base_dir: Path, params: dict, hash_see
     os.symlink(base_dir, root / "models" / "base")
     (root / "params.yaml").write_text(json.dumps(params), encoding="utf-8")  # JSON is YAML
     done = subprocess.run(stage_argv("train"), cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"),
+                               "PYTHONHASHSEED": hash_seed}, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr
     return root

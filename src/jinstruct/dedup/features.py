@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.keys import (canonical_key_expr, canonical_texts, joined_names_expr, numbers_expr,
-                                  stable_hashes)
+from jinstruct.dedup.keys import canonical_key_expr, canonical_texts, joined_names_expr, numbers_expr, stable_hashes
 from jinstruct.dedup.minhash import SketchSpec, distinct_shingle_counts, sign_texts
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar

@@ -27,9 +27,9 @@ import numpy as np
 import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
+from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import index_frame, read_index
 from jinstruct.dedup.keys import names_agree, split_names
-from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.records import CLUSTER_SCHEMA, InputError
