@@ -95,7 +95,8 @@ def test_a_second_repro_does_nothing(builds):
 def test_a_dedup_experiment_reruns_dedup_and_later_stages_only(builds):
     project, env = builds[1]
     before = json.loads((project / "metrics/split.json").read_text())["dataset_hash"]
-    done = run([sys.executable, "-m", "dvc", "exp", "run", "-n", "loose-dedup", "-S", "dedup.threshold=0.5", "split"],
+    done = run([sys.executable, "-m", "dvc", "exp", "run", "-n", "loose-dedup", "-S", "dedup.verify=signature",
+                "-S", "dedup.threshold=0.5", "split"],
                project, env)
     ran = {line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")}
     assert {"dedup", "filter", "split"} <= ran

@@ -67,7 +67,9 @@ def test_dvc_exp_run_with_another_threshold_changes_the_result(tmp_path):
     (repo / "stages").mkdir()
     shutil.copy(REPO_ROOT / "stages" / "dedup.py", repo / "stages" / "dedup.py")
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
-    (repo / "params.yaml").write_text(yaml.safe_dump({"dedup": {**params["dedup"], "n_jobs": 1}}), encoding="utf-8")
+    (repo / "params.yaml").write_text(yaml.safe_dump({"dedup": {**params["dedup"], "n_jobs": 1,
+                                                                "verify": "signature"}}),
+                                      encoding="utf-8")
     stage = dvc_stage("dedup")
     stage["cmd"] = stage["cmd"].replace("python ", f"{sys.executable} ", 1)
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"dedup": stage}}), encoding="utf-8")

@@ -120,7 +120,9 @@ HARD_NEGATIVES = [
 def test_hard_negatives_are_kept_only_by_their_guard(guard_off, merged):
     # The pairs are near duplicates as text (one number or one katakana name differs), so with a guard
     # switched off its pair is merged: the test fails if a guard stops working, not only if it over-merges.
-    _, kept, rejected = run(HARD_NEGATIVES, threshold=0.6, field_overlap=0, **guard_off)
+    # verify: signature, whose similarity cannot tell a name or a number from a typo (verify: edits
+    # refuses these pairs by its own word and number guards as well: tests/test_dedup_edits.py)
+    _, kept, rejected = run(HARD_NEGATIVES, threshold=0.6, field_overlap=0, verify="signature", **guard_off)
     assert sorted(rejected) == merged
     assert kept == {"m:1", "m:2", "k:1", "k:2"} - set(merged)
 
@@ -143,9 +145,9 @@ def test_questions_on_one_shared_passage_are_not_duplicates_but_their_copies_are
         record("q:3", "質問：京都に残る寺の例を挙げてください", "清水寺と金閣寺です。", input=passage,
                task="reading_comprehension"),  # a real near duplicate of q:2 (prefix, punctuation)
     ]
-    outcome, kept, rejected = run(rows, threshold=0.7)
+    _outcome, kept, rejected = run(rows, threshold=0.7)
     assert kept == {"q:1", "q:2"} and set(rejected) == {"q:3"}
-    _, kept_unchecked, _ = run(rows, threshold=0.7, field_overlap=0, numbers_must_match=False)
+    _, kept_unchecked, _ = run(rows, threshold=0.7, field_overlap=0, numbers_must_match=False, verify="signature")
     assert len(kept_unchecked) == 1  # without the per-field check the passage makes all three "duplicates"
 
 
@@ -234,8 +236,8 @@ def test_the_kept_record_follows_source_priority_then_output_length_then_id():
 def test_the_threshold_changes_the_result():
     rows = [record("a:1", KYOTO_Q, KYOTO_A),
             record("a:2", KYOTO_Q, KYOTO_A.replace("清水寺や金閣寺などの寺社", "多くの有名な寺や神社"))]
-    _, kept_strict, _ = run(rows, threshold=0.9)
-    _, kept_loose, _ = run(rows, threshold=0.6)
+    _, kept_strict, _ = run(rows, threshold=0.9, verify="signature")
+    _, kept_loose, _ = run(rows, threshold=0.6, verify="signature")
     assert kept_strict == {"a:1", "a:2"} and len(kept_loose) == 1
 
 
@@ -286,8 +288,10 @@ OTHER = "今日は天気が良いので公園まで散歩に行きました。�
 
 
 def test_distinct_shingle_counts_are_set_sizes():
-    texts = [REPEATED, OTHER, "", "abc", "aaaaaaa", "𠮷𠮷𠮷𠮷𠮷𠮷"]
-    for n in (2, 5):
+    # a long text of many distinct n-grams, some repeated, so the counting table probes and wraps
+    varied = "".join(chr(0x4E00 + (i * 7919) % 1500) for i in range(4000))
+    texts = [REPEATED, OTHER, "", "abc", "aaaaaaa", "𠮷𠮷𠮷𠮷𠮷𠮷", varied, OTHER * 3]
+    for n in (1, 2, 5):
         assert distinct_shingle_counts(texts, n).tolist() == [len(_grams(text, n)) for text in texts]
 
 
@@ -314,3 +318,35 @@ def test_field_overlap_uses_distinct_bigrams():
     pair = np.array([0]), np.array([1])
     assert not fields_agree(features.fields, features.sizes, *pair, 0.5)[0]
     assert fields_agree(features.fields, features.sizes, *pair, 0.0)[0]  # the check itself is what refuses
+
+
+def _canonical_by_hand(text: str) -> str:
+    """The documented key rules written out plainly: polars' NFKC, one-character lower case,
+    the punctuation folds of keys.py, whitespace removed."""
+    folds = {"。": ".", "．": ".", "、": ",", "，": ",", "「": '"', "」": '"', "『": '"', "』": '"', "“": '"',
+             "”": '"', "‘": '"', "’": '"', "'": '"', "〜": "~", "～": "~", "【": "[", "】": "]"}
+    nfkc = pl.Series([text]).str.normalize("NFKC").item()
+    out = []
+    for char in nfkc:
+        if char.isspace():
+            continue
+        lower = char.lower() if len(char.lower()) == 1 else char
+        out.append(folds.get(lower, lower))
+    return "".join(out)
+
+
+@pytest.mark.parametrize("text", [
+    "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ",                 # half-width kana + voiced marks: composed by NFKC across characters
+    "か\u3099き\u309aＡＢＣ１２３！？",   # combining voiced marks after full-width kana
+    "①㍻ﬁ℃ ㌔　全角スペース",          # one character to several
+    "e\u0301 cafe\u0301 Å",             # combining accents
+    "ㄱㅏ 가\u11a8 \u1100\u1161",       # Hangul: compatibility and conjoining jamo compose
+    "𠮷野家の「牛丼」、美味しい。",        # outside the BMP
+    "ABC def。「引用」、〜ＸＹＺ〜",     # only table characters
+    "\ua7f1 after",                     # unassigned in Python's Unicode tables, assigned in polars'
+])
+def test_canonical_texts_follow_the_rules_on_both_paths(text):
+    # the table path (characters whose NFKC needs no context) and polars' NFKC path must agree
+    assert canonical_texts(pl.Series([text])).item() == _canonical_by_hand(text)
+    mixed = pl.Series([text, "ABC def。", text + "ｶﾞ"])
+    assert canonical_texts(mixed).to_list() == [_canonical_by_hand(t) for t in mixed.to_list()]

@@ -45,17 +45,18 @@ def test_katakana_words_of_a_key():
 
 def test_template_records_differing_only_in_a_name_are_both_kept():
     rows = [person("p:1", "トム"), person("p:2", "ケン"), person("p:3", "マリア"), person("p:4", "ジャンヌ")]
-    kept, rejected, stats = outcome_of(rows)
+    assert outcome_of(rows)[:2] == ({"p:1", "p:2", "p:3", "p:4"}, {})  # verify: edits (its word guard)
+    kept, rejected, stats = outcome_of(rows, verify="signature")  # the names rule alone keeps them
     assert kept == {"p:1", "p:2", "p:3", "p:4"} and rejected == {}
     assert stats["names_refused"] >= 1  # LSH pairs at least two of the three
 
 
 def test_without_the_rule_the_name_template_pair_is_merged():
     rows = [person("p:1", "トム"), person("p:2", "ケン")]
-    kept, rejected, stats = outcome_of(rows, names_must_match=False)
+    kept, rejected, stats = outcome_of(rows, names_must_match=False, verify="signature")
     assert len(kept) == 1 and list(rejected.values()) == ["near_duplicate"]
     assert stats["names_refused"] == 0
-    _, _, guarded = outcome_of(rows)
+    _, _, guarded = outcome_of(rows, verify="signature")
     assert guarded["names_refused"] == 1
 
 

@@ -25,8 +25,9 @@ from jinstruct.evaluate import fewshot, jcommonsenseqa, jnli, marc_ja, perplexit
 from jinstruct.evaluate.metrics import macro_f1, majority_baseline, verdict, wilson_interval
 from jinstruct.evaluate.models import check_adapter_dataset
 from jinstruct.evaluate.scoring import Request, score_one_at_a_time, score_requests
-from jinstruct.evaluate.suite import evaluate_build
+from jinstruct.evaluate.suite import evaluate_build, load_tasks
 from jinstruct.evaluate.templates import load_choice_template
+from jinstruct.params import settings_from
 from jinstruct.records import InputError, dataset_hash, write_parquet
 from tests.support import FIXTURES, MIRROR, REPO_ROOT, stage_argv
 
@@ -309,6 +310,26 @@ def test_a_prompt_too_long_for_the_window_drops_shots_and_keeps_header_and_item(
     [[cut]] = score_requests(model, tokenizer, [Request(request.shorter_contexts[-1], ("含意",))],
                              max_length=lengths[3] - 5)
     assert cut.context_cut > 0 and len(header_and_item) == lengths[2]
+
+
+def test_eval_limit_per_task_limits_each_task_and_leaves_unnamed_tasks_whole(tmp_path):
+    records = pl.DataFrame({
+        "id": [f"t:{i}" for i in range(5)], "source": ["s"] * 5, "task": ["qa"] * 5,
+        "instruction": ["日本の首都は？"] * 5, "input": [""] * 5, "output": ["東京です。"] * 5, "license": ["x"] * 5,
+    })
+    write_parquet(records, tmp_path / "test.parquet")
+    params = settings_from("eval", {
+        "tasks": ["jnli", "jcommonsenseqa", "perplexity"], "k_shot": 0, "limit": {"jnli": 7, "perplexity": 2},
+        "files": {"jnli": str(JNLI_FILE), "jcommonsenseqa": str(JCQA_FILE), "perplexity": str(tmp_path / "test.parquet")},
+    }).as_params()
+    nli, jcqa, answers = load_tasks(params)
+    assert nli.summary()["n"] == 7
+    assert answers.summary()["n"] == 2
+    # not named: every item but the k-shot pool (pool_per_label of each of the five labels, held out at any k)
+    assert jcqa.summary()["n"] == len(raw_rows(JCQA_FILE)) - 5 * params["pool_per_label"]
+    assert [t.summary()["n"] for t in load_tasks({**params, "limit": 3})] == [3, 3, 3]
+    with pytest.raises(InputError, match="eval.limit: unknown task jnlii"):
+        load_tasks({**params, "limit": {"jnlii": 5}})
 
 
 def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(tokenizer, tmp_path):

@@ -65,9 +65,12 @@ def test_a_typo_is_refused_naming_the_allowed_keys(section, given, where, allowe
     ("filter", "language.min_score.ja=1.5", "filter.language.min_score.ja: input should be less than or equal to 1"),
     ("filter", "order=[length, lenght]", "filter.order.1: input should be"),
     ("dedup", "threshold=0", "dedup.threshold: input should be greater than 0"),
-    ("dedup", "verify=fuzzy", "dedup.verify: input should be 'signature' or 'exact'"),
+    ("dedup", "verify=fuzzy", "dedup.verify: input should be 'edits', 'signature' or 'exact'"),
     ("normalize", "rules.wave_dash=maybe", "normalize.rules.wave_dash: input should be a valid boolean"),
     ("train", "device=gpu", "train.device: input should be 'auto', 'cpu', 'cuda' or 'mps'"),
+    ("eval", "limit={jnlii: 5}", "eval.limit: unknown task jnlii (known: jnli, jcommonsenseqa, marc_ja, perplexity)"),
+    ("eval", "limit={jnli: 0}", "eval.limit: the limit of jnli must be a positive number"),
+    ("eval", "limit=0", "eval.limit: a positive number of items, or one per task"),
 ])
 def test_a_value_of_the_wrong_type_or_range_is_one_line(section, override, expected):
     with pytest.raises(InputError) as refused:

@@ -45,10 +45,14 @@ def canonical_fields(df: pl.DataFrame, settings: DedupSettings) -> pl.DataFrame:
                          for position, name in enumerate(settings.fields)}, height=df.height)
 
 
-def canonical_keys(df: pl.DataFrame, settings: DedupSettings) -> pl.Series:
-    """The canonical key of every record of ``df`` (for ``verify: exact`` on a few rows)."""
+def canonical_keys(df: pl.DataFrame, settings: DedupSettings, separator: str = "") -> pl.Series:
+    """The canonical key of every record of ``df`` (for verification, on a few rows).
+
+    ``separator`` between the fields: "" gives the key itself (its n-grams and hash);
+    verify: edits joins the fields with FIELD_SEPARATOR, so that the last item of a list
+    or the last sentence of one field does not run on into the next field."""
     fields = canonical_fields(df, settings)
-    return fields.select(canonical_key_expr(fields.columns)).to_series()
+    return fields.select(canonical_key_expr(fields.columns, separator)).to_series()
 
 
 def _low_bits(signatures: np.ndarray) -> np.ndarray:

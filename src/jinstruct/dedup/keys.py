@@ -18,6 +18,8 @@ n-grams of the key). Changing this module changes every key: bump
 
 from __future__ import annotations
 
+import unicodedata
+
 import numba
 import numpy as np
 import polars as pl
@@ -51,6 +53,64 @@ def _fold_table() -> np.ndarray:
 
 
 _FOLD = _fold_table()
+
+
+def _nfkc_tables(fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fused, safe) per BMP code point: ``fused`` = the fold of the character's NFKC form, and
+    ``safe`` = NFKC of a text made only of safe characters is the concatenation of theirs.
+
+    A character is safe when its NFKC form is one BMP character and neither it nor that form
+    can combine with a neighbour: no combining class, and not the second part of any
+    canonical composition (the conjoining Hangul vowels and finals, ﾞ/ﾟ through U+3099/309A,
+    the Indic length marks with class 0). NFKC composes only a starter with what follows
+    it, so a text of safe characters composes nothing across characters. A text holding any
+    other character (or one outside the BMP) is normalised whole by polars; for characters
+    of an NFKC text the fold of the NFKC form is the fold itself, so one table serves both."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for point in range(0x110000):
+        if 0xD800 <= point < 0xE000:
+            continue
+        decomposition = unicodedata.decomposition(chr(point))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                seconds.add(int(parts[1], 16))
+    fused, safe = fold.copy(), np.zeros(0x10000, dtype=np.bool_)
+    for point in range(0x10000):
+        if 0xD800 <= point < 0xE000:
+            continue
+        char = chr(point)
+        form = unicodedata.normalize("NFKC", char)
+        # unassigned in Python's Unicode tables may be assigned in polars' (U+A7F1 → s): leave those to polars
+        if len(form) != 1 or ord(form) >= 0x10000 or point in seconds or ord(form) in seconds \
+                or unicodedata.combining(char) or unicodedata.combining(form) or unicodedata.category(char) == "Cn":
+            continue
+        safe[point] = True
+        fused[point] = fold[ord(form)]
+    return fused, safe
+
+
+_FUSED, _SAFE = _nfkc_tables(_FOLD)
+
+
+@numba.njit(nogil=True, cache=True)
+def _unsafe_texts(offsets, data, safe):
+    """Per text: does it hold a character outside the BMP or not ``safe`` (needs a real NFKC)?"""
+    texts = offsets.size - 1
+    result = np.zeros(texts, dtype=np.bool_)
+    for text in range(texts):
+        position = offsets[text]
+        while position < offsets[text + 1]:
+            lead = data[position]
+            if lead < 0x80:  # ASCII: every one is safe
+                position += 1
+                continue
+            point, width = utf8_code_point(data, position)
+            position += width
+            if point >= 0x10000 or not safe[point]:
+                result[text] = True
+                break
+    return result
 
 
 @numba.njit(nogil=True, cache=True)
@@ -97,18 +157,26 @@ def _fold_utf8(offsets, data, table):
 def canonical_texts(values: pl.Series) -> pl.Series:
     """The canonical form of one text column (rules in the module docstring).
 
-    NFKC is polars'; lower case, punctuation folding and whitespace removal are
-    one compiled pass over the UTF-8 bytes (three polars passes cost 3× as much).
+    Lower case, punctuation folding and whitespace removal are one compiled pass over
+    the UTF-8 bytes (three polars passes cost 3× as much), and so is NFKC for texts made
+    of characters whose NFKC needs no context (_nfkc_tables); other texts are NFKC'd by
+    polars first. tests/dedup/test_dedup_records.py checks both paths give polars' NFKC + the fold.
     """
-    nfkc = Utf8Texts.from_series(values.cast(pl.String).fill_null("").str.normalize("NFKC"))
-    offsets, data = _fold_utf8(nfkc.offsets, nfkc.data, _FOLD)
-    folded = pa.LargeStringArray.from_buffers(len(nfkc), pa.py_buffer(offsets), pa.py_buffer(data))
+    texts = values.cast(pl.String).fill_null("").rechunk()
+    raw = Utf8Texts.from_series(texts)
+    unsafe = np.flatnonzero(_unsafe_texts(raw.offsets, raw.data, _SAFE))
+    if unsafe.size:  # polars' NFKC (5M characters/s) only for the texts the table cannot do
+        texts = texts.scatter(unsafe, texts.gather(unsafe).str.normalize("NFKC"))
+        raw = Utf8Texts.from_series(texts)
+    offsets, data = _fold_utf8(raw.offsets, raw.data, _FUSED)
+    folded = pa.LargeStringArray.from_buffers(len(raw), pa.py_buffer(offsets), pa.py_buffer(data))
     return pl.Series(values.name, folded, dtype=pl.String)
 
 
-def canonical_key_expr(canonical_columns: list[str]) -> pl.Expr:
-    """The dedup key: the canonical fields concatenated (whitespace, and so any separator, is gone)."""
-    return pl.concat_str([pl.col(name) for name in canonical_columns])
+def canonical_key_expr(canonical_columns: list[str], separator: str = "") -> pl.Expr:
+    """The dedup key: the canonical fields concatenated (whitespace, and so any separator, is gone).
+    A ``separator`` (a whitespace character, which no canonical field holds) marks where each field ends."""
+    return pl.concat_str([pl.col(name) for name in canonical_columns], separator=separator)
 
 
 def numbers_expr(key: pl.Expr) -> pl.Expr:

@@ -8,12 +8,13 @@ Order of work (docs/dedup.md explains each rule):
 2. with ``previous_index``: records duplicating a previous release are
    rejected first (``duplicate_of_previous_release``);
 3. LSH candidates among one record per distinct (task, key) whose key has at
-   least n characters (shorter keys: exact dedup only), confirmed when the two
-   records are in different groups, carry the same numbers, overlap field by
-   field, are similar enough as a whole (Jaccard ≥ threshold, or one contained
-   in the other: overlap ≥ containment), and neither replaces a katakana word
-   of the other (one's katakana words contain the other's, fused words counting
-   as their pieces);
+   least n characters (shorter keys: exact dedup only), confirmed by
+   previous.verify_pairs when the two records are in different groups, carry the
+   same numbers, overlap field by field, are similar enough as a whole (verify:
+   edits — an alignment of the keys, edits.py; otherwise Jaccard ≥ threshold, or
+   one contained in the other: overlap ≥ containment), and neither replaces a
+   katakana word of the other (one's katakana words contain the other's, fused
+   words counting as their pieces);
 4. connected components of exact and confirmed pairs; each cluster keeps one
    record (clusters.py), the others are rejected naming the kept id and similarity;
 5. the groups of every cluster are merged for the split stage.
@@ -27,10 +28,11 @@ import numpy as np
 import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
+from jinstruct.dedup.edits import FIELD_SEPARATOR
 from jinstruct.dedup.features import canonical_keys, key_features
-from jinstruct.dedup.index import index_frame, read_index
-from jinstruct.dedup.keys import names_agree, split_names
-from jinstruct.dedup.lsh import candidate_pairs, confirmed, exact_similarity, fields_agree, signature_similarity
+from jinstruct.dedup.index import index_frame
+from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity
+from jinstruct.dedup.previous import RowSketches, previous_release_matches, verify_pairs
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.records import CLUSTER_SCHEMA, InputError
 from jinstruct.stage import StageResult, mark_rejected
@@ -84,78 +86,16 @@ def _prepared(df: pl.DataFrame, settings: DedupSettings, engine=None) -> tuple[p
 def _similarity(settings: DedupSettings, df: pl.DataFrame, signed: _Signed,
                 left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Similarity of record pairs (by row): exact Jaccard of the keys, or the signature estimate."""
-    if settings.verify != "exact":
+    if settings.verify != "exact":  # signature, and edits (which reports the estimate)
         return signature_similarity(signed.matrix, left, right)
     rows = np.unique(np.concatenate([left, right]))
     keys = canonical_keys(df[rows], settings).to_list()
     return exact_similarity(keys, np.searchsorted(rows, left), np.searchsorted(rows, right), settings.ngram)
 
 
-def _previous_release_matches(work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                              identity: dict) -> tuple[pl.DataFrame, int]:
-    """Records duplicating a previous release (columns _row, _matched_id, _similarity), and how
-    many (record, previous record) pairs names_must_match refused."""
-    empty = pl.DataFrame(schema={"_row": pl.UInt32, "_matched_id": pl.String, "_similarity": pl.Float64})
-    if not settings.previous_index:
-        return empty, 0
-    previous = read_index(settings.previous_index, identity)
-    released = set(previous["id"].to_list())
-    candidates = work.filter(~pl.col("id").is_in(list(released)))
-    exact = (
-        candidates.select("_row", "_task", "_key_hash")
-        .join(previous.select(pl.col("task").alias("_task"), pl.col("key_hash").alias("_key_hash"),
-                              pl.col("id").alias("_matched_id")), on=["_task", "_key_hash"])
-        .group_by("_row").agg(pl.col("_matched_id").min())
-        .with_columns(_similarity=pl.lit(1.0))
-    )
-    # Near: LSH over previous signatures stacked above this build's, pairs across the two.
-    previous_signed = previous.filter(pl.col("has_signature"))
-    tasks = pl.concat([previous_signed["task"], work["_task"]]).unique().sort()
-    task_code = {task: code for code, task in enumerate(tasks.to_list())}
-    previous_matrix = previous_signed["signature"].to_numpy().astype(np.uint16).reshape(-1, settings.num_perm)
-    stacked = np.concatenate([previous_matrix, signed.matrix[signed.rows]])
-    partitions = np.array([task_code[t] for t in previous_signed["task"].to_list()]
-                          + [task_code[t] for t in work["_task"].gather(signed.rows).to_list()], dtype=np.int64)
-    pairs = candidate_pairs(stacked, partitions, settings.bands, settings.rows, settings.bucket_window,
-                            settings.n_jobs)
-    offset = previous_matrix.shape[0]
-    across = pairs[(pairs[:, 0] < offset) & (pairs[:, 1] >= offset)]
-    similarity = signature_similarity(stacked, across[:, 0], across[:, 1])
-    shingles = np.concatenate([previous_signed["shingles"].to_numpy(), work["_shingles"].to_numpy()[signed.rows]])
-    field_sketches = np.concatenate([
-        previous_signed["field_sketch"].to_numpy().astype(np.uint16).reshape(offset, -1), signed.fields[signed.rows]])
-    field_sizes = np.concatenate([
-        previous_signed["field_sizes"].to_numpy().astype(np.int32).reshape(offset, -1), signed.sizes[signed.rows]])
-    agree = fields_agree(field_sketches, field_sizes, across[:, 0], across[:, 1], settings.field_overlap)
-    agree &= confirmed(similarity, shingles[across[:, 0]], shingles[across[:, 1]], settings.threshold,
-                       settings.containment)
-    across, similarity = across[agree], similarity[agree]
-    near = pl.DataFrame({
-        "_signed_row": signed.rows[across[:, 1] - offset].astype(np.uint32),
-        "_matched_id": previous_signed["id"].gather(across[:, 0]),
-        "_previous_numbers": previous_signed["numbers_hash"].gather(across[:, 0]),
-        "_previous_names": previous_signed["names"].gather(across[:, 0]),
-        "_similarity": similarity,
-    })
-    # spread each distinct key's match to every record with that key
-    near = (
-        candidates.select("_row", "_exact_root", "_numbers_hash", "_names")
-        .join(near, left_on="_exact_root", right_on="_signed_row")
-        .filter(pl.col("_numbers_hash") == pl.col("_previous_numbers"))
-    )
-    near = near.with_columns(_names_agree=names_agree(split_names(near["_names"]), split_names(near["_previous_names"]))
-                             if settings.names_must_match else pl.lit(True))
-    names_refused = int((~near["_names_agree"]).sum())
-    near = (
-        near.filter("_names_agree")
-        .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
-        .group_by("_row", maintain_order=True).first()
-        .select("_row", "_matched_id", "_similarity")
-    )
-    matches = (pl.concat([exact.select(empty.columns), near.cast(empty.schema)])
-               .sort("_row", "_similarity", "_matched_id", descending=[False, True, False])
-               .group_by("_row", maintain_order=True).first())
-    return matches, names_refused
+def _row_sketches(work: pl.DataFrame, signed: _Signed) -> RowSketches:
+    return RowSketches(signed.matrix, signed.fields, signed.sizes, work["_shingles"].to_numpy(),
+                       work["_numbers_hash"].to_numpy(), work["_names"])
 
 
 def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
@@ -167,26 +107,11 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
                        settings.bucket_window, settings.n_jobs, members=signed.rows)
     left, right = pairs[:, 0], pairs[:, 1]
     groups = work["_group_code"].to_numpy()
-    numbers = work["_numbers_hash"].to_numpy()
-    eligible = (groups[left] != groups[right]) & (numbers[left] == numbers[right]) & ~excluded[left] & ~excluded[right]
-    left, right = left[eligible], right[eligible]
-    agree = fields_agree(signed.fields, signed.sizes, left, right, settings.field_overlap)
-    left, right = left[agree], right[agree]
-    similarity = _similarity(settings, df, signed, left, right)
-    shingles = work["_shingles"].to_numpy()
-    similar = confirmed(similarity, shingles[left], shingles[right], settings.threshold, settings.containment)
-    left, right = left[similar], right[similar]
-    # last, so that it runs on the fewest pairs and the count is what the rule alone refused
-    names_refused = 0
-    if settings.names_must_match:
-        left_names, right_names = work["_names"].gather(left), work["_names"].gather(right)
-        agree = (left_names == right_names).to_numpy()  # most pairs: the same words, nothing to decide
-        undecided = np.flatnonzero(~agree)
-        agree[undecided] = names_agree(split_names(left_names.gather(undecided)),
-                                       split_names(right_names.gather(undecided))).to_numpy()
-        names_refused = int((~agree).sum())
-        left, right = left[agree], right[agree]
-    return np.stack([left, right], axis=1), int(pairs.shape[0]), names_refused
+    eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
+    verified = verify_pairs(_row_sketches(work, signed), left[eligible], right[eligible], settings,
+                            similarity=lambda a, b: _similarity(settings, df, signed, a, b),
+                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR).to_list())
+    return verified.pairs, int(pairs.shape[0]), int(verified.names_refused.shape[0])
 
 
 def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None,
@@ -199,7 +124,8 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
     work, signed = _prepared(df, settings, engine)
-    previous, previous_names_refused = _previous_release_matches(work, signed, settings, identity)
+    previous, previous_names_refused = previous_release_matches(work, _row_sketches(work, signed), signed.rows,
+                                                                settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
 

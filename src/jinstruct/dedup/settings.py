@@ -14,7 +14,7 @@ from datasketch import MinHashLSH
 from jinstruct.records import InputError
 
 DEFAULT_FIELDS = ("instruction", "input", "output")
-VERIFY_MODES = ("signature", "exact")
+VERIFY_MODES = ("edits", "signature", "exact")
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,11 @@ class DedupSettings:
     seed: int = 1
     threshold: float = 0.8
     containment: float = 0.95
-    lsh_threshold: float = 0.6
+    lsh_threshold: float = 0.4
     bands: int = 0
     rows: int = 0
-    verify: str = "signature"
+    verify: str = "edits"
+    edit_share: float = 0.85
     numbers_must_match: bool = True
     names_must_match: bool = True
     field_overlap: float = 0.5
@@ -95,7 +96,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
         raise InputError("dedup.bands and dedup.rows: give both (explicit LSH shape) "
                          "or neither (derived from threshold)")
     containment = _share(params, "containment", 0.95)
-    lsh_threshold = _share(params, "lsh_threshold", min(threshold, 0.6))
+    lsh_threshold = _share(params, "lsh_threshold", min(threshold, 0.4))
     if bands is None:
         # datasketch's optimiser: the b × r minimising equal-weighted false
         # positive and false negative probability mass around lsh_threshold.
@@ -105,10 +106,11 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
         bands, rows = _positive_int(params, "bands", 1), _positive_int(params, "rows", 1)
         if bands * rows > num_perm:
             raise InputError(f"dedup.bands × dedup.rows = {bands * rows} exceeds dedup.num_perm = {num_perm}")
-    verify = params.get("verify", "signature")
+    verify = params.get("verify", "edits")
     if verify not in VERIFY_MODES:
         raise InputError(f"dedup.verify: expected one of {', '.join(VERIFY_MODES)}, got {verify!r}")
     field_overlap = _share(params, "field_overlap", 0.5)
+    edit_share = _share(params, "edit_share", 0.85)
     priority = params.get("source_priority") or []
     if not isinstance(priority, list):
         raise InputError("dedup.source_priority: expected a list of source names")
@@ -117,7 +119,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
         fields=fields, ngram=ngram, num_perm=num_perm, seed=int(params.get("seed", 1)), threshold=threshold,
         bands=bands, rows=rows, verify=verify, numbers_must_match=bool(params.get("numbers_must_match", True)),
         names_must_match=bool(params.get("names_must_match", True)),
-        field_overlap=field_overlap, containment=containment, lsh_threshold=lsh_threshold,
+        field_overlap=field_overlap, edit_share=edit_share, containment=containment, lsh_threshold=lsh_threshold,
         bucket_window=_positive_int(params, "bucket_window", 32), source_priority=tuple(priority),
         n_jobs=_positive_int(params, "n_jobs", 1), chunk_records=_positive_int(params, "chunk_records", 20_000),
         previous_index=str(previous) if previous else None,

@@ -93,10 +93,11 @@ class DedupSection(ParamsModel):
     seed: int = 1
     threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     containment: Share = 0.95
-    lsh_threshold: Share = 0.6
+    lsh_threshold: Share = 0.4
     bands: PositiveInt | None = None
     rows: PositiveInt | None = None
-    verify: Literal["signature", "exact"] = "signature"
+    verify: Literal["edits", "signature", "exact"] = "edits"
+    edit_share: Share = 0.85
     numbers_must_match: bool = True
     names_must_match: bool = True
     field_overlap: Share = 0.5

@@ -1,0 +1,123 @@
+"""Dedup as users run it: whole processes, start-up + read + dedup + write, side by side.
+
+    bash bench/setup_hojichar_venv.sh                   # once: HojiChar's own venv
+    nice -n 10 python bench/dedup_e2e.py --sizes 100000 500000
+
+For each size, writes (once, under --workdir) a corpus of bench/dedup_corpus.py's
+labelled records lengthened to ~1.3 KB of text each (every record of one truth
+cluster gets the same filler sentences, so copies stay copies) as text.jsonl and
+text.parquet ({"id", "text"}), then times, one after the other in this run:
+
+- ``jinstruct dedup --input text.jsonl --output … --rejects … --text-field text``;
+- the same with text.parquet in and out;
+- HojiChar (its own venv): read the JSONL, GenerateDedupLSH + InlineDeduplicator
+  with its defaults, write the kept records as JSONL.
+
+Wall time and peak RSS are the child process's (os.wait4). Run under load, compare
+the ratios of one run, not absolute figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+HOJICHAR_PYTHON = Path("/work/bench-venvs/hojichar/bin/python")
+TARGET_BYTES = 1300
+
+
+def build(size: int, folder: Path) -> None:
+    import hashlib
+
+    import polars as pl
+    sys.path.insert(0, str(HERE))
+    from dedup_corpus import _sentences, build_corpus, load_dolly
+
+    corpus = build_corpus(size)
+    filler = _sentences(load_dolly())
+    texts = []
+    for row in corpus.iter_rows(named=True):
+        text = "\n".join(part for part in (row["instruction"], row["input"], row["output"]) if part)
+        seed = int.from_bytes(hashlib.blake2b(row["truth"].encode(), digest_size=8).digest(), "little")
+        step = 0
+        while len(text.encode()) < TARGET_BYTES:
+            text += filler[(seed + step * 7919) % len(filler)]
+            step += 1
+        texts.append(text)
+    frame = pl.DataFrame({"id": corpus["id"], "text": texts})
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.write_ndjson(folder / "text.jsonl")
+    frame.write_parquet(folder / "text.parquet")
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    error = process.stderr.read().decode(errors="replace").strip().splitlines()[-1:] if status else []
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "error": error}
+
+
+def hojichar_main(source: Path, output: Path) -> None:
+    """Runs inside HojiChar's venv: read JSONL, near-dedup with the defaults, write the kept."""
+    from hojichar import Compose, Document
+    from hojichar.filters.deduplication import GenerateDedupLSH, InlineDeduplicator
+
+    pipeline = Compose([GenerateDedupLSH(), InlineDeduplicator()])
+    with open(source, encoding="utf-8") as reader, open(output, "w", encoding="utf-8") as writer:
+        for line in reader:
+            row = json.loads(line)
+            if not pipeline.apply(Document(row["text"])).is_rejected:
+                writer.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/jinstruct-dedup-e2e"))
+    parser.add_argument("--hojichar", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.hojichar:
+        hojichar_main(*args.hojichar)
+        return 0
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    jinstruct = [sys.executable, "-m", "jinstruct.cli"]
+    print(f"{'size':>8} {'run':<22} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12}")
+    for size in args.sizes:
+        folder = args.workdir / str(size)
+        if not (folder / "text.parquet").is_file():
+            build(size, folder)
+        runs = {
+            "jinstruct jsonl": jinstruct + ["dedup", "--input", str(folder / "text.jsonl"), "--output",
+                                            str(folder / "out.jsonl"), "--rejects", str(folder / "rej.jsonl"),
+                                            "--text-field", "text"],
+            "jinstruct parquet": jinstruct + ["dedup", "--input", str(folder / "text.parquet"), "--output",
+                                              str(folder / "out.parquet"), "--rejects", str(folder / "rej.parquet"),
+                                              "--text-field", "text"],
+        }
+        if HOJICHAR_PYTHON.exists():
+            runs["hojichar jsonl"] = [str(HOJICHAR_PYTHON), __file__, "--hojichar", str(folder / "text.jsonl"),
+                                      str(folder / "hojichar.jsonl")]
+        results = {}
+        for name, command in runs.items():
+            results[name] = result = timed(command, env if name.startswith("jinstruct") else None)
+            print(f"{size:>8} {name:<22} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
+                  f"{result['peak_rss_mb']:>12,} {' '.join(result['error'])}", flush=True)
+        if "hojichar jsonl" in results:
+            for name in ("jinstruct jsonl", "jinstruct parquet"):
+                ratio = results["hojichar jsonl"]["seconds"] / max(results[name]["seconds"], 0.1)
+                print(f"{size:>8} {'hojichar / ' + name.split()[1]:<22} {ratio:>7.1f}x", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

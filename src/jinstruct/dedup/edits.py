@@ -1,0 +1,278 @@
+"""Verifying a candidate pair by aligning its two keys: what changed, and whether that is an edit
+a copy makes (typos, a sentence dropped, added or moved) or one that makes another record.
+
+``verify: edits`` (the default) confirms an LSH candidate when, after a Levenshtein
+alignment of the two canonical keys (rapidfuzz, compiled), the characters the two
+keys share cover at least ``edit_share`` of the shorter key, and no small edit
+
+- changes a number: a digit or kanji numeral (〇一二…十百千万億) in or next to it
+  (dates and quantities are often written in kanji: 三月十日, 五人);
+- adds or removes a negation (ない, ません, ず, ぬ, 不, 非, 無, 未) around it;
+- replaces a kanji word: both sides hold kanji and one side two or more, and the
+  two sides are not the same characters swapped (佐藤→加藤 健一→浩二, 秋田→宮城,
+  床→牛乳; a one-kanji typo or 思い→考え passes).
+
+Large blocks (``_LARGE`` characters or more: whole sentences) are what a copy with a
+sentence dropped or added differs by; they only lower the shared share, and a block
+deleted from one key that occurs verbatim in the other is a moved sentence and
+counts as shared. Why an alignment and not n-gram sets: one typo removes n n-grams
+but one character of an alignment, and a substituted name, numeral or negation is a
+handful of characters that n-gram similarity cannot tell from a typo.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+from rapidfuzz.distance import OSA, Indel, Levenshtein
+
+_LARGE = 8
+_DIGIT = re.compile(r"[0-9]")
+_DIGITS = re.compile(r"[0-9]+")
+_KANJI_NUMERAL = "〇一二三四五六七八九十百千万億"
+# what follows a kanji numeral that is a number (三月, 五人, 十二日), not part of a word (一緒, 統一)
+_COUNTER = set("年月日時分秒人個本枚回歳円冊台匹番位度割倍件点つ")
+_NEGATION = re.compile(r"ない|ません|なかっ|不|非|無|未")
+# between the fields of a key given to edit_verdict (canonical fields hold no whitespace): a field
+# ends a sentence and a list
+FIELD_SEPARATOR = "\n"
+_SEPARATOR = set(',.:;!?"()[]/・~\n')
+_LIST_SEPARATOR = set(",・/;\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])(?<![0-9][.])")  # not after a list number (3.)
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
+_WORD_CHARS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々ァ-ヺa-z]")
+_ENDS = ".!?\n"
+_GAP = 1  # equal characters between two small edits that make them one edit (see _edits)
+_CONTEXT = 2  # characters either side of a small edit read by the negation guard
+_ITEM = 12  # longest list item (between separators) whose replacement the item guard refuses
+
+ACCEPTED, NUMBER, NEGATION, KANJI_WORD, ITEM, TOO_DIFFERENT = range(6)
+
+
+def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, numbers: bool) -> int:
+    """Which guard (if any) a small edit a[i1:i2] → b[j1:j2] trips (``digits``: check digits;
+    ``numbers``: numbers_must_match)."""
+    left, right = a[max(i1 - _CONTEXT, 0):i2 + _CONTEXT], b[max(j1 - _CONTEXT, 0):j2 + _CONTEXT]
+    old, new = a[i1:i2], b[j1:j2]
+    if digits and (_DIGIT.search(old) or _DIGIT.search(new)) or \
+            numbers and _counted(a, i1, i2) != _counted(b, j1, j2):
+        return NUMBER
+    if sorted(old) == sorted(new):  # characters swapped (a transposition typo), none added or lost
+        return ACCEPTED
+    if len(_NEGATION.findall(left)) != len(_NEGATION.findall(right)):
+        return NEGATION
+    # a word replaced: both sides hold word characters (kanji, katakana, Latin letters) and one
+    # side two or more (学校 → ホテル, 佐藤 → 加藤, apples → oranges); a one-character typo,
+    # とても → 非常に, ください → 下さい (kana on one side) pass
+    word_old, word_new = len(_WORD_CHARS.findall(old)), len(_WORD_CHARS.findall(new))
+    if min(word_old, word_new) >= 1 and max(word_old, word_new) >= 2:
+        return KANJI_WORD
+    item_a, item_b = _item(a, i1, i2), _item(b, j1, j2)
+    if item_a and item_b and max(len(item_a), len(item_b)) <= _ITEM and Indel.normalized_similarity(item_a, item_b) < 0.5:
+        return ITEM
+    return ACCEPTED
+
+
+def _counted(text: str, start: int, stop: int) -> str:
+    """The kanji numeral touching text[start:stop], when a counter follows it ("" otherwise)."""
+    while start > 0 and text[start - 1] in _KANJI_NUMERAL:
+        start -= 1
+    while stop < len(text) and text[stop] in _KANJI_NUMERAL:
+        stop += 1
+    run = text[start:stop]
+    numeral = "".join(ch for ch in run if ch in _KANJI_NUMERAL)
+    return numeral if numeral and stop < len(text) and text[stop] in _COUNTER else ""
+
+
+def _item(text: str, start: int, stop: int) -> str:
+    """The list item around text[start:stop] ("" when it is not in one): the text between a list
+    separator or a numbering ("3.") before it and the next list separator, a numbering or the end."""
+    while start > 0 and not _opens_item(text, start):
+        if text[start - 1] in _SEPARATOR:
+            return ""
+        start -= 1
+    if start == 0:
+        return ""
+    while stop < len(text) and text[stop] not in _LIST_SEPARATOR and not _DIGIT.match(text[stop]):
+        stop += 1
+    return text[start:stop]
+
+
+def _opens_item(text: str, position: int) -> bool:
+    before = text[position - 1]
+    return before in _LIST_SEPARATOR or (before == "." and position > 1 and text[position - 2].isdigit())
+
+
+
+
+def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
+    """The alignment's opcodes with small edits at most ``_GAP`` equal characters apart joined into one
+    (tag "replace"), as long as the joined edit stays small on both sides.
+
+    The alignment splits one change in several ways depending on the direction: 林美咲 → 鈴木明美
+    comes out as insert 鈴木, replace 林 → 明, (美 equal), delete 咲, and each piece alone looks
+    like a one-kanji typo; joined, it is one replaced name. A transposed pair of characters
+    likewise comes out as an insert and a delete one character apart."""
+    joined: list[list] = []
+    for tag, i1, i2, j1, j2 in opcodes:
+        last = joined[-1] if joined else None
+        if tag != "equal" and last is not None and max(i2 - i1, j2 - j1) < _LARGE:
+            # the previous small edit, possibly behind a short equal run
+            edit = last if last[0] != "equal" else (joined[-2] if len(joined) > 1 and last[2] - last[1] <= _GAP else None)
+            if edit is not None and edit[0] != "equal" and max(edit[2] - edit[1], edit[4] - edit[3]) < _LARGE \
+                    and max(i2 - edit[1], j2 - edit[3]) < _LARGE:
+                if edit is not last:
+                    joined.pop()
+                edit[:] = ["replace", edit[1], i2, edit[3], j2]
+                continue
+        joined.append([tag, i1, i2, j1, j2])
+    return [tuple(edit) for edit in joined]
+
+
+def _without(sentences: list[str], common: Counter) -> str:
+    """The sentences in order, less the first ``common[s]`` occurrences of each s."""
+    left = Counter(common)
+    kept = []
+    for sentence in sentences:
+        if left[sentence] > 0:
+            left[sentence] -= 1
+        else:
+            kept.append(sentence)
+    return "".join(kept)
+
+
+def edit_verdict(a: str, b: str, share: float, numbers: bool = True, field_share: float = 0.0) -> tuple[int, float]:
+    """(verdict, shared characters / shorter key length) of one pair of canonical keys.
+
+    Keys joined with FIELD_SEPARATOR are also judged field by field: each field must be
+    accepted on its own with at least ``field_share`` of the shorter one shared, and both
+    fields empty or neither. Why: a short record's instruction is often a template
+    ("次の日本語の文を英語に翻訳してください。") longer than its content, so the whole key
+    of two different one-line translations shares 85% through the template alone (the
+    Tanaka corpus lost 17k records that way); the signature rule has fields_agree for the
+    same reason."""
+    if FIELD_SEPARATOR in a or FIELD_SEPARATOR in b:
+        fields_a, fields_b = a.split(FIELD_SEPARATOR), b.split(FIELD_SEPARATOR)
+        if len(fields_a) == len(fields_b):
+            shared = 0.0
+            for field_a, field_b in zip(fields_a, fields_b):
+                if not field_a and not field_b:
+                    continue
+                verdict, measured = _key_verdict(field_a, field_b, field_share, numbers)
+                if verdict != ACCEPTED:
+                    return verdict, measured
+                shared += measured * min(len(field_a), len(field_b))
+            measured = min(shared / max(min(len(a), len(b)) - len(fields_a) + 1, 1), 1.0)
+            return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
+    return _key_verdict(a, b, share, numbers)
+
+
+def _key_verdict(a: str, b: str, share: float, numbers: bool) -> tuple[int, float]:
+    """edit_verdict of one text (a key, or one field)."""
+    shorter = min(len(a), len(b))
+    if shorter == 0:
+        return (ACCEPTED, 1.0) if a == b else (TOO_DIFFERENT, 0.0)
+    # digits moved by a typo (1番 → 番1) change no number: only look at them when they differ
+    digits = numbers and _DIGITS.findall(a) != _DIGITS.findall(b)
+    # sentences found verbatim in the other key are shared wherever they stand (moved, or
+    # around a dropped or added one); only the rest is aligned character by character
+    left, right = _SENTENCE_END.split(a), _SENTENCE_END.split(b)
+    # as many times as both keys hold it: a sentence can occur twice in one key (an answer
+    # quoting its passage), and a set would pair both copies with the other key's one
+    common = Counter(left) & Counter(right)
+    shared = sum(len(sentence) * count for sentence, count in common.items())
+    a, b = _without(left, common), _without(right, common)
+    changed_a = changed_b = 0  # characters of each side changed by edits (whole sentences excepted)
+    for tag, i1, i2, j1, j2 in _edits(Levenshtein.opcodes(a, b)):
+        if tag == "equal":
+            shared += i2 - i1
+        elif tag == "delete" and _sentences_at(a, i1, i2) or tag == "insert" and _sentences_at(b, j1, j2):
+            continue  # whole sentences dropped or added, however short ("明日は雨です.")
+        elif i2 - i1 >= _LARGE or j2 - j1 >= _LARGE:
+            # a whole sentence dropped, added or moved: moved text occurs verbatim in the other key
+            if tag == "delete" and a[i1:i2] in b or tag == "insert" and b[j1:j2] in a:
+                shared += max(i2 - i1, j2 - j1)
+            elif not (_whole_sentences(a, i1, i2) and _whole_sentences(b, j1, j2)):
+                # a phrase added inside a sentence ("absent" → "absent from school") is no
+                # dropped or added sentence: it counts as changed text
+                changed_a, changed_b = changed_a + i2 - i1, changed_b + j2 - j1
+        else:
+            verdict = _guard(a, b, i1, i2, j1, j2, digits, numbers)
+            if verdict != ACCEPTED:
+                return verdict, shared / shorter
+            changed_a, changed_b = changed_a + i2 - i1, changed_b + j2 - j1
+    # shared over shared + the larger side's changes: whole sentences dropped or added cost
+    # nothing (the shorter key is in the longer), but text inserted within sentences does,
+    # on whichever side it is (私は来年外国にいきたい / 外国へいきたい)
+    measured = min(shared / max(shared + max(changed_a, changed_b), 1), 1.0)
+    return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
+
+
+def _sentences_at(text: str, start: int, stop: int) -> bool:
+    """Is text[start:stop] one or more whole sentences: from a sentence start to a sentence end?"""
+    return (start == 0 or text[start - 1] in _ENDS) and (stop == len(text) or text[stop - 1] in _ENDS)
+
+
+def _whole_sentences(text: str, start: int, stop: int) -> bool:
+    """Is text[start:stop] empty or a sentence's end: ending with a sentence end, or at the end
+    of the text? Not where it starts: a sentence appended to a list without a full stop
+    ("5.日本酒" + "白いシャツを着た女性が….") starts mid-line. A phrase inserted into a
+    sentence ("absent" → "absent from school") ends before the sentence does."""
+    return start == stop or stop == len(text) or text[stop - 1] in _ENDS
+
+
+# katakana words at least this long may differ by one typo and still be the same word (verify: edits)
+_TYPO_WORD = 4
+
+
+def names_within_typo(left: str, right: str) -> bool:
+    """names_must_match under verify: edits, for a pair the set rule refused (words joined by spaces,
+    keys.joined_names_expr): do one record's katakana words all occur in the other's, counting a word
+    of ``_TYPO_WORD`` or more characters one edit (a character replaced, added, dropped, or two
+    swapped) from one of the other's as the same word?
+
+    A one-character typo in a katakana word (レントゲゲン, ショピッング) makes a word the other
+    record lacks, and the set rule then reads it as a replaced name. Names of two or three
+    characters (トム/トモ, ケン/ケイ, マリア/マリオ) stay apart: one character there is
+    another name."""
+    a, b = set(left.split()), set(right.split())
+
+    def covered(words: set[str], other: set[str]) -> bool:
+        return all(word in other or len(word) >= _TYPO_WORD and any(
+            len(candidate) >= _TYPO_WORD and OSA.distance(word, candidate, score_cutoff=1) <= 1
+            for candidate in other) for word in words)
+    return covered(a, b) or covered(b, a)
+
+
+# Separate edit regions a copy may carry (typos, a dropped, added or moved sentence), and
+# the margin for the MinHash estimate of the overlap (std of a Jaccard estimate at 128
+# permutations ≈ 0.04; the overlap derived from it moves up to twice as much)
+_MOST_EDITS = 8
+_ESTIMATE_MARGIN = 0.1
+
+
+def could_align(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, share: float, n: int) -> np.ndarray:
+    """Per pair: can the keys share ``share`` of the shorter one, judging by their n-gram sets?
+
+    The alignment is the costly step (~0.2 ms a pair in Python), and most LSH candidates of
+    long records are records sharing a few sentences, far from a copy. A copy that shares
+    ``share`` of the shorter key's L characters differs in at most (1 − share)·L
+    characters, in at most ``_MOST_EDITS`` separate places; each place also breaks the n − 1
+    n-grams that straddle it. So at least 1 − (1 − share) − _MOST_EDITS·(n − 1)/L of the
+    shorter key's n-grams are in the other key's set: pairs whose estimated overlap is below
+    that (less the estimate's margin) are not aligned. For an 80-character key the floor is
+    about 0.33, for a 1,300-character one 0.70."""
+    from jinstruct.dedup.lsh import overlap_from_jaccard
+    smaller = np.maximum(np.minimum(size_a, size_b).astype(np.float64), 1.0)
+    floor = 1.0 - (1.0 - share) - _MOST_EDITS * (n - 1) / smaller - _ESTIMATE_MARGIN
+    return overlap_from_jaccard(jaccard, size_a, size_b) >= floor
+
+
+def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: float,
+                  numbers: bool = True, field_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair of rows into ``keys``: (confirmed, verdict code)."""
+    verdicts = np.array([edit_verdict(keys[i], keys[j], share, numbers, field_share)[0]
+                         for i, j in zip(left.tolist(), right.tolist())], dtype=np.int8)
+    return verdicts == ACCEPTED, verdicts
