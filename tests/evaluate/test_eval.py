@@ -320,7 +320,8 @@ def test_eval_limit_per_task_limits_each_task_and_leaves_unnamed_tasks_whole(tmp
     write_parquet(records, tmp_path / "test.parquet")
     params = settings_from("eval", {
         "tasks": ["jnli", "jcommonsenseqa", "perplexity"], "k_shot": 0, "limit": {"jnli": 7, "perplexity": 2},
-        "files": {"jnli": str(JNLI_FILE), "jcommonsenseqa": str(JCQA_FILE), "perplexity": str(tmp_path / "test.parquet")},
+        "files": {"jnli": str(JNLI_FILE), "jcommonsenseqa": str(JCQA_FILE),
+                  "perplexity": str(tmp_path / "test.parquet")},
     }).as_params()
     nli, jcqa, answers = load_tasks(params)
     assert nli.summary()["n"] == 7
