@@ -29,13 +29,30 @@ def task_file(name: str, params: dict) -> Path | None:
     return Path(chosen) if chosen else None
 
 
+def task_params(name: str, params: dict) -> dict:
+    """``params`` as task ``name`` sees them: ``limit`` may be one number for every task or a
+    mapping task -> number (a task it leaves out is scored whole).
+
+    Per-task limits let a CPU run keep many classification items (whose accuracy needs n for
+    a narrow interval) while scoring fewer held-out answers, which cost the most per item
+    (every answer token goes through the output layer).
+    """
+    limit = params.get("limit")
+    if not isinstance(limit, dict):
+        return params
+    unknown = sorted(set(limit) - set(TASK_MODULES))
+    if unknown:
+        raise InputError(f"eval.limit: unknown task {', '.join(unknown)} (known: {', '.join(TASK_MODULES)})")
+    return {**params, "limit": limit.get(name)}
+
+
 def load_tasks(params: dict) -> list:
     """The task objects named by ``params['tasks']``, reading each one's file."""
     names = params.get("tasks") or []
     unknown = [name for name in names if name not in TASK_MODULES]
     if unknown:
         raise InputError(f"eval.tasks: unknown task {', '.join(unknown)} (known: {', '.join(TASK_MODULES)})")
-    return [TASK_MODULES[name].load(task_file(name, params), params) for name in names]
+    return [TASK_MODULES[name].load(task_file(name, params), task_params(name, params)) for name in names]
 
 
 def delta(base: dict, tuned: dict) -> dict:

@@ -7,9 +7,18 @@ there); a test keeps the two equal.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from jinstruct.settings.base import ParamsModel
 
@@ -113,13 +122,39 @@ class EvalFiles(ParamsModel):
     marc_ja: str | None = None
 
 
+EvalTask = Literal["jnli", "jcommonsenseqa", "marc_ja", "perplexity"]
+
+
 class EvalSection(ParamsModel):
-    tasks: list[Literal["jnli", "jcommonsenseqa", "marc_ja", "perplexity"]] = ["jnli", "jcommonsenseqa", "perplexity"]
+    tasks: list[EvalTask] = ["jnli", "jcommonsenseqa", "perplexity"]
     k_shot: Annotated[int, Field(ge=0, le=3)] = 3
     pool_per_label: PositiveInt = 10
     seed: int = 20261124
-    limit: PositiveInt | None = None
+    # one number for every task, or per task ({jnli: 100, perplexity: 30}; a task left out is scored whole)
+    limit: int | dict[str, int] | None = None
     batch_size: PositiveInt = 32
     max_length: PositiveInt | None = 256
     share_prefix: bool = True
     files: EvalFiles = EvalFiles()
+
+    @field_validator("limit", mode="plain")
+    @classmethod
+    def _limit(cls, value):
+        """A positive count, or task -> positive count; checked here so a mistake reads as one plain line."""
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return _positive(value, "a positive number of items, or one per task")
+        known = get_args(EvalTask)
+        unknown = sorted(str(task) for task in value if task not in known)
+        if unknown:
+            raise ValueError(f"unknown task {', '.join(unknown)} (known: {', '.join(known)})")
+        return {task: _positive(number, f"the limit of {task} must be a positive number")
+                for task, number in value.items()}
+
+
+def _positive(value, message: str) -> int:
+    try:
+        return TypeAdapter(PositiveInt).validate_python(value)
+    except ValidationError:
+        raise ValueError(message) from None
