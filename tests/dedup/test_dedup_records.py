@@ -121,7 +121,7 @@ def test_hard_negatives_are_kept_only_by_their_guard(guard_off, merged):
     # The pairs are near duplicates as text (one number or one katakana name differs), so with a guard
     # switched off its pair is merged: the test fails if a guard stops working, not only if it over-merges.
     # verify: signature, whose similarity cannot tell a name or a number from a typo (verify: edits
-    # refuses these pairs by its own word and number guards as well: tests/test_dedup_edits.py)
+    # refuses these pairs by its own word and number guards as well: tests/dedup/test_edits.py)
     _, kept, rejected = run(HARD_NEGATIVES, threshold=0.6, field_overlap=0, verify="signature", **guard_off)
     assert sorted(rejected) == merged
     assert kept == {"m:1", "m:2", "k:1", "k:2"} - set(merged)
