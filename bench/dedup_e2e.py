@@ -1,6 +1,6 @@
 """Dedup as users run it: whole processes, start-up + read + dedup + write, side by side.
 
-    bash bench/setup_hojichar_venv.sh                   # once: HojiChar's own venv
+    bash bench/setup_peers.sh                           # once: HojiChar with its [dedup] extra
     nice -n 10 python bench/dedup_e2e.py --sizes 100000 500000 [--signature]
 
 For each size, writes (once, under --workdir) a corpus of bench/dedup_corpus.py's
