@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup build test browser lock check-lock
+.PHONY: setup build test lint browser lock check-lock
 
 setup:
 	@scripts/setup.sh build
@@ -22,7 +22,13 @@ check-lock:
 	@scripts/setup.sh test
 	python scripts/check_lock.py
 
-test: check-lock browser
+# ruff over the whole checkout; the rules, and why each ignored one is ignored, are in
+# pyproject.toml ([tool.ruff.lint]). Seconds, so it runs before the tests.
+lint:
+	@scripts/setup.sh test
+	ruff check
+
+test: check-lock lint browser
 	python -m pytest -q
 
 # Re-resolve requirements/*.txt from pyproject.toml (needs PyPI; see scripts/lock.sh).

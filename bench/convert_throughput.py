@@ -65,7 +65,8 @@ def main() -> None:
             if spec.adapter == "tanaka_pairs":
                 folder_of = raw / spec.name
                 peer_seconds, peer_records = best_of(
-                    args.repeat, lambda: python_tanaka(folder_of / "train.ja", folder_of / "train.en"))
+                    args.repeat,
+                    lambda folder_of=folder_of: python_tanaka(folder_of / "train.ja", folder_of / "train.en"))
                 print(f"  {'  peer: per-line re':<16} {peer_records:>7,} records  {peer_seconds:6.2f} s  "
                       f"{peer_records / peer_seconds:>10,.0f} records/s (Japanese side only, no English tidy)")
 

@@ -82,8 +82,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jinstruct-dedup-bench"))
     args = parser.parse_args()
-    print(f"{'size':>9} {'tool':<10} {'records/s':>10} {'rec/CPU-s':>10} {'seconds':>8} {'peak RSS MB':>12} {'removed':>8} "
-          f"{'precision':>9} {'recall':>7} {'F1':>6} {'hard neg. removed':>17}")
+    print(f"{'size':>9} {'tool':<10} {'records/s':>10} {'rec/CPU-s':>10} {'seconds':>8} {'peak RSS MB':>12} "
+          f"{'removed':>8} {'precision':>9} {'recall':>7} {'F1':>6} {'hard neg. removed':>17}")
     for size in args.sizes:
         folder = args.workdir / f"{size}-{args.seed}"
         if not (folder / "corpus.parquet").is_file():

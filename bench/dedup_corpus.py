@@ -33,13 +33,14 @@ MIRROR = Path(__file__).resolve().parents[2] / "shared" / "mirror"
 DOLLY_ARCHIVE = "github.com/kunishou/databricks-dolly-15k-ja/archive/*.tar.gz"
 FRACTIONS = {"unique": 0.60, "near": 0.25, "exact": 0.05, "hard": 0.10}
 
-_APPENDED = ["参考になれば幸いです。", "以上です。", "詳しくは専門家に相談してください。", "ご質問ありがとうございます。",
-             "他にも知りたいことがあれば聞いてください。"]
+_APPENDED = ["参考になれば幸いです。", "以上です。", "詳しくは専門家に相談してください。",
+             "ご質問ありがとうございます。", "他にも知りたいことがあれば聞いてください。"]
 _PREFIXES = ["質問：", "以下の質問に答えてください。", "【指示】", "Q: ", "次の問いに回答せよ。"]
 _PUNCTUATION_SWAPS = [("。", "．"), ("、", "，"), ("？", "?"), ("！", "!"), ("「", "『"), ("」", "』")]
 _HIRAGANA = [chr(c) for c in range(ord("ぁ"), ord("ゖ"))]
 _FULL_WIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}
-_HALF_KATAKANA = dict(zip("アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン",
+_HALF_KATAKANA = dict(zip("アイウエオカキクケコサシスセソタチツテトナニヌネノ"
+                          "ハヒフヘホマミムメモヤユヨラリルレロワヲン",
                           "ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜｦﾝ"))
 # Two name slots, so that families never run out of distinct (template, name, name) fillings.
 _NAME_TEMPLATES = [
@@ -125,7 +126,8 @@ def _perturbed(record: dict, rng: random.Random) -> dict:
 def _renumbered(record: dict, rng: random.Random) -> dict:
     def other_number(match: re.Match) -> str:
         digits = match.group(0)
-        while (new := str(rng.randint(10 ** (len(digits) - 1) if len(digits) > 1 else 0, 10 ** len(digits) - 1))) == digits:
+        low = 10 ** (len(digits) - 1) if len(digits) > 1 else 0
+        while (new := str(rng.randint(low, 10 ** len(digits) - 1))) == digits:
             pass
         return new
     return {**record, **{f: re.sub(r"[0-9]+", other_number, record[f]) for f in ("instruction", "input", "output")}}
@@ -197,8 +199,8 @@ def write_corpus(frame: pl.DataFrame, folder: Path, shards: int = 2) -> None:
     """corpus.parquet (records + labels) and text/*.jsonl ({"id", "text"}) for the peers."""
     (folder / "text").mkdir(parents=True, exist_ok=True)
     frame.write_parquet(folder / "corpus.parquet")
-    text = frame.select("id", text=pl.concat_str([pl.col(f).replace("", None) for f in ("instruction", "input", "output")],
-                                                 separator="\n", ignore_nulls=True))
+    fields = [pl.col(f).replace("", None) for f in ("instruction", "input", "output")]
+    text = frame.select("id", text=pl.concat_str(fields, separator="\n", ignore_nulls=True))
     per_shard = -(-text.height // shards)
     for shard in range(shards):
         text.slice(shard * per_shard, per_shard).write_ndjson(folder / "text" / f"part-{shard}.jsonl")

@@ -1,7 +1,7 @@
 """Dedup as users run it: whole processes, start-up + read + dedup + write, side by side.
 
-    bash bench/setup_hojichar_venv.sh                   # once: HojiChar's own venv
-    nice -n 10 python bench/dedup_e2e.py --sizes 100000 500000
+    bash bench/setup_peers.sh                           # once: HojiChar with its [dedup] extra
+    nice -n 10 python bench/dedup_e2e.py --sizes 100000 500000 [--signature]
 
 For each size, writes (once, under --workdir) a corpus of bench/dedup_corpus.py's
 labelled records lengthened to ~1.3 KB of text each (every record of one truth
@@ -84,6 +84,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jinstruct-dedup-e2e"))
+    parser.add_argument("--signature", action="store_true",
+                        help="also time Parquet with verify: signature, lsh_threshold 0.6 (the pre-#16 defaults)")
     parser.add_argument("--hojichar", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hojichar:
@@ -104,6 +106,9 @@ def main() -> int:
                                               str(folder / "out.parquet"), "--rejects", str(folder / "rej.parquet"),
                                               "--text-field", "text"],
         }
+        if args.signature:  # the faster verification of main before issue #16, for the cost of verify: edits
+            runs["jinstruct parquet sig"] = runs["jinstruct parquet"] + ["--set", "verify=signature",
+                                                                         "--set", "lsh_threshold=0.6"]
         if HOJICHAR_PYTHON.exists():
             runs["hojichar jsonl"] = [str(HOJICHAR_PYTHON), __file__, "--hojichar", str(folder / "text.jsonl"),
                                       str(folder / "hojichar.jsonl")]
@@ -113,9 +118,9 @@ def main() -> int:
             print(f"{size:>8} {name:<22} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
                   f"{result['peak_rss_mb']:>12,} {' '.join(result['error'])}", flush=True)
         if "hojichar jsonl" in results:
-            for name in ("jinstruct jsonl", "jinstruct parquet"):
+            for name in [name for name in results if name.startswith("jinstruct")]:
                 ratio = results["hojichar jsonl"]["seconds"] / max(results[name]["seconds"], 0.1)
-                print(f"{size:>8} {'hojichar / ' + name.split()[1]:<22} {ratio:>7.1f}x", flush=True)
+                print(f"{size:>8} {'hojichar / ' + name.split(' ', 1)[1]:<22} {ratio:>7.1f}x", flush=True)
     return 0
 
 

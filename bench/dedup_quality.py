@@ -26,11 +26,11 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
-import dedup_corpus
-import dedup_corpus_jglue
-from dedup_bench import score
+import dedup_corpus  # noqa: E402  (bench/ and src/ are on sys.path from the lines above)
+import dedup_corpus_jglue  # noqa: E402
+from dedup_bench import score  # noqa: E402
 
-from jinstruct.dedup import dedup_records
+from jinstruct.dedup import dedup_records  # noqa: E402
 
 
 def per_kind(corpus: pl.DataFrame, clusters: pl.DataFrame, removed: set[str], paired: bool) -> pl.DataFrame:

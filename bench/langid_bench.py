@@ -29,7 +29,7 @@ from jinstruct.filters.language import predict_languages
 
 HERE = Path(__file__).parent / "langid"
 sys.path.insert(0, str(HERE))
-from make_langid_set import resolve
+from make_langid_set import resolve  # noqa: E402  (bench/langid/ is on sys.path from the line above)
 
 
 def load_set(mirror: Path | None) -> pl.DataFrame:
@@ -92,7 +92,10 @@ def main() -> None:
         fasttext_keeps=pl.Series([label == "ja" for label in labels]),
         fasttext=pl.Series([f"{label} {score:.2f}" for label, score in zip(labels, scores)]))
     japanese = pl.col("lang") == "ja"
-    right = lambda keeps: pl.when(japanese).then(pl.col(keeps)).otherwise(~pl.col(keeps)).mean()
+
+    def right(keeps: str) -> pl.Expr:
+        return pl.when(japanese).then(pl.col(keeps)).otherwise(~pl.col(keeps)).mean()
+
     table = lines.group_by("group").agg(
         lines=pl.len(), filter=right("filter_keeps"), no_lingua=right("no_lingua_keeps"),
         fasttext_only=right("fasttext_keeps")).sort("group")

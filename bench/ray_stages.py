@@ -31,9 +31,10 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import stage_argv  # the stage's command line from dvc.yaml (paths through cmd:)
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the checkout's root: tests.support
 from dedup_corpus import build_corpus
+
+from tests.support import stage_argv
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("normalize", "dedup", "filter")

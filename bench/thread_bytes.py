@@ -51,7 +51,8 @@ def run(threads: int) -> tuple[str, str, float]:
     steps(model, torch.Generator().manual_seed(1))
     base = digest(model.state_dict())
     torch.manual_seed(SEED)
-    tuned = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"]))
+    tuned = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, lora_dropout=0.05,
+                                             target_modules=["q_proj", "v_proj"]))
     loss = steps(tuned, torch.Generator().manual_seed(2))
     adapter = digest({name: p for name, p in tuned.named_parameters() if p.requires_grad})
     return base, adapter, loss

@@ -28,8 +28,8 @@ import torch
 from jinstruct.params import load_params
 from jinstruct.records import read_records
 from jinstruct.train.data import length_grouped_batches, load_template, packed_batches, tokenize_records
-from jinstruct.train.lora import load_base_for_training, lora_model
 from jinstruct.train.loop import LoopSettings, train
+from jinstruct.train.lora import load_base_for_training, lora_model
 
 
 def jinstruct_rate(base_dir, tokenized, params, steps, packing) -> tuple[float, int]:
@@ -37,7 +37,8 @@ def jinstruct_rate(base_dir, tokenized, params, steps, packing) -> tuple[float, 
     model = lora_model(model, params["lora"], seed=0)
     batch_size, seed = int(params["train"]["batch_size"]), 0
     if packing:
-        batches = packed_batches(tokenized, batch_size, seed, tokenizer.pad_token_id, int(params["train"]["max_length"]))
+        batches = packed_batches(tokenized, batch_size, seed, tokenizer.pad_token_id,
+                                 int(params["train"]["max_length"]))
     else:
         batches = length_grouped_batches(tokenized, batch_size, seed, tokenizer.pad_token_id)
     settings = LoopSettings(lr=float(params["train"]["lr"]), max_steps=steps, seed=seed)

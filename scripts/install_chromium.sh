@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for tests/test_report_browser.py (opens reports/index.html the
+# Headless Chromium for tests/report/test_browser.py (opens reports/index.html the
 # way a reader would), plus a Japanese font so the page's own text (not only the
 # charts, which carry IPAexGothic from matplotlib-fontja) renders in screenshots.
 # Debian/Ubuntu, as root; a no-op when both are present.

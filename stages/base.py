@@ -19,7 +19,8 @@ def main() -> None:
     args = parser.parse_args()
     model = load_params("model")
     device = pick_device(model.get("device", "auto"))
-    make_deterministic(int((model.get("tiny") or {}).get("seed", 0)), stage_settings("torch", required=False).threads, device)
+    make_deterministic(int((model.get("tiny") or {}).get("seed", 0)), stage_settings("torch", required=False).threads,
+                       device)
     build_base(model, args.output, device=device)
 
 

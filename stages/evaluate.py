@@ -12,7 +12,6 @@ from jinstruct.records import write_json
 from jinstruct.stage import stage_main
 from jinstruct.train.determinism import make_deterministic
 
-
 PATHS = ("base", "adapter", "processed", "eval_dir", "metrics", "scores", "plots", "perplexity_plots")
 
 

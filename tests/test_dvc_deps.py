@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO_ROOT
-from import_closure import import_closure
+from tests.support import REPO_ROOT
+from tests.support.import_closure import import_closure
 
 SCRIPT = re.compile(r"\bpython\s+(stages/[\w/]+\.py)")
 
@@ -22,7 +22,8 @@ def _resolved_stages(dvc_yaml: Path) -> dict[str, dict]:
 
 
 def uncovered_imports(root: Path) -> dict[str, list[str]]:
-    """Per stage of ``root/dvc.yaml``: the files its script may import that no dep covers (a dep folder covers its files)."""
+    """Per stage of ``root/dvc.yaml``: the files its script may import that no dep covers
+    (a dep folder covers its files)."""
     missing = {}
     for name, stage in _resolved_stages(root / "dvc.yaml").items():
         script = SCRIPT.search(stage["cmd"])
@@ -57,6 +58,7 @@ def test_an_import_without_a_matching_dep_is_reported(tmp_path):
     # a lazy import inside a function counts: it runs when the stage does
     assert uncovered_imports(tmp_path) == {"one": ["src/jinstruct/tools/__init__.py", "src/jinstruct/tools/helper.py"]}
     text = (tmp_path / "dvc.yaml").read_text(encoding="utf-8")
-    (tmp_path / "dvc.yaml").write_text(text.replace("src/jinstruct/core.py]", "src/jinstruct/core.py, src/jinstruct/tools]"),
+    (tmp_path / "dvc.yaml").write_text(text.replace("src/jinstruct/core.py]",
+                                                    "src/jinstruct/core.py, src/jinstruct/tools]"),
                                        encoding="utf-8")
     assert uncovered_imports(tmp_path) == {}

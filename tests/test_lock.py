@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CHECK = REPO / "scripts" / "check_lock.py"
+from tests.support import REPO_ROOT
+
+CHECK = REPO_ROOT / "scripts" / "check_lock.py"
 
 
 def _check(root: Path) -> subprocess.CompletedProcess:
@@ -18,14 +19,14 @@ def _check(root: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_committed_lock_agrees_with_pyproject():
-    done = _check(REPO)
+    done = _check(REPO_ROOT)
     assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture
 def project(tmp_path):
-    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(REPO / "requirements", tmp_path / "requirements")
+    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(REPO_ROOT / "requirements", tmp_path / "requirements")
     return tmp_path
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import jinstruct.stage as stage_module
-from conftest import REPO_ROOT
-from dedup_fixtures import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q
 from jinstruct.cli import main as cli_main
 from jinstruct.outputs import OutputSet, locked, publish, settle
+from tests.support import REPO_ROOT
+from tests.support.dedup import FUJI_A, FUJI_Q, KYOTO_A, KYOTO_Q
 
 NAMES = ("out.jsonl", "rejects.jsonl", "stats.json", "clusters.jsonl", "index.parquet")
 ARGS = ["dedup", "--input", "in.jsonl", "--output", "out.jsonl", "--rejects", "rejects.jsonl",

@@ -5,23 +5,23 @@ import polars as pl
 import pytest
 
 from jinstruct.records import (
-    InputError, atomic_path, check_text_columns, dataset_hash, read_records, read_table, write_parquet,
+    InputError,
+    atomic_path,
+    check_text_columns,
+    dataset_hash,
+    read_records,
+    read_table,
+    write_parquet,
 )
-
-
-def record(i: int, **overrides) -> dict:
-    base = {"id": f"fixture:{i}", "source": "fixture", "task": "open_qa", "instruction": f"質問{i}は何ですか。",
-            "input": "", "output": f"答え{i}です。", "license": "CC-BY-4.0"}
-    return base | overrides
+from tests.support.records import record
 
 
 def test_atomic_path_keeps_previous_file_when_writer_fails(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("previous")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half written")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half written")
+        raise RuntimeError("killed")
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 

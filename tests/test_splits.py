@@ -8,7 +8,7 @@ import pytest
 from jinstruct.records import InputError, dataset_hash, write_json, write_parquet
 from jinstruct.release.assemble import build_manifest
 from jinstruct.splits import assign_splits, check_ratios, load_splits, make_splits, verify_manifest
-from test_records import record
+from tests.support.records import record
 
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_records import record
 
 from jinstruct.outputs import OutputSet
 from jinstruct.records import write_parquet
 from jinstruct.stage import AccountingError, StageResult, partition, read_input, run_stage, stage_stats
+from tests.support.records import record
 
 
 def test_partition_moves_rows_with_a_reason_to_rejects():
@@ -17,7 +17,8 @@ def test_partition_moves_rows_with_a_reason_to_rejects():
     result = partition(frame, "filter")
     assert result.kept["id"].to_list() == ["fixture:0", "fixture:2", "fixture:3"]
     assert "reason" not in result.kept.columns
-    assert result.rejected.select("id", "stage", "reason", "detail").row(0) == ("fixture:1", "filter", "too_short", "len=1")
+    assert (result.rejected.select("id", "stage", "reason", "detail").row(0)
+            == ("fixture:1", "filter", "too_short", "len=1"))
 
 
 def test_stats_count_per_source_and_reason():

@@ -70,7 +70,7 @@ def locked(outputs: OutputSet) -> Iterator[None]:
     """Hold the set's lock; a second holder fails at once, naming the lock file."""
     lock_file = outputs.lock_file
     lock_file.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_file, "a")
+    handle = open(lock_file, "a")  # noqa: SIM115  (held until the context exits, closed in the finally)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -89,7 +89,8 @@ def mark_rejected(df: pl.DataFrame, stage: str, reason: str | pl.Expr, detail: s
     )
 
 
-def partition(df: pl.DataFrame, stage: str, reason_column: str = "reason", detail_column: str = "detail") -> StageResult:
+def partition(df: pl.DataFrame, stage: str, reason_column: str = "reason",
+              detail_column: str = "detail") -> StageResult:
     """Split a frame that carries a per-row reason (null = keep) into kept and rejected."""
     is_rejected = pl.col(reason_column).is_not_null()
     kept = df.filter(~is_rejected).drop(reason_column, detail_column)
@@ -122,10 +123,12 @@ def _nested_counts(df: pl.DataFrame, outer: str, inner: str) -> dict[str, dict[s
     return nested
 
 
-def check_ids(stage: str, incoming: pl.DataFrame, result: StageResult, parse_rejects: pl.DataFrame | int | None) -> None:
+def check_ids(stage: str, incoming: pl.DataFrame, result: StageResult,
+              parse_rejects: pl.DataFrame | int | None) -> None:
     """Every id leaves as often as it came (out + rejected), so a record is never both kept and rejected:
-    counts alone let a lost record and a duplicated one balance out. Parse errors (never rows of ``incoming``) come as their
-    reject frame, or as a count when the caller has already merged them into the rejects."""
+    counts alone let a lost record and a duplicated one balance out. Parse errors (never rows of
+    ``incoming``) come as their reject frame, or as a count when the caller has already merged them
+    into the rejects."""
     if isinstance(parse_rejects, int):
         unparsed = result.rejected["id"].filter(~result.rejected["id"].is_in(incoming["id"].implode()))
         if unparsed.len() != parse_rejects:

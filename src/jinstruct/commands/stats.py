@@ -75,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"    {label:<48} {row['len']:>9,}")
     print("  length in characters (mean / median / p95 / max):")
     for field, summary in stats["lengths_chars"].items():
-        print(f"    {field:<12} {summary['mean']:>8} / {summary['median']:>6.0f} / {summary['p95']:>6.0f} / {summary['max']:>7}")
+        print(f"    {field:<12} {summary['mean']:>8} / {summary['median']:>6.0f} / {summary['p95']:>6.0f} "
+              f"/ {summary['max']:>7}")
     return 0

@@ -70,7 +70,8 @@ def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, num
     if min(word_old, word_new) >= 1 and max(word_old, word_new) >= 2:
         return KANJI_WORD
     item_a, item_b = _item(a, i1, i2), _item(b, j1, j2)
-    if item_a and item_b and max(len(item_a), len(item_b)) <= _ITEM and Indel.normalized_similarity(item_a, item_b) < 0.5:
+    if (item_a and item_b and max(len(item_a), len(item_b)) <= _ITEM
+            and Indel.normalized_similarity(item_a, item_b) < 0.5):
         return ITEM
     return ACCEPTED
 
@@ -120,7 +121,8 @@ def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
         last = joined[-1] if joined else None
         if tag != "equal" and last is not None and max(i2 - i1, j2 - j1) < _LARGE:
             # the previous small edit, possibly behind a short equal run
-            edit = last if last[0] != "equal" else (joined[-2] if len(joined) > 1 and last[2] - last[1] <= _GAP else None)
+            edit = last if last[0] != "equal" else (joined[-2] if len(joined) > 1 and last[2] - last[1] <= _GAP
+                                                    else None)
             if edit is not None and edit[0] != "equal" and max(edit[2] - edit[1], edit[4] - edit[3]) < _LARGE \
                     and max(i2 - edit[1], j2 - edit[3]) < _LARGE:
                 if edit is not last:

@@ -160,7 +160,7 @@ def canonical_texts(values: pl.Series) -> pl.Series:
     Lower case, punctuation folding and whitespace removal are one compiled pass over
     the UTF-8 bytes (three polars passes cost 3× as much), and so is NFKC for texts made
     of characters whose NFKC needs no context (_nfkc_tables); other texts are NFKC'd by
-    polars first. tests/test_dedup.py checks both paths give polars' NFKC + the fold.
+    polars first. tests/dedup/test_dedup_records.py checks both paths give polars' NFKC + the fold.
     """
     texts = values.cast(pl.String).fill_null("").rechunk()
     raw = Utf8Texts.from_series(texts)

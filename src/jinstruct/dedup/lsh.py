@@ -6,7 +6,7 @@ equal), computed for all records at once, one band at a time: each record's
 band slice is hashed to 64 bits together with its partition and the records
 are sorted by that hash. The partition (the record's task) is part of the
 bucket key, so records of different tasks are never even candidates.
-tests/test_dedup_minhash.py checks the candidates against datasketch's
+tests/dedup/test_minhash.py checks the candidates against datasketch's
 MinHashLSH on the same signatures.
 
 A bucket of k records yields all pairs when k ≤ bucket_window + 1, otherwise

@@ -2,7 +2,7 @@
 
 The signatures are exactly those of ``datasketch.MinHash(num_perm, seed,
 hashfunc=shingle_hash32, scheme="affine32")`` updated with every character
-n-gram of the key (tests/test_dedup_minhash.py checks this): datasketch's
+n-gram of the key (tests/dedup/test_minhash.py checks this): datasketch's
 permutation parameters are used as they are, and its affine32 step (MurmurHash3
 fmix32 pre-mix, then ``a·h + b`` modulo 2³²) is applied to one n-gram at a time
 across all permutations in a compiled loop, so nothing the size of

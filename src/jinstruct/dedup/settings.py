@@ -93,7 +93,8 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     threshold = float(threshold)
     bands, rows = params.get("bands"), params.get("rows")
     if (bands is None) != (rows is None):
-        raise InputError("dedup.bands and dedup.rows: give both (explicit LSH shape) or neither (derived from threshold)")
+        raise InputError("dedup.bands and dedup.rows: give both (explicit LSH shape) "
+                         "or neither (derived from threshold)")
     containment = _share(params, "containment", 0.95)
     lsh_threshold = _share(params, "lsh_threshold", min(threshold, 0.4))
     if bands is None:

@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 from jinstruct.engine.plans import BatchPlan
 from jinstruct.engine.session import TASK_RETRIES, ray_session
 from jinstruct.engine.settings import EngineSettings
+from jinstruct.outputs import settled_input
 from jinstruct.progress import progress_bar
 from jinstruct.records import SCHEMA_FIELDS, InputError
-from jinstruct.outputs import settled_input
 from jinstruct.stage import Engine, Incoming, StageResult
 
 _PACKED = pa.schema([("kept", pa.large_binary()), ("rejected", pa.large_binary()), ("stats", pa.large_binary())])

@@ -49,8 +49,8 @@ def _source_section(record: dict, origins: pl.DataFrame, provenance: dict) -> di
                       "url": entry.get("url"), "sha256": entry.get("sha256"), "archive": archive is not None})
     urls = sorted({entry.get("url") for entry in fetched_files if entry.get("url")})
     return {"name": record["source"], "kind": fetched.get("kind"), "format": fetched.get("format"),
-            "urls": urls, "revision": fetched.get("revision"), "licence": record.get("license") or fetched.get("license"),
-            "files": files}
+            "urls": urls, "revision": fetched.get("revision"),
+            "licence": record.get("license") or fetched.get("license"), "files": files}
 
 
 def _dedup_section(build: Build, record_id: str) -> tuple[dict, dict | None]:

@@ -147,7 +147,8 @@ def card_data(manifest: dict, data_files: dict[str, list[str]] | None = None,
         extra["dataset_info"] = {"features": [{"name": column, "dtype": "string"} for column in columns]}
     sources = manifests.sources(manifest)
     return DatasetCardData(
-        pretty_name=manifest.get("pretty_name") or f"{manifest.get('name', 'jinstruct')} {manifest.get('version', '')}".strip(),
+        pretty_name=(manifest.get("pretty_name")
+                     or f"{manifest.get('name', 'jinstruct')} {manifest.get('version', '')}".strip()),
         license=decision.hub_id,
         language=["ja", "en"] if has_translation(task_names) else ["ja"],
         task_categories=task_categories(task_names),
@@ -172,7 +173,8 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def _summary(manifest: dict) -> str:
-    splits = ", ".join(f"{split} {int(manifest['splits'][split]['records']):,}" for split in manifests.split_names(manifest))
+    splits = ", ".join(f"{split} {int(manifest['splits'][split]['records']):,}"
+                       for split in manifests.split_names(manifest))
     return (f"Japanese instruction-tuning records built with jinstruct, "
             f"following the recipe of Suzuki, Hirano and Sakaji (2023): "
             f"pinned public corpora converted to instruction / input / output records, normalised, "

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.release import manifest as manifests
 from jinstruct.records import InputError, dataset_hash
+from jinstruct.release import manifest as manifests
 
 PROCESSED = "data/processed"
 
@@ -82,7 +82,8 @@ def _per_source_task(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
 
 
 def _record_examples(frame: pl.DataFrame, limit: int) -> list[dict]:
-    keep = [name for name in ("id", "split", "source", "task", "instruction", "input", "output") if name in frame.columns]
+    keep = [name for name in ("id", "split", "source", "task", "instruction", "input", "output")
+            if name in frame.columns]
     return [{key: _clip(value) for key, value in row.items()}
             for row in frame.sort("id").head(limit).select(keep).iter_rows(named=True)]
 

@@ -21,10 +21,10 @@ import polars as pl
 import yaml
 
 from jinstruct.nested import flatten
+from jinstruct.records import InputError, dataset_hash, file_sha256, read_table
 from jinstruct.release import manifest as manifests
 from jinstruct.release.card import card_hash
 from jinstruct.release.project import project_root
-from jinstruct.records import InputError, dataset_hash, file_sha256, read_table
 
 # verified: recomputed here and equal; stated: what a starting file claims (nothing to recompute)
 VERIFIED, BROKEN, UNCHECKED, WARNING, STATED = "verified", "broken", "unchecked", "warning", "stated"
@@ -149,14 +149,15 @@ def _adapter(chain: Chain, folder: Path, root: Path, claimed_hash: str | None, c
     else:
         actual_sha = None
     if not info:
-        chain.add("adapter", str(folder), BROKEN, "no training_info.json: the adapter does not say what it was trained on",
-                  **facts)
+        chain.add("adapter", str(folder), BROKEN,
+                  "no training_info.json: the adapter does not say what it was trained on", **facts)
         return
     if claimed_sha and actual_sha != claimed_sha:
         chain.add("adapter", str(folder), BROKEN, f"{ADAPTER_WEIGHTS} sha256 {_short(actual_sha)} differs from the "
                   f"metric's adapter_sha256 {_short(claimed_sha)}: the scores are not of these weights", **facts)
     elif claimed_hash and info.get("dataset_hash") != claimed_hash:
-        chain.add("adapter", str(folder), BROKEN, f"trained on dataset {_short(info.get('dataset_hash'))} but the metric "
+        chain.add("adapter", str(folder), BROKEN,
+                  f"trained on dataset {_short(info.get('dataset_hash'))} but the metric "
                   f"states {_short(claimed_hash)}", **facts)
     elif claimed_base and info.get("base_identity") and claimed_base != info["base_identity"]:
         chain.add("adapter", str(folder), BROKEN, "the metric's base_identity differs from the base the adapter was "
@@ -180,8 +181,8 @@ def _base(chain: Chain, root: Path, identity: dict | None) -> None:
         chain.add("base", str(weights), UNCHECKED, "the base identity records no weights_sha256",
                   base_identity=identity)
     elif not weights.is_file():
-        chain.add("base", str(weights), UNCHECKED, "the base model's weights are not on disk (dvc repro base / dvc pull)",
-                  base_identity=identity)
+        chain.add("base", str(weights), UNCHECKED,
+                  "the base model's weights are not on disk (dvc repro base / dvc pull)", base_identity=identity)
     elif file_sha256(weights) != claimed:
         chain.add("base", str(weights), BROKEN, f"sha256 {_short(file_sha256(weights))} differs from the recorded "
                   f"weights_sha256 {_short(claimed)}", base_identity=identity)
@@ -296,7 +297,8 @@ def _source(chain: Chain, source: manifests.SourceInfo, root: Path) -> None:
     elif unchecked:
         chain.add("source", source.name, UNCHECKED, f"not in data/raw: {', '.join(unchecked)}", **facts)
     else:
-        chain.add("source", source.name, VERIFIED, f"{len(source.files)} file(s) in data/raw match their sha256", **facts)
+        chain.add("source", source.name, VERIFIED, f"{len(source.files)} file(s) in data/raw match their sha256",
+                  **facts)
 
 
 def _archive(chain: Chain, source: manifests.SourceInfo, root: Path, facts: dict) -> None:
@@ -374,7 +376,8 @@ def _code(chain: Chain, manifest: dict, root: Path) -> None:
         else:
             chain.add("code", commit, VERIFIED, "built by this checkout (HEAD); dvc.lock pins its code files", **code)
         return
-    found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=root, capture_output=True).returncode == 0
+    found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=root,
+                           capture_output=True).returncode == 0
     if not found:
         chain.add("code", commit, UNCHECKED, "commit not in this clone (fetch it to check)", **code)
     elif code.get("git_dirty"):

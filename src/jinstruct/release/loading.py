@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinstruct.release import manifest as manifests
 from jinstruct.records import InputError, dataset_hash
+from jinstruct.release import manifest as manifests
 
 
 def load_dataset(path_or_repo: str | Path, version: str | None = None, *, endpoint: str | None = None):

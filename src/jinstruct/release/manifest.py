@@ -107,8 +107,9 @@ def sources(manifest: dict) -> list[SourceInfo]:
         result.append(SourceInfo(
             name=name,
             licence=licence,
-            files=tuple(SourceFile(url=redact(f.get("url")), sha256=f.get("sha256"), revision=_revision_of(f, f.get("url"))
-                                   or _revision_of(entry, entry.get("url")), path=f.get("path"), bytes=f.get("bytes"))
+            files=tuple(SourceFile(url=redact(f.get("url")), sha256=f.get("sha256"),
+                                   revision=_revision_of(f, f.get("url")) or _revision_of(entry, entry.get("url")),
+                                   path=f.get("path"), bytes=f.get("bytes"))
                         for f in files),
             records_kept=kept.get(name, 0),
             entry=entry or fallback,

@@ -122,7 +122,8 @@ def check_git_clean(processed_dir: Path, allow_dirty: bool) -> list[str]:
         raise InputError(f"{processed_dir}: not inside a git work tree, so the published version could not name "
                          "the commit it was built from")
     if changes and not allow_dirty:
-        shown = ", ".join(line[3:] for line in changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+        shown = (", ".join(line[3:] for line in changes[:5])
+                 + (f" and {len(changes) - 5} more" if len(changes) > 5 else ""))
         raise InputError(f"the git tree has uncommitted changes ({shown}): commit them, or pass --allow-dirty "
                          "(the card then says so)")
     return changes
@@ -221,13 +222,15 @@ def upload(staged: Staged, repo_id: str, private: bool = False, endpoint: str | 
                 "--repo-type dataset") from None
         if isinstance(exc, HfHubHTTPError) and exc.response is not None:
             raise RemoteError(f"the Hub refused the request for {repo_id}: {reason}") from None
-        raise RemoteError(f"the Hub at {endpoint or api.endpoint} could not be reached for {repo_id}: {reason}") from None
+        raise RemoteError(f"the Hub at {endpoint or api.endpoint} could not be reached for {repo_id}: "
+                          f"{reason}") from None
     return commit.oid
 
 
 def _network_error(exc: Exception, hub_error: type) -> bool:
     """An HTTP refusal or a transport failure (huggingface_hub's HTTP client is httpx or httpx2 by version)."""
-    return isinstance(exc, (hub_error, OSError)) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "requests")
+    return (isinstance(exc, (hub_error, OSError))
+            or type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "requests"))
 
 
 def publish(processed_dir: str | Path, repo_id: str, version: str | None = None, *, private: bool = False,
@@ -253,7 +256,8 @@ def publish(processed_dir: str | Path, repo_id: str, version: str | None = None,
     if dry_run_dir is not None:
         target = Path(dry_run_dir)
         if target.exists() and any(target.iterdir()):
-            raise InputError(f"{target}: not empty; a dry run writes exactly the repository's files into an empty folder")
+            raise InputError(f"{target}: not empty; a dry run writes exactly the repository's files "
+                             "into an empty folder")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from jinstruct.progress import progress
 from jinstruct.records import atomic_path
+from jinstruct.release.project import with_commit
 from jinstruct.report import charts
 from jinstruct.report.clusters import example_cluster_ids
 from jinstruct.report.collect import Build, collect
 from jinstruct.report.measure import Distributions, measure
 from jinstruct.report.render import render
-from jinstruct.release.project import with_commit
 
 log = logging.getLogger("jinstruct")
 

@@ -15,11 +15,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic and makes it the default family)
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic and makes it the default family)
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 # IPAexGothic has no U+2212 MINUS SIGN; an ASCII hyphen avoids a missing glyph on negative ticks.
 matplotlib.rcParams["axes.unicode_minus"] = False

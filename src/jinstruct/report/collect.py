@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.records import InputError, SPLIT_NAMES, TEXT_FIELDS
+from jinstruct.records import SPLIT_NAMES, TEXT_FIELDS, InputError
 from jinstruct.report.clusters import example_cluster_ids, normalise_clusters
 from jinstruct.report.model_metrics import eval_rows, read_curves, validation_points
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from jinstruct.progress import progress
 from jinstruct.records import SPLIT_NAMES, TEXT_FIELDS
-from jinstruct.report.collect import DEDUPED, FILTERED, PROCESSED, BASE_MODEL, record_text, scan_parquet
+from jinstruct.report.collect import BASE_MODEL, DEDUPED, FILTERED, PROCESSED, record_text, scan_parquet
 
 PHASES = ("before filter", "after filter")
 

@@ -13,8 +13,17 @@ from pathlib import Path
 import polars as pl
 
 from jinstruct.records import InputError
-from jinstruct.sources.candidates import TASKS, Candidates, Check, read_rows, required, shape, upstream_id, where, \
-    wrong_type
+from jinstruct.sources.candidates import (
+    TASKS,
+    Candidates,
+    Check,
+    read_rows,
+    required,
+    shape,
+    upstream_id,
+    where,
+    wrong_type,
+)
 from jinstruct.sources.jglue import jcommonsenseqa, jsquad
 from jinstruct.sources.spec import SourceSpec
 from jinstruct.sources.tanaka import tanaka_pairs
@@ -69,7 +78,8 @@ def alpaca_seed(spec: SourceSpec, raw_dir: Path) -> Candidates:
         Check(pl.col("output").is_null(), "missing_field",
               where() + pl.lit(": no 'output' in instance ") + pl.col("instance")),
     ]
-    task = pl.when(pl.col("is_classification").fill_null(False)).then(pl.lit("classification")).otherwise(pl.lit("general"))
+    task = (pl.when(pl.col("is_classification").fill_null(False)).then(pl.lit("classification"))
+            .otherwise(pl.lit("general")))
     frame = shape(instances, spec, checks, id=pl.col("task_id") + ":" + pl.col("instance"), group=pl.col("task_id"),
                   task=task, instruction=pl.col("instruction"), input=pl.col("input"), output=pl.col("output"))
     return Candidates(frame, read.errors, read.upstream_records)

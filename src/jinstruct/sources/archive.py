@@ -143,7 +143,7 @@ def extract_members(archive_path: Path, destination: Path, pattern: str, max_byt
                     written = _copy_capped(source, target, written, max_bytes, label)
         return Extracted(len(wanted), written)
     try:
-        archive = tarfile.open(archive_path, mode="r:*")
+        archive = tarfile.open(archive_path, mode="r:*")  # noqa: SIM115  (closed by the with below)
     except tarfile.TarError as exc:
         raise InputError(f"{label}: {archive_path.name} is neither a zip nor a readable tar archive ({exc})") from None
     with archive:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from jinstruct.records import InputError, SCHEMA_FIELDS
+from jinstruct.records import SCHEMA_FIELDS, InputError
 from jinstruct.sources import readers
 from jinstruct.sources.spec import SourceSpec
 

@@ -18,8 +18,15 @@ import polars as pl
 
 from jinstruct.records import InputError
 from jinstruct.sources.adapters import ADAPTERS
-from jinstruct.sources.candidates import CANDIDATE_COLUMNS, ORIGIN_COLUMNS, RECORD_COLUMNS, TASKS, Candidates, \
-    Check, verdict
+from jinstruct.sources.candidates import (
+    CANDIDATE_COLUMNS,
+    ORIGIN_COLUMNS,
+    RECORD_COLUMNS,
+    TASKS,
+    Candidates,
+    Check,
+    verdict,
+)
 from jinstruct.sources.spec import SourceSpec
 from jinstruct.stage import Incoming, StageResult, partition
 
@@ -119,7 +126,8 @@ def judge_candidates(candidates: pl.DataFrame, _settings: object = None) -> Stag
     Its artifact ``origins`` (ORIGINS_SCHEMA) says where in data/raw each record came from, for `jinstruct explain`.
     """
     has_origins = set(ORIGIN_COLUMNS) <= set(candidates.columns)
-    origins = _origins(candidates).sort("id", maintain_order=True) if has_origins else pl.DataFrame(schema=ORIGINS_SCHEMA)
+    origins = (_origins(candidates).sort("id", maintain_order=True) if has_origins
+               else pl.DataFrame(schema=ORIGINS_SCHEMA))
     split = partition(_shared_checks(candidates.drop(ORIGIN_COLUMNS, strict=False)), STAGE)
     return StageResult(kept=split.kept.select(RECORD_COLUMNS).sort("id"), rejected=split.rejected.sort("id"),
                        artifacts={"origins": origins})
@@ -129,7 +137,8 @@ def convert_sources(specs: list[SourceSpec], raw_dir: Path) -> Converted:
     """Read and judge in one call (what the tests, the benchmark and `jinstruct explain` use)."""
     incoming = read_candidates(specs, raw_dir)
     judged = judge_candidates(incoming.frame)
-    rejected = pl.concat([judged.rejected, incoming.parse_rejects], how="diagonal_relaxed").sort("id", maintain_order=True)
+    rejected = pl.concat([judged.rejected, incoming.parse_rejects], how="diagonal_relaxed").sort(
+        "id", maintain_order=True)
     result = StageResult(judged.kept, rejected, incoming.extra_stats)
     return Converted(incoming.frame.drop("reason", "detail", *ORIGIN_COLUMNS, strict=False), result,
                      incoming.parse_rejects.height, judged.artifacts["origins"])

@@ -92,7 +92,8 @@ def _hub_token() -> str | None:
 
 
 def _unreachable(spec: SourceSpec, location: Location, mirrors: list[Path], reason: str) -> InputError:
-    searched = ", ".join(str(m) for m in mirrors) if mirrors else f"no mirror set ({MIRROR_ENV} unset, fetch.mirrors empty)"
+    searched = (", ".join(str(m) for m in mirrors) if mirrors
+                else f"no mirror set ({MIRROR_ENV} unset, fetch.mirrors empty)")
     return InputError(f"source {spec.name}: cannot download {redact(location.url)} ({reason}) and no mirror holds it "
                       f"[searched: {searched}]; {MIRROR_HINT}")
 

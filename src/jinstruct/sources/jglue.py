@@ -12,8 +12,17 @@ from pathlib import Path
 import polars as pl
 
 from jinstruct.records import InputError
-from jinstruct.sources.candidates import (Candidates, Check, read_rows, required, shape, source_files, upstream_id,
-                                          where, wrong_type)
+from jinstruct.sources.candidates import (
+    Candidates,
+    Check,
+    read_rows,
+    required,
+    shape,
+    source_files,
+    upstream_id,
+    where,
+    wrong_type,
+)
 from jinstruct.sources.readers import ERROR_SCHEMA, read_json_document, squad_questions
 from jinstruct.sources.spec import SourceSpec
 
@@ -64,7 +73,8 @@ def jsquad(spec: SourceSpec, raw_dir: Path) -> Candidates:
     # a SQuAD document has no lines: details point at the question id (or its position)
     at = pl.col("__file__") + pl.lit(": question ") + pl.coalesce(pl.col("id"), pl.col("__line__").cast(pl.String))
     checks = [
-        *(Check(pl.col(name).is_null(), "missing_field", at + pl.lit(f": no {name!r}")) for name in ("question", "context")),
+        *(Check(pl.col(name).is_null(), "missing_field", at + pl.lit(f": no {name!r}"))
+          for name in ("question", "context")),
         Check(pl.col("is_impossible").fill_null(False), "no_answer", at + pl.lit(": is_impossible")),
         Check(first_answer.is_null() | (first_answer == ""), "no_answer", at + pl.lit(": no answer text")),
     ]

@@ -107,7 +107,7 @@ def _role_entries(where: str, entry: dict, key: str) -> list[tuple[str, dict]]:
             raise _fail(where, f"needs {key!r} or 'files'")
         return [("data", {key: entry[key], "sha256": entry.get("sha256")})]
     if not isinstance(files, dict) or not files:
-        raise _fail(where, "'files' must map a role to {%s, sha256}" % key)
+        raise _fail(where, f"'files' must map a role to {{{key}, sha256}}")
     pairs = []
     for role, file_entry in files.items():
         if not isinstance(file_entry, dict) or key not in file_entry:
@@ -205,7 +205,8 @@ def enabled_sources(section_params: dict | None, section: str = "sources") -> li
     for name in sorted(section_params):
         entry = section_params[name]
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)):  # a folder name under data/raw
-            raise _fail(f"{section}.{name}", "a source name starts with a letter or digit, then letters, digits, '_', '.', '-'")
+            raise _fail(f"{section}.{name}",
+                        "a source name starts with a letter or digit, then letters, digits, '_', '.', '-'")
         if isinstance(entry, dict) and entry.get("enabled", True) is False:
             continue
         specs.append(parse_source(str(name), entry, section))

@@ -3,7 +3,7 @@
 Every rule is one polars expression over a whole text column, applied in the
 order of ``RULES`` and switchable by name (``normalize.rules.<name>`` in
 params.yaml). The table in docs/normalization.md documents the same rules with
-an example each; tests/test_normalize.py walks that table against this module.
+an example each; tests/text/test_normalize.py walks that table against this module.
 
 Plain NFKC is deliberately not used: it folds meaning-bearing characters (… →
 ..., ① → 1, ～ → ~, ㍻ → 平成 but ㎡ → m2). Instead each fold we want is an
@@ -163,7 +163,7 @@ def _char_class(characters: Iterable[str]) -> str:
 # punctuation (dashes, quotes, …), circled numbers, CJK symbols (minus the
 # combining tone marks U+302A-302F), kana (minus the combining voicing marks),
 # unified kanji, half/full-width forms. Only a text with some other character can
-# change under NFC (tests/test_normalize.py checks the ranges against Unicode).
+# change under NFC (tests/text/test_normalize.py checks the ranges against Unicode).
 NFC_STABLE_RANGES = ((0x0000, 0x02FF), (0x2010, 0x2027), (0x2030, 0x205E), (0x2460, 0x24FF),
                      (0x3000, 0x3029), (0x3030, 0x3098), (0x309B, 0x30FF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF))
 _NFC_TRIGGER = "[^" + "".join(f"\\x{{{low:04X}}}-\\x{{{high:04X}}}" for low, high in NFC_STABLE_RANGES) + "]"

@@ -39,7 +39,8 @@ def settings_in_effect() -> dict:
     """What training_info.json records about the numeric environment."""
     import transformers
 
-    return {"threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    return {"threads": torch.get_num_threads(),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "torch": torch.__version__, "transformers": transformers.__version__}
 
 

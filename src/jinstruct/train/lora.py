@@ -1,9 +1,10 @@
 """LoRA instruction tuning of the base model on the processed train split.
 
 ``run_lora`` takes the typed settings (``settings.model.TrainingSettings``:
-the model, lora, train and torch sections), the verified splits and the base folder, and returns the tuned peft model with everything
-the stage writes: training info (dataset hash, base identity, params, tokens,
-truncation) and the metrics. The paper's model cards (izumi-lab
+the model, lora, train and torch sections), the verified splits and the base
+folder, and returns the tuned peft model with everything the stage writes:
+training info (dataset hash, base identity, params, tokens, truncation) and the
+metrics. The paper's model cards (izumi-lab
 llm-japanese-dataset, section "LoRA tuning") give the defaults in params.yaml:
 r=4, lr 3e-4, cutoff 256 tokens, loss on prompt and answer.
 """
@@ -21,8 +22,14 @@ import torch
 from jinstruct import __version__
 from jinstruct.records import InputError, file_sha256
 from jinstruct.settings.model import LoraSection, TrainingSettings, TrainSection
-from jinstruct.train.data import (length_grouped_batches, load_template, packed_batches, resolve_template,
-                                  select_records, tokenize_records)
+from jinstruct.train.data import (
+    length_grouped_batches,
+    load_template,
+    packed_batches,
+    resolve_template,
+    select_records,
+    tokenize_records,
+)
 from jinstruct.train.determinism import make_deterministic
 from jinstruct.train.loop import LoopSettings, autocast_dtype, mean_loss, pick_device, train
 

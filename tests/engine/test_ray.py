@@ -1,0 +1,213 @@
+"""The data stages on Ray give the same bytes as in-process, on one node and on three.
+
+One small real build (a slice of the offline mirror, as in the pipeline test)
+runs in-process; then normalize → dedup → filter → split run again as the real
+stage scripts with JINSTRUCT_ENGINE=ray, against a Ray cluster that this module
+starts once (``ray.cluster_utils.Cluster``): first a single node with 2 CPUs,
+then the same cluster with two more nodes. Small blocks, so every stage spreads
+over several tasks. Dataset hash, splits, rejects, stats and the interim files
+must be byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+# The jinstruct.engine modules import ray, so their imports come after the skip:
+# ruff: noqa: E402
+
+from jinstruct.engine.plans import BatchPlan
+from jinstruct.engine.session import EngineError
+from jinstruct.engine.settings import EngineSettings
+from jinstruct.pipeline.normalize import normalize_plan
+from jinstruct.records import TEXT_FIELDS
+from tests.support import MIRROR, REPO_ROOT, stage_argv
+from tests.support.pipeline import build_slice_mirror
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not MIRROR.is_dir(), reason=f"offline mirror not found at {MIRROR}")]
+
+RAY_STAGES = ("normalize", "dedup", "filter", "split")
+BLOCK_RECORDS = 300
+COMPARED = (
+    [f"data/processed/{split}.parquet" for split in ("train", "validation", "test")]
+    + [f"data/rejects/{stage}.parquet" for stage in ("normalize", "dedup", "filter")]
+    + [f"metrics/{stage}.json" for stage in ("normalize", "dedup", "filter", "split")]
+    + [f"data/interim/{name}.parquet" for name in ("normalized", "deduped", "dedup_clusters", "dedup_index",
+                                                     "filtered")]
+)
+# metrics/convert.json too: split folds every data stage's totals into metrics/split.json
+BEFORE_RAY = ("data/raw", "data/eval", "data/interim/converted.parquet", "metrics/convert.json")
+
+
+def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def _stage(name: str, cwd: Path, env: dict) -> None:
+    done = subprocess.run(stage_argv(name), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
+
+
+def _base_env(mirror: Path) -> dict:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("RAY_", "JINSTRUCT_"))}
+    env["JINSTRUCT_MIRROR"] = str(mirror)
+    return env
+
+
+@pytest.fixture(scope="module")
+def inprocess(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("engines")
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    mirror = build_slice_mirror(root, params)  # pins params to the sliced files
+    project = root / "inprocess"
+    shutil.copytree(REPO_ROOT / "stages", project / "stages")
+    (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    env = _base_env(mirror)
+    for args in (["stages/fetch.py"], ["stages/fetch.py", "--eval"]):
+        done = _run(args, project, env)
+        assert done.returncode == 0, done.stderr[-3000:]
+    _stage("convert", project, env)
+    _add_duplicates(project / "data/interim/converted.parquet")
+    for name in RAY_STAGES:
+        _stage(name, project, env)
+    return project
+
+
+def _add_duplicates(path: Path) -> None:
+    """Exact and near copies of some records (the slice alone has almost none), so that
+    dedup's clusters, keep rule and reject details are compared too."""
+    records = pl.read_parquet(path)
+    originals = records.filter(pl.col("source") == "dolly_ja").head(120)
+    exact = originals.head(40).with_columns(id=pl.col("id") + "-copy", group=pl.col("id") + "-copy")
+    near = originals.tail(80).with_columns(id=pl.col("id") + "-near", group=pl.col("id") + "-near",
+                                           output=pl.col("output") + "以上です。")
+    pl.concat([records, exact, near]).sort("id").write_parquet(path)
+
+
+def _project_before_ray(inprocess: Path, target: Path) -> Path:
+    shutil.copytree(inprocess / "stages", target / "stages")
+    shutil.copyfile(inprocess / "params.yaml", target / "params.yaml")
+    for name in BEFORE_RAY:
+        source = inprocess / name
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    # tasks of this module (the worker-killing plans) are shipped by value: workers cannot import tests/
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus": 2})
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def _ray_build(inprocess: Path, target: Path, address: str) -> Path:
+    project = _project_before_ray(inprocess, target)
+    env = {**_base_env(Path("/nonexistent")), "JINSTRUCT_ENGINE": "ray", "RAY_ADDRESS": address,
+           "JINSTRUCT_RAY_BLOCK_RECORDS": str(BLOCK_RECORDS)}
+    for name in RAY_STAGES:
+        _stage(name, project, env)
+    return project
+
+
+def _assert_same_bytes(expected: Path, actual: Path) -> None:
+    different = [name for name in COMPARED if (expected / name).read_bytes() != (actual / name).read_bytes()]
+    assert not different, f"differ between engines: {different}"
+    hashes = [json.loads((p / "data/processed/manifest.json").read_text())["dataset_hash"] for p in (expected, actual)]
+    assert hashes[0] == hashes[1]
+
+
+def test_one_node_gives_the_in_process_bytes(inprocess, cluster, tmp_path):
+    records = json.loads((inprocess / "metrics/normalize.json").read_text())["records_in"]
+    assert records > 3 * BLOCK_RECORDS  # several blocks per stage, or the test proves little
+    dedup = json.loads((inprocess / "metrics/dedup.json").read_text())
+    assert dedup["records_rejected"] > 0 and dedup["dedup"]["confirmed_near_pairs"] > 0
+    _assert_same_bytes(inprocess, _ray_build(inprocess, tmp_path / "ray1", cluster.address))
+
+
+def test_three_nodes_give_the_in_process_bytes(inprocess, cluster, tmp_path):
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    assert sum(node["Alive"] for node in ray.nodes()) == 3
+    _assert_same_bytes(inprocess, _ray_build(inprocess, tmp_path / "ray3", cluster.address))
+
+
+# --------------------------------------------------------------------------- losing a worker
+
+
+class _DiesOnce:
+    """A plan step whose worker process dies (os._exit, no cleanup) the first time it runs."""
+
+    def __init__(self, inner, marker: Path, always: bool = False):
+        self.inner, self.marker, self.always = inner, marker, always
+
+    def __call__(self, records):
+        if self.always or not self.marker.exists():
+            self.marker.touch()
+            os._exit(1)
+        return self.inner(records)
+
+
+def _normalize_paths(project: Path) -> dict:
+    return {"records": project / "data/interim/normalized.parquet",
+            "rejects": project / "data/rejects/normalize.parquet",
+            "stats": project / "metrics/normalize.json"}
+
+
+def _normalize_on_ray(project: Path, plan: BatchPlan) -> None:
+    """The normalize stage through the one runner, with ``plan`` as its per-block work on Ray."""
+    from jinstruct.engine.batches import batch_engine
+    from jinstruct.outputs import OutputSet
+    from jinstruct.stage import run_stage
+
+    engine = batch_engine("normalize", plan, project / "data/interim/converted.parquet",
+                          EngineSettings(engine="ray", block_records=BLOCK_RECORDS))
+    run_stage("normalize", None, None, None, OutputSet(**_normalize_paths(project)), engine=engine)
+
+
+def test_a_worker_killed_mid_stage_is_retried_to_the_same_bytes(inprocess, cluster, tmp_path):
+    project = _project_before_ray(inprocess, tmp_path / "killed")
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["normalize"]
+    plan = normalize_plan(params, TEXT_FIELDS)
+    dying = BatchPlan(_DiesOnce(plan.apply, tmp_path / "died"), plan.merge_stats)
+    _normalize_on_ray(project, dying)
+    assert (tmp_path / "died").exists()  # a worker really died
+    for name in ("data/interim/normalized.parquet", "data/rejects/normalize.parquet", "metrics/normalize.json"):
+        assert (project / name).read_bytes() == (inprocess / name).read_bytes(), name
+
+
+def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outputs(inprocess, cluster, tmp_path):
+    project = _project_before_ray(inprocess, tmp_path / "lost")
+    paths = _normalize_paths(project)
+    previous = {}
+    for key in ("records", "rejects", "stats"):
+        paths[key].parent.mkdir(parents=True, exist_ok=True)
+        paths[key].write_bytes(b"previous " + key.encode())
+        previous[key] = paths[key].read_bytes()
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["normalize"]
+    plan = normalize_plan(params, TEXT_FIELDS)
+    always = BatchPlan(_DiesOnce(plan.apply, tmp_path / "died", always=True), plan.merge_stats)
+    with pytest.raises(EngineError) as failure:
+        _normalize_on_ray(project, always)
+    message = str(failure.value)
+    assert "\n" not in message and "worker" in message and "previous outputs are untouched" in message
+    assert {key: paths[key].read_bytes() for key in previous} == previous
+    leftovers = [p.name for p in paths["records"].parent.iterdir() if p.name.endswith(".tmp")]
+    assert not leftovers
