@@ -31,10 +31,14 @@ from tests.support import MIRROR, REPO_ROOT
 from tests.support.pipeline import build_slice_mirror, make_project, run
 
 # upstream items of the default build known to hold each case
-DOLLY_INDEXES = [*range(12), 10529, 1659, 7122, 8417]      # two near-duplicate pairs
+DOLLY_INDEXES = [*range(12), 10529, 1659, 7122, 8417, 1280, 5890]  # two hard pairs, one near-duplicate pair
 JCQA_LINES = [*range(1, 13), 28, 183]                     # 28: ﾎﾞｽ (half-width kana); 183: in the eval set
 TANAKA_LINES = 40
-HALFWIDTH_ID, CONTAMINATED_ID, NEAR_DUPLICATE_ID = "jcommonsenseqa:27", "jcommonsenseqa:182", "dolly_ja:10529"
+HALFWIDTH_ID, CONTAMINATED_ID = "jcommonsenseqa:27", "jcommonsenseqa:182"
+# Two questions on one passage, with different answers: "which Lieberse was born first / last" and
+# "which trees feed people / animals". verify: signature took each pair for one record (jaccard 0.82
+# and 0.96); verify: edits keeps all four.
+FIRST_BORN, LAST_BORN, FEEDS_PEOPLE, FEEDS_ANIMALS = "dolly_ja:10529", "dolly_ja:1659", "dolly_ja:7122", "dolly_ja:8417"
 
 pytestmark = [
     pytest.mark.integration,
@@ -103,17 +107,30 @@ def test_a_tanaka_record_in_train_shows_both_directions_as_one_group(built):
     assert manifest["splits"]["train"]["sha256"] in text and manifest["dataset_hash"] in text
 
 
-def test_a_dolly_near_duplicate_names_the_kept_id_and_similarity(built):
+def _near_duplicate(project: Path) -> str:
+    """The first record dedup removed as a near duplicate in this build (the story is checked against its reject)."""
+    rejects = pl.read_parquet(project / "data/rejects/dedup.parquet").filter(pl.col("reason") == "near_duplicate")
+    assert rejects.height, "the test build has no near duplicate to explain"
+    return rejects.sort("id")["id"][0]
+
+
+def test_a_near_duplicate_names_the_kept_id_and_similarity(built):
     project, _ = built
-    reject = pl.read_parquet(project / "data/rejects/dedup.parquet").filter(pl.col("id") == NEAR_DUPLICATE_ID)
-    assert reject["reason"][0] == "near_duplicate"
+    near_duplicate = _near_duplicate(project)
+    reject = pl.read_parquet(project / "data/rejects/dedup.parquet").filter(pl.col("id") == near_duplicate)
     kept_id, similarity = re.search(r"of (\S+) \(jaccard ([0-9.]+)", reject["detail"][0]).groups()
     cluster = pl.read_parquet(project / "data/interim/dedup_clusters.parquet").filter(pl.col("cluster_id") == kept_id)
-    text = _text(project, NEAR_DUPLICATE_ID)
+    text = _text(project, near_duplicate)
     first = text.splitlines()[0]
-    assert first.startswith(f"{NEAR_DUPLICATE_ID}: REMOVED at dedup: near_duplicate") and kept_id in first
+    assert first.startswith(f"{near_duplicate}: REMOVED at dedup: near_duplicate") and kept_id in first
     assert f"cluster {kept_id}, {cluster.height} records, kept {kept_id}, similarity {similarity}" in text
     assert "filter     not reached" in text and "split      not reached" in text
+
+
+def test_two_questions_on_one_passage_are_both_kept_and_explained_as_unique(built):
+    project, _ = built
+    for record_id in (FIRST_BORN, LAST_BORN, FEEDS_PEOPLE, FEEDS_ANIMALS):
+        assert "dedup      unique" in _text(project, record_id)
 
 
 def test_a_contaminated_jcommonsenseqa_record_names_the_eval_item(built):
@@ -146,7 +163,7 @@ def test_json_output_follows_the_documented_schema(built):
     jsonschema = pytest.importorskip("jsonschema")
     project, _ = built
     schema = json.loads((resources.files("jinstruct.explain") / "schema.json").read_text(encoding="utf-8"))
-    for record_id in (NEAR_DUPLICATE_ID, CONTAMINATED_ID, HALFWIDTH_ID, "tanaka:1:en-ja"):
+    for record_id in (_near_duplicate(project), CONTAMINATED_ID, HALFWIDTH_ID, "tanaka:1:en-ja"):
         jsonschema.validate(explain_record(project, record_id, verify=True), schema)
 
 
@@ -193,18 +210,18 @@ def test_verify_detects_a_raw_file_changed_after_the_build(built):
 def test_stale_outputs_and_an_unbuilt_project_are_one_line_errors(built, tmp_path):
     project, _ = built
     rejects = project / "data/rejects/dedup.parquet"
-    original = rejects.read_bytes()
+    original, near_duplicate = rejects.read_bytes(), _near_duplicate(project)
     try:
-        pl.read_parquet(rejects).head(1).write_parquet(rejects)
+        pl.read_parquet(rejects).head(0).write_parquet(rejects)  # the rejects of another build
         with pytest.raises(InputError, match=r"data/rejects/dedup.parquet: stale.*different build"):
-            explain_record(project, NEAR_DUPLICATE_ID)
+            explain_record(project, near_duplicate)
     finally:
         rejects.write_bytes(original)
     unbuilt = tmp_path / "unbuilt"
     (unbuilt / "data").mkdir(parents=True)
     shutil.copyfile(project / "dvc.yaml", unbuilt / "dvc.yaml")
     with pytest.raises(InputError, match="has not been built"):
-        explain_record(unbuilt, NEAR_DUPLICATE_ID)
+        explain_record(unbuilt, FIRST_BORN)
 
 
 def test_origins_point_at_the_upstream_line_of_every_record(built):
