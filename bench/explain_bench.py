@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-IDS = ("tanaka:10000:en-ja", "dolly_ja:10529", "jcommonsenseqa:182", "jcommonsenseqa:27")
+# kept, near duplicate, contaminated, normalised
+IDS = ("tanaka:10000:en-ja", "dolly_ja:1280", "jcommonsenseqa:182", "jcommonsenseqa:27")
 WHOLE_FILES = """
 import sys, polars as pl
 from pathlib import Path
