@@ -149,6 +149,36 @@ def test_three_nodes_give_the_in_process_bytes(inprocess, cluster, tmp_path):
     _assert_same_bytes(inprocess, _ray_build(inprocess, tmp_path / "ray3", cluster.address))
 
 
+def test_dedup_verifies_its_candidates_on_the_workers(inprocess, cluster, monkeypatch):
+    """The Ray engine's near-duplicate pairs come verified from the workers: the driver's own
+    verify_pairs is never called, yet pairs, counts, clusters and rejects are the in-process ones."""
+    import jinstruct.dedup.run as run
+    from jinstruct.engine.dedup import RayDedup
+    from jinstruct.engine.session import ray_session
+
+    path = inprocess / "data/interim/normalized.parquet"
+    records = pl.read_parquet(path)
+    params = yaml.safe_load((inprocess / "params.yaml").read_text(encoding="utf-8"))["dedup"]
+    expected = run.dedup_records(records, params)
+    assert expected.result.extra_stats["dedup"]["confirmed_near_pairs"] > 0
+    assert expected.result.extra_stats["dedup"]["candidate_pairs"] > \
+        expected.result.extra_stats["dedup"]["confirmed_near_pairs"]  # verification refused some
+
+    def driver_verifies(*_args, **_kwargs):
+        raise AssertionError("the driver verified candidate pairs")
+
+    monkeypatch.setattr(run, "verify_pairs", driver_verifies)
+    settings = EngineSettings(engine="ray", block_records=BLOCK_RECORDS)
+    engine = RayDedup(path, settings)
+    with ray_session(settings):
+        actual = run.dedup_records(records, params, engine=engine)
+    assert actual.result.extra_stats == expected.result.extra_stats
+    assert actual.result.kept.equals(expected.result.kept)
+    assert actual.result.rejected.equals(expected.result.rejected)
+    assert actual.clusters.equals(expected.clusters)
+    assert engine.shuffled_bytes > 0 and engine.broadcast_bytes > 0
+
+
 # --------------------------------------------------------------------------- losing a worker
 
 

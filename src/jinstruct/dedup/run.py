@@ -101,17 +101,30 @@ def _row_sketches(work: pl.DataFrame, signed: _Signed) -> RowSketches:
 def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
                           excluded: np.ndarray, engine=None) -> tuple[np.ndarray, int, int]:
     """Verified near-duplicate pairs as record rows, the number of LSH candidates, and how many
-    otherwise confirmed pairs names_must_match refused."""
+    otherwise confirmed pairs names_must_match refused. An engine with ``confirmed_near_pairs``
+    (jinstruct.engine.dedup.RayDedup) finds and verifies the candidates itself, with
+    ``verify_candidates`` on each part of them."""
+    if engine is not None and hasattr(engine, "confirmed_near_pairs"):
+        return engine.confirmed_near_pairs(df, work, signed, settings, excluded)
     find_pairs = engine.candidate_pairs if engine else candidate_pairs
     pairs = find_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
                        settings.bucket_window, settings.n_jobs, members=signed.rows)
+    verified, names_refused = verify_candidates(df, work, signed, settings, excluded, pairs)
+    return verified, int(pairs.shape[0]), names_refused
+
+
+def verify_candidates(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
+                      excluded: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, int]:
+    """The confirmed pairs among candidate ``pairs`` (rows of ``df``/``work``/``signed``), and how
+    many otherwise confirmed pairs names_must_match refused. Each pair is judged on its own two
+    rows, so any subset of rows (renumbered in order) gives the same verdicts."""
     left, right = pairs[:, 0], pairs[:, 1]
     groups = work["_group_code"].to_numpy()
     eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
     verified = verify_pairs(_row_sketches(work, signed), left[eligible], right[eligible], settings,
                             similarity=lambda a, b: _similarity(settings, df, signed, a, b),
                             keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR).to_list())
-    return verified.pairs, int(pairs.shape[0]), int(verified.names_refused.shape[0])
+    return verified.pairs, int(verified.names_refused.shape[0])
 
 
 def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None,

@@ -9,18 +9,29 @@ driver with two steps replaced:
    sketches — dedup's costliest step) come from ``dedup.features.key_features``
    run per block in ``map_batches`` tasks; the same pass also hashes each
    signed record's LSH band slices with ``dedup.lsh.band_hashes``;
-2. LSH candidate pairs come from a band table (band, bucket, row) of the records
-   taking part in LSH, repartitioned by (band, bucket) with
-   ``repartition(keys=…)`` so that a bucket lands whole in one block; each
-   block sorts its rows by (band, bucket, row) and pairs every record with its
-   next ``bucket_window`` bucket neighbours — the rule of ``lsh.candidate_pairs``,
-   so the candidate set is the same.
+2. the near-duplicate pairs (``confirmed_near_pairs``) are found and verified on
+   the workers, in two shuffles:
 
-Exact duplicates (the smallest row per task and key hash), verification of the
-candidates, connected components, the keep rule and the reject details then
-run unchanged on the driver over the edge list: a row is the record's position
-in the input file (sorted by id by the stage before), never a counter of the
-engine, so no result depends on which task finished first.
+   a. the band table (band, bucket, row) of the records taking part in LSH is
+      repartitioned by (band, bucket) with ``repartition(keys=…)``, so that a
+      bucket lands whole in one block; each block sorts its rows by (band,
+      bucket, row) and pairs every record with its next ``bucket_window``
+      bucket neighbours — the rule of ``lsh.candidate_pairs``, so the
+      candidate set is the same;
+   b. those pairs (one int64 each, i·n + j) are repartitioned by the pair
+      itself, so that every copy of a pair (one per band it collides in) lands
+      in one block: each block drops its copies and pairs across tasks, counts
+      its candidates and verifies them with ``dedup.run.verify_candidates`` —
+      dedup's own checks — on its rows' sketches and key text, which the driver
+      put once into the object store (read zero-copy on each node).
+
+   Only the confirmed pairs (and two counts per block) come back to the driver.
+
+Exact duplicates (the smallest row per task and key hash), connected components
+over the exact and confirmed edges, the keep rule and the reject details then run
+unchanged on the driver: a row is the record's position in the input file (sorted
+by id by the stage before), never a counter of the engine, so no result depends on
+which task finished first.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import pyarrow as pa
 
 from jinstruct.dedup.features import KeyFeatures, key_features
 from jinstruct.dedup.lsh import band_hashes
+from jinstruct.dedup.run import _Signed, verify_candidates
 from jinstruct.dedup.settings import DedupSettings
 from jinstruct.engine.batches import blocks
 from jinstruct.engine.session import TASK_RETRIES, ray_session
@@ -98,6 +110,37 @@ def _pairs_in_block(batch: pa.Table, window: int, total: int) -> pa.Table:
     return pa.table({"pair": np.unique(np.concatenate(found))})
 
 
+_VERIFIED = pa.schema([("confirmed", pa.large_binary()), ("candidates", pa.int64()), ("refused", pa.int64())])
+# what verification reads of each row besides its sketches (dedup.run._row_sketches, verify_candidates)
+_WORK_COLUMNS = ("_group_code", "_task_code", "_shingles", "_numbers_hash", "_names")
+
+
+def _verify_block(batch: pa.Table, payload: list, total: int, settings: DedupSettings) -> pa.Table:
+    """The candidates of this block (every copy of each lands here): unique, within one task,
+    verified by dedup's own ``verify_candidates`` on the rows they join, renumbered 0..k-1."""
+    import ray
+
+    packed = np.unique(batch["pair"].to_numpy()) if batch.num_rows else np.empty(0, dtype=np.int64)
+    rows = ray.get(payload[0])
+    left, right = packed // total, packed % total
+    codes = rows["task_code"]
+    same_task = codes[left] == codes[right]
+    left, right = left[same_task], right[same_task]
+    candidates = int(left.size)
+    confirmed, refused = np.empty(0, dtype=np.int64), 0
+    if candidates:
+        involved = np.unique(np.concatenate([left, right]))
+        local = np.stack([np.searchsorted(involved, left), np.searchsorted(involved, right)], axis=1)
+        take = pa.array(involved)
+        signed = _Signed(rows["signatures"][involved], rows["fields"][involved], rows["sizes"][involved],
+                         np.empty(0, dtype=np.int64))
+        pairs, refused = verify_candidates(pl.from_arrow(rows["records"].take(take)),
+                                           pl.from_arrow(rows["work"].take(take)), signed, settings,
+                                           rows["excluded"][involved], local)
+        confirmed = involved[pairs[:, 0]] * np.int64(total) + involved[pairs[:, 1]]
+    return pa.table([[_npy(confirmed.astype(np.int64))], [candidates], [refused]], schema=_VERIFIED)
+
+
 class RayDedup:
     """Key features and LSH candidates for ``dedup_records`` computed on Ray (see the module doc)."""
 
@@ -105,7 +148,8 @@ class RayDedup:
         self.input_path = input_path
         self.settings = settings
         self.buckets: np.ndarray | None = None   # (n, bands) band hashes, from the features pass
-        self.shuffled_bytes = 0                   # the band table sent through the (band, bucket) shuffle
+        self.shuffled_bytes = 0                   # band table and candidate pairs sent through the two shuffles
+        self.broadcast_bytes = 0                  # sketches and key text put once into the object store
 
     def key_features(self, df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
         one_thread = dataclasses.replace(settings, n_jobs=1)  # Ray's workers are the parallelism
@@ -139,16 +183,8 @@ class RayDedup:
         return KeyFeatures(pl.concat(frames, rechunk=True), signatures, np.concatenate(sketches),
                            np.concatenate(sizes))
 
-    def candidate_pairs(self, signatures: np.ndarray, partitions: np.ndarray, bands: int, rows: int,
-                        window: int, n_jobs: int = 1, members: np.ndarray | None = None) -> np.ndarray:
-        """Same contract as ``dedup.lsh.candidate_pairs`` (on the rows signed in ``key_features``)."""
-        import ray.data
-
-        total = signatures.shape[0]
-        members = np.arange(total, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
-        if members.size < 2:
-            return np.empty((0, 2), dtype=np.int64)
-        assert self.buckets is not None and self.buckets.shape == (total, bands), "key_features runs first"
+    def _band_tables(self, members: np.ndarray, bands: int) -> list[pa.Table]:
+        """(band, bucket, row) of every LSH member, in tables of about block_records records."""
         chunk = self.settings.block_records
         tables = []
         for start in range(0, members.size, chunk):
@@ -158,20 +194,54 @@ class RayDedup:
                 "bucket": self.buckets[part].ravel(),
                 "row": np.repeat(part, bands),
             }))
-        self.shuffled_bytes = sum(table.nbytes for table in tables)
-        partitions_count = math.ceil(members.size / chunk)  # blocks of about block_records × bands rows
-        pairs_ds = (ray.data.from_arrow(tables)
-                    .repartition(partitions_count, keys=["band", "bucket"])
-                    .map_batches(_pairs_in_block, fn_kwargs={"window": window, "total": total},
-                                 batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES))
-        found = []
-        with progress_bar("dedup buckets on ray", total=partitions_count, unit="block") as bar:
-            for table in pairs_ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                found.append(table["pair"].to_numpy())
-                bar.update(1)
-        packed = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
-        pairs = np.stack([packed // total, packed % total], axis=1)
-        return pairs[partitions[pairs[:, 0]] == partitions[pairs[:, 1]]]
+        return tables
+
+    def confirmed_near_pairs(self, df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
+                             excluded: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Same contract as ``dedup.run._confirmed_near_pairs``: the confirmed pairs (i < j, ascending),
+        the number of distinct LSH candidates and how many pairs names_must_match refused."""
+        import ray
+        import ray.data
+
+        total, members = work.height, signed.rows
+        if members.size < 2:
+            return np.empty((0, 2), dtype=np.int64), 0, 0
+        assert self.buckets is not None and self.buckets.shape == (total, settings.bands), "key_features runs first"
+        tables = self._band_tables(members, settings.bands)
+        partitions_count = len(tables)  # blocks of about block_records × bands rows
+        candidates_ds = (ray.data.from_arrow(tables)
+                         .repartition(partitions_count, keys=["band", "bucket"])
+                         .map_batches(_pairs_in_block, fn_kwargs={"window": settings.bucket_window, "total": total},
+                                      batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES)
+                         .materialize())
+        band_bytes = sum(table.nbytes for table in tables)
+        del tables
+        pair_bytes = candidates_ds.size_bytes()
+        self.shuffled_bytes = band_bytes + pair_bytes
+        rows = {
+            "records": df.select(list(settings.fields)).to_arrow(),
+            "work": work.select(_WORK_COLUMNS).to_arrow(),
+            "signatures": signed.matrix, "fields": signed.fields, "sizes": signed.sizes,
+            "excluded": excluded, "task_code": work["_task_code"].to_numpy(),
+        }
+        self.broadcast_bytes = sum(value.nbytes for value in rows.values())
+        payload = [ray.put(rows)]  # in a list: Ray Data passes the reference on, each task reads it
+        del rows
+        verified_ds = (candidates_ds.repartition(partitions_count, keys=["pair"])
+                       .map_batches(_verify_block, fn_kwargs={"payload": payload, "total": total,
+                                                              "settings": settings},
+                                    batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES))
+        confirmed, candidates, refused = [], 0, 0
+        with progress_bar("dedup verify on ray", total=partitions_count, unit="block") as bar:
+            for table in verified_ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                for row in table.to_pylist():
+                    confirmed.append(_from_npy(row["confirmed"]))
+                    candidates += row["candidates"]
+                    refused += row["refused"]
+                    bar.update(1)
+        # every pair lives in one block, so blocks never share a pair: sorting gives the in-process order
+        packed = np.sort(np.concatenate(confirmed)) if confirmed else np.empty(0, dtype=np.int64)
+        return np.stack([packed // total, packed % total], axis=1), candidates, refused
 
 
 def dedup_engine(input_path: Path, settings: EngineSettings) -> Engine:
@@ -182,6 +252,8 @@ def dedup_engine(input_path: Path, settings: EngineSettings) -> Engine:
         cluster = RayDedup(Path(input_path), settings)
         with ray_session(settings):
             result = transform(incoming.frame, dataclasses.replace(run, cluster=cluster))
-        log.info(f"[dedup] ray: shuffled {cluster.shuffled_bytes} bytes of band table by (band, bucket)")
+        log.info(f"[dedup] ray: shuffled {cluster.shuffled_bytes} bytes (band table by (band, bucket), "
+                 f"candidate pairs by pair); {cluster.broadcast_bytes} bytes of sketches and key text "
+                 "put in the object store for verification")
         return incoming, result
     return on_ray
