@@ -1,4 +1,5 @@
-"""Choosing the engine: environment only, bad values and an unreachable cluster as one line."""
+"""Choosing the engine: environment only; bad values, an unreachable cluster and a full object store
+as one line, with the previous outputs left as they were."""
 
 from __future__ import annotations
 
@@ -37,11 +38,8 @@ def test_a_bad_setting_is_a_one_line_error_naming_it(environ, named):
 
 def test_an_unreachable_cluster_stops_the_stage_with_one_line_and_no_output(tmp_path):
     pytest.importorskip("ray")
-    shutil.copytree(REPO_ROOT / "stages", tmp_path / "stages")
-    shutil.copyfile(REPO_ROOT / "params.yaml", tmp_path / "params.yaml")
-    (tmp_path / "data/interim").mkdir(parents=True)
-    pl.DataFrame({name: ["x"] for name in ("id", "source", "task", "instruction", "input", "output", "license")}
-                 ).write_parquet(tmp_path / "data/interim/converted.parquet")
+    _project(tmp_path, pl.DataFrame({name: ["x"] for name in ("id", "source", "task", "instruction", "input",
+                                                              "output", "license")}))
     env = {**os.environ, "JINSTRUCT_ENGINE": "ray", "RAY_ADDRESS": "127.0.0.1:9"}  # nothing listens on port 9
     done = subprocess.run(stage_argv("normalize"), cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
@@ -49,3 +47,43 @@ def test_an_unreachable_cluster_stops_the_stage_with_one_line_and_no_output(tmp_
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("normalize: error: ray: cannot reach the cluster at 127.0.0.1:9")
     assert not (tmp_path / "data/interim/normalized.parquet").exists()
+
+
+def _project(tmp_path, records: pl.DataFrame):
+    shutil.copytree(REPO_ROOT / "stages", tmp_path / "stages")
+    shutil.copyfile(REPO_ROOT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "data/interim").mkdir(parents=True)
+    records.write_parquet(tmp_path / "data/interim/converted.parquet")
+
+
+@pytest.mark.integration
+def test_a_full_object_store_stops_the_stage_with_one_line_and_the_previous_outputs(tmp_path):
+    """A local instance with the smallest store Ray allows (75 MB) and a spill disk that counts as
+    full (Ray refuses to spill or allocate on a disk over local_fs_capacity_threshold; 0 here),
+    reading ~110 MB of text: the store fills and the stage stops before writing anything."""
+    pytest.importorskip("ray")
+    n, text = 40_000, "今日は天気が良いので散歩に行きました。" * 50
+    _project(tmp_path, pl.DataFrame({
+        "id": [f"r{i:06d}" for i in range(n)], "source": ["s"] * n, "task": ["t"] * n,
+        "instruction": [f"{i} {text}" for i in range(n)], "input": [""] * n, "output": ["答え"] * n,
+        "license": ["x"] * n}))
+    previous = {"data/interim/normalized.parquet": b"previous records", "data/rejects/normalize.parquet":
+                b"previous rejects", "metrics/normalize.json": b"previous stats"}
+    for name, content in previous.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "JINSTRUCT_"))},
+           "JINSTRUCT_ENGINE": "ray", "JINSTRUCT_RAY_OBJECT_STORE_MEMORY": "75M", "JINSTRUCT_RAY_CPUS": "1",
+           "JINSTRUCT_RAY_SPILL_DIR": str(tmp_path / "spill"), "JINSTRUCT_RAY_BLOCK_RECORDS": str(n),
+           "RAY_local_fs_capacity_threshold": "0"}
+    done = subprocess.run(stage_argv("normalize"), cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr[-3000:]
+    assert lines[0].startswith("normalize: error: ray: the object store is full and could not spill")
+    assert "JINSTRUCT_RAY_SPILL_DIR" in lines[0] and "previous outputs are untouched" in lines[0]
+    assert {name: (tmp_path / name).read_bytes() for name in previous} == previous
+    leftovers = [p.name for folder in ("data/interim", "data/rejects", "metrics")
+                 for p in (tmp_path / folder).iterdir() if p.name.endswith(".tmp")]
+    assert not leftovers

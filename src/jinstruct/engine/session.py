@@ -10,9 +10,9 @@ other ``InputError``, while the previous outputs stay in place.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
+import warnings
 from collections.abc import Iterator
 
 from jinstruct.engine.settings import EngineSettings
@@ -34,6 +34,16 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
+def _found(exc: BaseException, kinds: tuple[type, ...]) -> BaseException | None:
+    """``exc`` or the first of its causes of one of ``kinds`` (a task's error wraps its cause)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return seen
+        seen = seen.__cause__ or getattr(seen, "cause", None)
+    return None
+
+
 def explain(exc: BaseException) -> InputError:
     """The one-line error for an exception raised by Ray (an ``InputError`` raised
     inside a task comes back as itself, so the user sees the same message as in-process)."""
@@ -44,13 +54,19 @@ def explain(exc: BaseException) -> InputError:
         if isinstance(cause, InputError):
             return cause
         cause = cause.__cause__ or getattr(cause, "cause", None)
-    if isinstance(exc, rex.ObjectStoreFullError):
+    full = _found(exc, (rex.ObjectStoreFullError, rex.OutOfDiskError))
+    if full is not None:
+        # Ray spills to JINSTRUCT_RAY_SPILL_DIR (and allocates there beyond the store) until
+        # that disk is 95% full: then the store is full for good (OutOfDiskError)
         return EngineError("ray: the object store is full and could not spill; raise "
-                           "JINSTRUCT_RAY_OBJECT_STORE_MEMORY or give JINSTRUCT_RAY_SPILL_DIR a disk with room")
-    if isinstance(exc, (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError,
-                        rex.ActorDiedError, rex.OutOfMemoryError)):
+                           "JINSTRUCT_RAY_OBJECT_STORE_MEMORY or give JINSTRUCT_RAY_SPILL_DIR a disk with room "
+                           f"({'OutOfDiskError' if isinstance(full, rex.OutOfDiskError) else 'ObjectStoreFullError'}); "
+                           "the previous outputs are untouched")
+    lost = _found(exc, (rex.WorkerCrashedError, rex.NodeDiedError, rex.ObjectLostError,
+                        rex.ActorDiedError, rex.OutOfMemoryError))
+    if lost is not None:
         return EngineError(f"ray: a worker was lost and its task failed after {TASK_RETRIES} retries "
-                           f"({type(exc).__name__}: {_first_line(exc)}); the previous outputs are untouched")
+                           f"({type(lost).__name__}: {_first_line(lost)}); the previous outputs are untouched")
     return EngineError(f"ray: the stage failed on the cluster ({type(exc).__name__}: {_first_line(exc)}); "
                        "the previous outputs are untouched")
 
@@ -67,8 +83,8 @@ def _init_arguments(settings: EngineSettings) -> dict:
     if settings.object_store_memory:
         arguments["object_store_memory"] = settings.object_store_memory
     if settings.spill_dir:
-        arguments["_system_config"] = {"object_spilling_config": json.dumps(
-            {"type": "filesystem", "params": {"directory_path": settings.spill_dir}})}
+        # also where Ray allocates objects beyond the store ("fallback allocation") once spilling lags
+        arguments["object_spilling_directory"] = settings.spill_dir
     return arguments
 
 
@@ -94,6 +110,7 @@ def ray_session(settings: EngineSettings) -> Iterator[None]:
     except ImportError:
         raise EngineError("JINSTRUCT_ENGINE=ray needs Ray: pip install 'jinstruct[ray]'") from None
     started_here = False
+    quiet = _RayQuiet()
     if not ray.is_initialized():
         if settings.address:
             _check_reachable(settings.address)
@@ -111,6 +128,7 @@ def ray_session(settings: EngineSettings) -> Iterator[None]:
     # which worker finished first.
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False  # ours count blocks; Ray's would print to DVC's log
+    quiet.more()  # ray.data configures its own logger on import
     try:
         yield
     except InputError:
@@ -122,3 +140,30 @@ def ray_session(settings: EngineSettings) -> Iterator[None]:
     finally:
         if started_here:
             ray.shutdown()
+        quiet.restore()
+
+
+class _RayQuiet:
+    """Ray's own log lines and warnings kept off the stage's stderr while Ray runs: a failure
+    is our one line (the details stay in Ray's session logs, /tmp/ray/session_latest/logs)."""
+
+    NAMES = ("ray", "ray.data", "ray.data._internal")
+
+    def __init__(self):
+        self.levels: dict[str, int] = {}
+        self.more()
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        # map_batches(max_retries=…) still works in 2.60 but warns that it moves in 2.64
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+
+    def more(self) -> None:
+        for name in self.NAMES:
+            logger = logging.getLogger(name)
+            self.levels.setdefault(name, logger.level)
+            logger.setLevel(logging.CRITICAL)
+
+    def restore(self) -> None:
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
+        self.warnings.__exit__(None, None, None)
