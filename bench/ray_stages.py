@@ -4,9 +4,12 @@ Builds the scaled-up dedup corpus (bench/dedup_corpus.py) as a converted file,
 then runs the real stage scripts normalize → dedup → filter on it three times:
 in-process, on a one-node Ray cluster with 2 CPUs, and on a simulated 3-node
 cluster (``ray.cluster_utils.Cluster``, one CPU per node) on this machine. It
-prints per stage the wall time, the driver's peak RSS (the stage process), the
-peak RSS of each Ray worker process, the bytes of dedup's (band, bucket) shuffle,
-and checks that the three runs wrote byte-identical outputs, rejects and stats.
+prints per stage the wall time, the 1-minute load average before and after it,
+the driver's peak RSS (the stage process), the peak RSS of each node's raylet and
+of each Ray worker process, the bytes of dedup's two shuffles (band table by
+(band, bucket), candidate pairs by pair) and of the sketches and key text it puts
+once into the object store for verification, and checks that the three runs
+wrote byte-identical outputs, rejects and stats.
 
     nice -n 10 python bench/ray_stages.py --records 500000 [--work /tmp/raybench]
 
@@ -44,10 +47,11 @@ COMPARED = ["data/interim/normalized.parquet", "data/interim/deduped.parquet", "
 
 
 class PeakRss:
-    """Samples the RSS of the stage process (driver) and of every Ray worker every 0.2 s."""
+    """Samples the RSS of the stage process (driver), of every Ray worker and of each node's raylet
+    (which maps the node's object store) every 0.2 s."""
 
     def __init__(self, driver_pid: int):
-        self.driver_pid, self.driver, self.workers = driver_pid, 0, {}
+        self.driver_pid, self.driver, self.workers, self.raylets = driver_pid, 0, {}, {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -66,6 +70,8 @@ class PeakRss:
                     self.driver = max(self.driver, rss)
                 elif cmdline and cmdline[0].startswith("ray::"):
                     self.workers[process.pid] = max(self.workers.get(process.pid, 0), rss)
+                elif cmdline and cmdline[0].endswith("/raylet"):
+                    self.raylets[process.pid] = max(self.raylets.get(process.pid, 0), rss)
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -86,6 +92,7 @@ def prepare(work: Path, source: Path, env: dict) -> None:
 def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
     rows = []
     for stage in stages:
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         process = subprocess.Popen(stage_argv(stage), cwd=work, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -96,23 +103,31 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
         if process.returncode:
             raise SystemExit(f"{stage} failed:\n{err[-3000:]}")
         shuffled = re.search(r"shuffled (\d+) bytes", err)
+        broadcast = re.search(r"(\d+) bytes of sketches and key text", err)
         rows.append({"stage": stage, "seconds": seconds, "driver_mb": peaks.driver / 2**20,
                      "worker_mb": sorted((rss / 2**20 for rss in peaks.workers.values()), reverse=True),
+                     "raylet_mb": sorted((rss / 2**20 for rss in peaks.raylets.values()), reverse=True),
+                     "load": (load_before, os.getloadavg()[0]),
                      "shuffled_mb": int(shuffled.group(1)) / 2**20 if shuffled else None,
+                     "broadcast_mb": int(broadcast.group(1)) / 2**20 if broadcast else None,
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
     return rows
 
 
 def report(name: str, rows: list[dict]) -> None:
     print(f"\n{name}")
-    print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'driver MB':>10} {'shuffle MB':>10}  "
-          "worker peak MB (each)")
+    print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'load':>9} {'driver MB':>10} "
+          f"{'shuffle MB':>10} {'bcast MB':>8}  raylet MB (each node) | worker peak MB (each)")
     for row in rows:
         workers = ", ".join(f"{mb:.0f}" for mb in row["worker_mb"][:8]) or "-"
         more = f" (+{len(row['worker_mb']) - 8} more)" if len(row["worker_mb"]) > 8 else ""
-        shuffled = f"{row['shuffled_mb']:.0f}" if row["shuffled_mb"] is not None else "-"
+        raylets = ", ".join(f"{mb:.0f}" for mb in row["raylet_mb"]) or "-"
+        shuffled = f"{row['shuffled_mb']:.1f}" if row["shuffled_mb"] is not None else "-"
+        broadcast = f"{row['broadcast_mb']:.1f}" if row["broadcast_mb"] is not None else "-"
+        load = f"{row['load'][0]:.1f}–{row['load'][1]:.1f}"
         print(f"{row['stage']:<10} {row['records_in']:>10,} {row['seconds']:>8.1f} "
-              f"{row['records_in'] / row['seconds']:>8,.0f} {row['driver_mb']:>10.0f} {shuffled:>10}  {workers}{more}")
+              f"{row['records_in'] / row['seconds']:>8,.0f} {load:>9} {row['driver_mb']:>10.0f} {shuffled:>10} "
+              f"{broadcast:>8}  {raylets} | {workers}{more}")
     print(f"{'total':<10} {'':>10} {sum(r['seconds'] for r in rows):>8.1f}")
 
 
