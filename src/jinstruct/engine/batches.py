@@ -39,8 +39,18 @@ def _ipc(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def block_frame(batch: pa.Table) -> pl.DataFrame:
+    """A block as one contiguous frame, as the in-process engine reads a file.
+
+    A Ray block is often several Arrow chunks (repartition concatenates slices), and
+    polars 2.1.0 panics on some string expressions of the filters over a multi-chunk
+    string column ("assertion failed: i < self.len()" in binview, found by
+    bench/ray_stages.py at 100k records); one copy per block avoids it."""
+    return pl.from_arrow(batch, rechunk=True)
+
+
 def _apply_packed(batch: pa.Table, plan: BatchPlan) -> pa.Table:
-    result = plan.apply(pl.from_arrow(batch, rechunk=False))
+    result = plan.apply(block_frame(batch))
     return pa.table([[_ipc(result.kept)], [_ipc(result.rejected)], [pickle.dumps(result.extra_stats)]],
                     schema=_PACKED)
 

@@ -50,7 +50,7 @@ from jinstruct.dedup.features import KeyFeatures, key_features
 from jinstruct.dedup.lsh import band_hashes
 from jinstruct.dedup.run import _Signed, verify_candidates
 from jinstruct.dedup.settings import DedupSettings
-from jinstruct.engine.batches import blocks
+from jinstruct.engine.batches import block_frame, blocks
 from jinstruct.engine.session import TASK_RETRIES, ray_session
 from jinstruct.engine.settings import EngineSettings
 from jinstruct.progress import progress_bar
@@ -70,7 +70,7 @@ def task_codes(df: pl.DataFrame) -> dict[str, int]:
 
 
 def _features_packed(batch: pa.Table, settings: DedupSettings, codes: dict[str, int]) -> pa.Table:
-    records = pl.from_arrow(batch, rechunk=False)
+    records = block_frame(batch)
     features = key_features(records, settings)
     partitions = np.array([codes[task] for task in (records["task"].cast(pl.String).fill_null("").to_list()
                                                     if "task" in records.columns else [""] * records.height)],
