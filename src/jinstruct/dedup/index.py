@@ -45,8 +45,10 @@ def index_frame(ids: pl.Series, tasks: pl.Series, key_hashes: pl.Series, numbers
 
 def write_index(frame: pl.DataFrame, identity: dict, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
-        frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True,
-                            metadata={_METADATA_KEY: json.dumps(identity, sort_keys=True)})
+        # one chunk: polars cuts row groups differently for a frame of many chunks, and how the
+        # frame was chunked (n_jobs, the engine's blocks) must not reach the file's bytes
+        frame.rechunk().write_parquet(tmp, compression="zstd", compression_level=3, statistics=True,
+                                      metadata={_METADATA_KEY: json.dumps(identity, sort_keys=True)})
 
 
 def read_index(path: str | os.PathLike, identity: dict) -> pl.DataFrame:
