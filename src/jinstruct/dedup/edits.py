@@ -25,6 +25,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
 from rapidfuzz.distance import OSA, Indel, Levenshtein
@@ -91,15 +92,16 @@ def _counted(text: str, start: int, stop: int) -> str:
 def _item(text: str, start: int, stop: int) -> str:
     """The list item around text[start:stop] ("" when it is not in one): the text between a list
     separator or a numbering ("3.") before it and the next list separator, a numbering or the end."""
-    while start > 0 and not _opens_item(text, start):
-        if text[start - 1] in _SEPARATOR:
-            return ""
-        start -= 1
-    if start == 0:
+    # the nearest separator before the edit (every character that opens an item is one);
+    # rfind per separator character rather than a step per character: this ran per small edit
+    start = max(text.rfind(separator, 0, start) for separator in _SEPARATOR) + 1
+    if start == 0 or not _opens_item(text, start):
         return ""
-    while stop < len(text) and text[stop] not in _LIST_SEPARATOR and not _DIGIT.match(text[stop]):
-        stop += 1
-    return text[start:stop]
+    end = _ITEM_END.search(text, stop)
+    return text[start:end.start() if end else len(text)]
+
+
+_ITEM_END = re.compile(r"[,・/;\n0-9]")  # a list separator (_LIST_SEPARATOR) or a numbering's digit
 
 
 def _opens_item(text: str, position: int) -> bool:
@@ -109,7 +111,7 @@ def _opens_item(text: str, position: int) -> bool:
 
 
 
-def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
+def _edits(opcodes: list) -> Iterator[tuple[str, int, int, int, int]]:
     """The alignment's opcodes with small edits at most ``_GAP`` equal characters apart joined into one
     (tag "replace"), as long as the joined edit stays small on both sides.
 
@@ -131,7 +133,12 @@ def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
                 edit[:] = ["replace", edit[1], i2, edit[3], j2]
                 continue
         joined.append([tag, i1, i2, j1, j2])
-    return [tuple(edit) for edit in joined]
+        # only the last two entries can still be joined with what follows: hand out the rest now,
+        # so that a verdict decided by an early edit does not wait for the whole alignment
+        if len(joined) > 2:
+            yield tuple(joined.pop(0))
+    for edit in joined:
+        yield tuple(edit)
 
 
 def _split(text: str, cache: dict | None) -> tuple[list[str], list[str]]:
