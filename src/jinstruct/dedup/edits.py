@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -327,7 +328,7 @@ def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: f
     global _JOB
     left, right = left.tolist(), right.tolist()
     workers = min(n_jobs, len(left) // _PAIRS_PER_PROCESS)
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if workers > 1 and _can_fork():
         _JOB = (keys, left, right, share, numbers, field_share)
         bounds = np.linspace(0, len(left), workers + 1).astype(int)
         try:
@@ -339,6 +340,13 @@ def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: f
     else:
         verdicts = _verdicts(keys, left, right, share, numbers, field_share)
     return verdicts == ACCEPTED, verdicts
+
+
+def _can_fork() -> bool:
+    """Fork only where it is safe: not on platforms without fork, and not in a Ray driver
+    (JINSTRUCT_ENGINE=ray), whose gRPC threads a forked child must not inherit."""
+    ray = sys.modules.get("ray")
+    return "fork" in multiprocessing.get_all_start_methods() and not (ray is not None and ray.is_initialized())
 
 
 # fewer pairs than this per process are judged here: forking costs more than it saves
