@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jinstruct.records import InputError
 from jinstruct.train import presets
 from jinstruct.train.base import resolve_base
 from jinstruct.train.presets import PRESETS, Preset, preset_gguf, preset_identity
+from tests.support import REPO_ROOT, dvc_stage
+from tests.support.pipeline import make_project, run
 
 GGUF_BYTES = b"GGUF\x03\x00\x00\x00" + bytes(range(256)) * 4
 
@@ -89,3 +95,34 @@ def test_installed_preset_packages_match_their_pins(name):
         for part, inner in zip(preset.parts, preset.part_files, strict=True):
             dist = metadata.distribution(part)
             assert dist.version == preset.version and Path(str(dist.locate_file(inner))).is_file()
+
+
+@pytest.mark.integration
+def test_dvc_exp_run_refuses_a_changed_preset_file_in_one_line(tmp_path):
+    """As a user meets it: `dvc exp run` of the base stage with `-S model.base=smollm2-135m`, in a real git +
+    DVC project, where the installed package has the pinned name and version but another GGUF (a re-upload)."""
+    preset = PRESETS["smollm2-135m"]
+    site = tmp_path / "site"
+    install_fake_distribution(site, preset.package, preset.version, {preset.gguf_file: GGUF_BYTES})
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    project, env = make_project(tmp_path, tmp_path / "mirror", params)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(project / "src")])  # the fake wheel wins, as installed first
+    for dep in dvc_stage("base")["deps"]:  # the tiny base's corpus files (a preset never reads them), committed
+        if dep.startswith("data/raw/"):       # as fetch's output so that `dvc exp run` checks them out
+            (project / dep).parent.mkdir(parents=True, exist_ok=True)
+            (project / dep).write_text("", encoding="utf-8")
+    run([sys.executable, "-m", "dvc", "commit", "--force", "fetch"], project, env)
+    run(["git", "add", "dvc.lock"], project, env)
+    run(["git", "commit", "-qm", "fetched"], project, env)
+
+    command = ["dvc", "exp", "run", "--single-item", "base", "-S", "model.base=smollm2-135m"]
+    done = subprocess.run([sys.executable, "-m", *command], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    refusals = [line for line in output.splitlines() if f"package {preset.package}" in line]
+    assert len(refusals) == 1, output
+    assert "sha256" in refusals[0] and preset.gguf_sha256[:16] in refusals[0], refusals[0]
+    assert "Traceback" not in output
+    assert not (project / "models" / "base" / "identity.json").exists()
