@@ -11,6 +11,7 @@ from jinstruct.records import (
     dataset_hash,
     read_records,
     read_table,
+    write_jsonl,
     write_parquet,
 )
 from tests.support.records import record
@@ -95,3 +96,30 @@ def test_corrupt_parquet_is_a_clear_error(tmp_path):
     path.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         read_table(path)
+
+
+def test_text_that_was_another_type_is_a_reject_wherever_its_line_is(tmp_path):
+    # the whole file parses at once; lines whose text field may have been coerced from
+    # another type are checked alone, cut out of the data by their newlines: the first line,
+    # a CRLF line, and a last line without a final newline
+    path = tmp_path / "typed.jsonl"
+    path.write_bytes(b'{"id": "a", "text": 12}\n'
+                     b'{"id": "b", "text": "3. a numbered line"}\r\n'
+                     b'{"id": "c", "text": "plain"}\n'
+                     b'{"id": "d", "text": [1, 2]}')
+    rows, rejects = read_table(path, text_fields=["text"])
+    assert rows["id"].to_list() == ["b", "c"]
+    assert rows["text"].to_list() == ["3. a numbered line", "plain"]
+    assert [detail.split(": ", 1)[0] for detail in rejects["detail"]] == ["typed.jsonl:1", "typed.jsonl:4"]
+    assert "holds a number" in rejects["detail"][0] and "holds a list" in rejects["detail"][1]
+
+
+def test_jsonl_is_one_json_dumps_line_per_row_across_write_batches(tmp_path):
+    # 4,100 rows: more than one write batch; text with quotes, newlines and non-ASCII,
+    # nulls, numbers and lists
+    rows = [{"id": f"r:{i}", "text": f"「引用」\n\"{i}\" é", "n": i, "score": i / 8, "tags": ["a", str(i)],
+             "note": None if i % 2 else "x"} for i in range(4_100)]
+    path = tmp_path / "out.jsonl"
+    write_jsonl(pl.DataFrame(rows), path)
+    expected = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    assert path.read_text(encoding="utf-8") == expected

@@ -16,6 +16,7 @@ from jinstruct.dedup.edits import (
     TOO_DIFFERENT,
     could_align,
     edit_verdict,
+    edits_confirm,
     names_within_typo,
 )
 from jinstruct.dedup.keys import canonical_texts
@@ -150,3 +151,36 @@ def test_only_pairs_with_room_for_the_share_are_aligned(jaccard, size, aligned):
 ])
 def test_a_long_katakana_word_one_typo_away_is_the_same_word(left, right, same):
     assert names_within_typo(left, right) == same
+
+
+def test_many_pairs_judged_in_processes_get_each_pairs_own_verdict():
+    # enough pairs that edits_confirm forks n_jobs processes; the verdicts follow from the
+    # rules (docs/dedup.md), pair by pair, whichever process judged them
+    texts = [STORY, STORY.replace("古い", "ふるい", 1), STORY.replace("二人は", "三人は"),
+             STORY.replace("話をしています", "話をしていません"), STORY.replace("京都", "奈良"),
+             STORY + "とても楽しい一日でした。"]
+    keys = canonical_texts(pl.Series(texts)).to_list()
+    expected_against_story = [ACCEPTED, ACCEPTED, NUMBER, NEGATION, KANJI_WORD, ACCEPTED]
+    rng = np.random.default_rng(7)
+    right = rng.integers(0, len(keys), size=5_000)
+    left = np.zeros_like(right)
+    for n_jobs in (1, 2):
+        confirmed, verdicts = edits_confirm(keys, left, right, 0.85, n_jobs=n_jobs)
+        assert verdicts.tolist() == [expected_against_story[j] for j in right.tolist()]
+        assert confirmed.tolist() == [expected_against_story[j] == ACCEPTED for j in right.tolist()]
+
+
+def test_a_sentence_repeated_in_one_key_only_is_shared_once():
+    # the set shortcut must not count a repeated sentence twice: the repeated copy is text the
+    # other key lacks, a whole added sentence (free), so the pair is accepted with share 1,
+    # and a copy of it with a typo in the repeat is a small edit, still accepted
+    sentence = "清水寺の近くで古い友人と会いました。"
+    once, twice = _keys(STORY, STORY + sentence)
+    assert edit_verdict(once, twice, 0.85) == (ACCEPTED, 1.0)
+    with_typo, = _keys(STORY + sentence.replace("会いました", "会いまた"))
+    verdict, share = edit_verdict(twice, with_typo, 0.85)
+    assert verdict == ACCEPTED and share < 1.0
+
+
+def _keys(*texts: str) -> list[str]:
+    return canonical_texts(pl.Series(list(texts))).to_list()

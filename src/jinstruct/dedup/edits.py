@@ -22,8 +22,11 @@ handful of characters that n-gram similarity cannot tell from a typo.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+import sys
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
 from rapidfuzz.distance import OSA, Indel, Levenshtein
@@ -90,15 +93,16 @@ def _counted(text: str, start: int, stop: int) -> str:
 def _item(text: str, start: int, stop: int) -> str:
     """The list item around text[start:stop] ("" when it is not in one): the text between a list
     separator or a numbering ("3.") before it and the next list separator, a numbering or the end."""
-    while start > 0 and not _opens_item(text, start):
-        if text[start - 1] in _SEPARATOR:
-            return ""
-        start -= 1
-    if start == 0:
+    # the nearest separator before the edit (every character that opens an item is one);
+    # rfind per separator character rather than a step per character: this ran per small edit
+    start = max(text.rfind(separator, 0, start) for separator in _SEPARATOR) + 1
+    if start == 0 or not _opens_item(text, start):
         return ""
-    while stop < len(text) and text[stop] not in _LIST_SEPARATOR and not _DIGIT.match(text[stop]):
-        stop += 1
-    return text[start:stop]
+    end = _ITEM_END.search(text, stop)
+    return text[start:end.start() if end else len(text)]
+
+
+_ITEM_END = re.compile(r"[,・/;\n0-9]")  # a list separator (_LIST_SEPARATOR) or a numbering's digit
 
 
 def _opens_item(text: str, position: int) -> bool:
@@ -108,7 +112,7 @@ def _opens_item(text: str, position: int) -> bool:
 
 
 
-def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
+def _edits(opcodes: list) -> Iterator[tuple[str, int, int, int, int]]:
     """The alignment's opcodes with small edits at most ``_GAP`` equal characters apart joined into one
     (tag "replace"), as long as the joined edit stays small on both sides.
 
@@ -130,7 +134,49 @@ def _edits(opcodes: list) -> list[tuple[str, int, int, int, int]]:
                 edit[:] = ["replace", edit[1], i2, edit[3], j2]
                 continue
         joined.append([tag, i1, i2, j1, j2])
-    return [tuple(edit) for edit in joined]
+        # only the last two entries can still be joined with what follows: hand out the rest now,
+        # so that a verdict decided by an early edit does not wait for the whole alignment
+        if len(joined) > 2:
+            yield tuple(joined.pop(0))
+    for edit in joined:
+        yield tuple(edit)
+
+
+def _split(text: str, cache: dict | None) -> tuple[list[str], list[str]]:
+    """(text split after each sentence end (_SENTENCE_END; the last piece may be empty), its digit
+    runs), once per text when a cache is given: a record takes part in several candidate pairs,
+    and the split (a zero-width regex tried at every character) and the digit scan over the whole
+    key were a third of the alignment's cost."""
+    if cache is None:
+        return _SENTENCE_END.split(text), _DIGITS.findall(text)
+    found = cache.get(text)
+    if found is None:
+        if len(cache) >= _CACHED_TEXTS:  # bounded: the keys of a large build are held once already
+            cache.clear()
+        found = cache[text] = (_SENTENCE_END.split(text), _DIGITS.findall(text))
+    return found
+
+
+_CACHED_TEXTS = 50_000
+
+
+def _unshared(left: list[str], right: list[str]) -> tuple[int, str, str]:
+    """(characters of the sentences both hold, each side's other sentences in order).
+
+    A sentence counts as many times as both hold it: one can occur twice in a key (an answer
+    quoting its passage), and a set would pair both copies with the other key's one. When
+    neither side repeats a sentence (nearly always) the multiset intersection is the set
+    intersection, and sets are much cheaper to build than Counters; the result is the same."""
+    set_left, set_right = set(left), set(right)
+    if len(set_left) == len(left) and len(set_right) == len(right):
+        both = set_left & set_right
+        if not both:
+            return 0, "".join(left), "".join(right)
+        return (sum(map(len, both)), "".join([s for s in left if s not in both]),
+                "".join([s for s in right if s not in both]))
+    common = Counter(left) & Counter(right)
+    shared = sum(len(sentence) * count for sentence, count in common.items())
+    return shared, _without(left, common), _without(right, common)
 
 
 def _without(sentences: list[str], common: Counter) -> str:
@@ -145,8 +191,10 @@ def _without(sentences: list[str], common: Counter) -> str:
     return "".join(kept)
 
 
-def edit_verdict(a: str, b: str, share: float, numbers: bool = True, field_share: float = 0.0) -> tuple[int, float]:
+def edit_verdict(a: str, b: str, share: float, numbers: bool = True, field_share: float = 0.0,
+                 cache: dict | None = None) -> tuple[int, float]:
     """(verdict, shared characters / shorter key length) of one pair of canonical keys.
+    ``cache`` (text → its sentences and digit runs) lets the pairs of one record split it once.
 
     Keys joined with FIELD_SEPARATOR are also judged field by field: each field must be
     accepted on its own with at least ``field_share`` of the shorter one shared, and both
@@ -162,30 +210,27 @@ def edit_verdict(a: str, b: str, share: float, numbers: bool = True, field_share
             for field_a, field_b in zip(fields_a, fields_b):
                 if not field_a and not field_b:
                     continue
-                verdict, measured = _key_verdict(field_a, field_b, field_share, numbers)
+                verdict, measured = _key_verdict(field_a, field_b, field_share, numbers, cache)
                 if verdict != ACCEPTED:
                     return verdict, measured
                 shared += measured * min(len(field_a), len(field_b))
             measured = min(shared / max(min(len(a), len(b)) - len(fields_a) + 1, 1), 1.0)
             return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
-    return _key_verdict(a, b, share, numbers)
+    return _key_verdict(a, b, share, numbers, cache)
 
 
-def _key_verdict(a: str, b: str, share: float, numbers: bool) -> tuple[int, float]:
-    """edit_verdict of one text (a key, or one field)."""
+def _key_verdict(a: str, b: str, share: float, numbers: bool, cache: dict | None = None) -> tuple[int, float]:
+    """edit_verdict of one text (a key, or one field); ``cache``: texts already split (_split)."""
     shorter = min(len(a), len(b))
     if shorter == 0:
         return (ACCEPTED, 1.0) if a == b else (TOO_DIFFERENT, 0.0)
+    sentences_a, digits_a = _split(a, cache)
+    sentences_b, digits_b = _split(b, cache)
     # digits moved by a typo (1番 → 番1) change no number: only look at them when they differ
-    digits = numbers and _DIGITS.findall(a) != _DIGITS.findall(b)
+    digits = numbers and digits_a != digits_b
     # sentences found verbatim in the other key are shared wherever they stand (moved, or
     # around a dropped or added one); only the rest is aligned character by character
-    left, right = _SENTENCE_END.split(a), _SENTENCE_END.split(b)
-    # as many times as both keys hold it: a sentence can occur twice in one key (an answer
-    # quoting its passage), and a set would pair both copies with the other key's one
-    common = Counter(left) & Counter(right)
-    shared = sum(len(sentence) * count for sentence, count in common.items())
-    a, b = _without(left, common), _without(right, common)
+    shared, a, b = _unshared(sentences_a, sentences_b)
     changed_a = changed_b = 0  # characters of each side changed by edits (whole sentences excepted)
     for tag, i1, i2, j1, j2 in _edits(Levenshtein.opcodes(a, b)):
         if tag == "equal":
@@ -273,8 +318,49 @@ def could_align(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, sha
 
 
 def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: float,
-                  numbers: bool = True, field_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair of rows into ``keys``: (confirmed, verdict code)."""
-    verdicts = np.array([edit_verdict(keys[i], keys[j], share, numbers, field_share)[0]
-                         for i, j in zip(left.tolist(), right.tolist())], dtype=np.int8)
+                  numbers: bool = True, field_share: float = 0.0, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair of rows into ``keys``: (confirmed, verdict code).
+
+    With ``n_jobs`` > 1 and enough pairs, the pairs are cut into ``n_jobs`` consecutive parts
+    judged in forked processes: the verdicts are Python work that holds the GIL, so threads
+    would not share it. Each part's verdicts land in its own slice, so the result is the same
+    whatever ``n_jobs`` is."""
+    global _JOB
+    left, right = left.tolist(), right.tolist()
+    workers = min(n_jobs, len(left) // _PAIRS_PER_PROCESS)
+    if workers > 1 and _can_fork():
+        _JOB = (keys, left, right, share, numbers, field_share)
+        bounds = np.linspace(0, len(left), workers + 1).astype(int)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.starmap(_judge, zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        finally:
+            _JOB = None
+        verdicts = np.concatenate(parts)
+    else:
+        verdicts = _verdicts(keys, left, right, share, numbers, field_share)
     return verdicts == ACCEPTED, verdicts
+
+
+def _can_fork() -> bool:
+    """Fork only where it is safe: not on platforms without fork, and not in a Ray driver
+    (JINSTRUCT_ENGINE=ray), whose gRPC threads a forked child must not inherit."""
+    ray = sys.modules.get("ray")
+    return "fork" in multiprocessing.get_all_start_methods() and not (ray is not None and ray.is_initialized())
+
+
+# fewer pairs than this per process are judged here: forking costs more than it saves
+_PAIRS_PER_PROCESS = 2_000
+_JOB: tuple | None = None  # what the forked processes of edits_confirm judge (inherited, not pickled)
+
+
+def _verdicts(keys: list[str], left: list[int], right: list[int], share: float, numbers: bool,
+              field_share: float) -> np.ndarray:
+    cache: dict[str, tuple[list[str], list[str]]] = {}
+    return np.array([edit_verdict(keys[i], keys[j], share, numbers, field_share, cache)[0]
+                     for i, j in zip(left, right)], dtype=np.int8)
+
+
+def _judge(start: int, stop: int) -> np.ndarray:
+    keys, left, right, share, numbers, field_share = _JOB
+    return _verdicts(keys, left[start:stop], right[start:stop], share, numbers, field_share)

@@ -69,7 +69,8 @@ def verify_pairs(rows: RowSketches, left: np.ndarray, right: np.ndarray, setting
         involved = np.unique(np.concatenate([left, right]))
         texts = keys(involved)
         similar, _ = edits_confirm(texts, np.searchsorted(involved, left), np.searchsorted(involved, right),
-                                   settings.edit_share, settings.numbers_must_match, settings.field_overlap)
+                                   settings.edit_share, settings.numbers_must_match, settings.field_overlap,
+                                   settings.n_jobs)
     else:
         similar = confirmed(measured, rows.shingles[left], rows.shingles[right], settings.threshold,
                             settings.containment)
