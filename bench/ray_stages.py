@@ -5,6 +5,7 @@ then runs the real stage scripts normalize → dedup → filter on it three time
 in-process, on a one-node Ray cluster with 2 CPUs, and on a simulated 3-node
 cluster (``ray.cluster_utils.Cluster``, one CPU per node) on this machine. It
 prints per stage the wall time, the 1-minute load average before and after it,
+the CPU seconds of the stage process and of the Ray processes (load-independent),
 the driver's peak RSS (the stage process), the peak RSS of each node's raylet and
 of each Ray worker process, the bytes of dedup's two shuffles (band table by
 (band, bucket), candidate pairs by pair) and of the sketches and key text it puts
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,12 +48,26 @@ COMPARED = ["data/interim/normalized.parquet", "data/interim/deduped.parquet", "
             *(f"data/rejects/{s}.parquet" for s in STAGES), *(f"metrics/{s}.json" for s in STAGES)]
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 class PeakRss:
     """Samples the RSS of the stage process (driver), of every Ray worker and of each node's raylet
-    (which maps the node's object store) every 0.2 s."""
+    (which maps the node's object store) every 0.2 s, and the CPU seconds the Ray processes
+    (raylets, workers, GCS) spend during the stage: a cost per record that the load does not change."""
 
     def __init__(self, driver_pid: int):
         self.driver_pid, self.driver, self.workers, self.raylets = driver_pid, 0, {}, {}
+        self.cpu_start: dict[int, float] = {}
+        self.cpu_last: dict[int, float] = {}
+        for process in psutil.Process().children(recursive=True):
+            try:
+                if process.pid != driver_pid:
+                    self.cpu_start[process.pid] = _cpu_seconds(process)
+            except psutil.Error:
+                continue
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -64,6 +80,8 @@ class PeakRss:
             for process in mine.children(recursive=True):
                 try:
                     rss, cmdline = process.memory_info().rss, process.cmdline()
+                    if process.pid != self.driver_pid:
+                        self.cpu_last[process.pid] = _cpu_seconds(process)
                 except psutil.Error:
                     continue
                 if process.pid == self.driver_pid:
@@ -77,6 +95,11 @@ class PeakRss:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    @property
+    def ray_cpu(self) -> float:
+        """CPU seconds of the Ray processes during the stage (a process born in it counts from 0)."""
+        return sum(last - self.cpu_start.get(pid, 0.0) for pid, last in self.cpu_last.items())
 
 
 def prepare(work: Path, source: Path, env: dict) -> None:
@@ -94,12 +117,15 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
     for stage in stages:
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         process = subprocess.Popen(stage_argv(stage), cwd=work, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peaks = PeakRss(process.pid)
         _, err = process.communicate()
         peaks.stop()
         seconds = time.perf_counter() - started
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        driver_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
         if process.returncode:
             raise SystemExit(f"{stage} failed:\n{err[-3000:]}")
         shuffled = re.search(r"shuffled (\d+) bytes", err)
@@ -108,6 +134,7 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
                      "worker_mb": sorted((rss / 2**20 for rss in peaks.workers.values()), reverse=True),
                      "raylet_mb": sorted((rss / 2**20 for rss in peaks.raylets.values()), reverse=True),
                      "load": (load_before, os.getloadavg()[0]),
+                     "driver_cpu": driver_cpu, "ray_cpu": peaks.ray_cpu,
                      "shuffled_mb": int(shuffled.group(1)) / 2**20 if shuffled else None,
                      "broadcast_mb": int(broadcast.group(1)) / 2**20 if broadcast else None,
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
@@ -116,8 +143,9 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
 
 def report(name: str, rows: list[dict]) -> None:
     print(f"\n{name}")
-    print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'load':>9} {'driver MB':>10} "
-          f"{'shuffle MB':>10} {'bcast MB':>8}  raylet MB (each node) | worker peak MB (each)")
+    print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'load':>9} {'drv CPU s':>9} "
+          f"{'ray CPU s':>9} {'driver MB':>10} {'shuffle MB':>10} {'bcast MB':>8}  "
+          "raylet MB (each node) | worker peak MB (each)")
     for row in rows:
         workers = ", ".join(f"{mb:.0f}" for mb in row["worker_mb"][:8]) or "-"
         more = f" (+{len(row['worker_mb']) - 8} more)" if len(row["worker_mb"]) > 8 else ""
@@ -126,7 +154,8 @@ def report(name: str, rows: list[dict]) -> None:
         broadcast = f"{row['broadcast_mb']:.1f}" if row["broadcast_mb"] is not None else "-"
         load = f"{row['load'][0]:.1f}–{row['load'][1]:.1f}"
         print(f"{row['stage']:<10} {row['records_in']:>10,} {row['seconds']:>8.1f} "
-              f"{row['records_in'] / row['seconds']:>8,.0f} {load:>9} {row['driver_mb']:>10.0f} {shuffled:>10} "
+              f"{row['records_in'] / row['seconds']:>8,.0f} {load:>9} {row['driver_cpu']:>9.1f} "
+              f"{row['ray_cpu']:>9.1f} {row['driver_mb']:>10.0f} {shuffled:>10} "
               f"{broadcast:>8}  {raylets} | {workers}{more}")
     print(f"{'total':<10} {'':>10} {sum(r['seconds'] for r in rows):>8.1f}")
 
