@@ -98,7 +98,7 @@ def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: Engine
     as shards. The driver reads only ``id`` and ``source`` of the input and gets
     back the accounted columns of the results, which is all the runner's checks need.
     """
-    from jinstruct.engine.shards import Shards, clear_shards, shard_folder
+    from jinstruct.engine.shards import clear_shards, remove_folders, shard_folder
 
     def on_ray(_transform, _read, _settings) -> tuple[Incoming, StageResult]:
         path = settled_input(Path(input_path))
@@ -107,23 +107,14 @@ def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: Engine
         rows = parquet_rows(path)
         clear_shards(path.parent, stage)
         kept_folder, rejected_folder = (shard_folder(path.parent, stage, role) for role in ("kept", "rejected"))
-        kept, rejected, stats = [], [], []
-        kept_shards, rejected_shards = Shards(kept_folder, []), Shards(rejected_folder, [])
-        with ray_session(settings):
-            packed = blocks(path, settings).map_batches(
-                _apply_packed, fn_kwargs={"plan": plan, "kept_folder": str(kept_folder),
-                                          "rejected_folder": str(rejected_folder)},
-                batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES)
-            with progress_bar(f"{stage} on ray", total=math.ceil(rows / settings.block_records), unit="block") as bar:
-                for table in packed.iter_batches(batch_format="pyarrow", batch_size=None):
-                    for row in table.to_pylist():
-                        kept.append(pl.read_ipc(io.BytesIO(row["kept"])))
-                        rejected.append(pl.read_ipc(io.BytesIO(row["rejected"])))
-                        stats.append(pickle.loads(row["stats"]))
-                        kept_shards.parts.append((row["kept_shard"], row["kept_rows"]))
-                        rejected_shards.parts.append((row["rejected_shard"], row["rejected_rows"]))
-                        bar.update(1)
+        try:
+            kept, rejected, stats, kept_shards, rejected_shards = _run_blocks(
+                stage, plan, path, rows, settings, kept_folder, rejected_folder)
+        except BaseException:
+            remove_folders(kept_folder, rejected_folder)  # no output of this run is kept
+            raise
         if not kept:  # an empty input has no blocks: the plan decides on the empty frame itself
+            remove_folders(kept_folder, rejected_folder)
             empty = plan.apply(pl.read_parquet(path))
             return (Incoming(pl.read_parquet(path, columns=["id", "source"])),
                     StageResult(empty.kept, empty.rejected, plan.merge_stats([empty.extra_stats])))
@@ -135,3 +126,27 @@ def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: Engine
                                f"records, the tasks reported {result.kept.height} + {result.rejected.height}")
         return Incoming(pl.read_parquet(path, columns=["id", "source"])), result
     return on_ray
+
+
+def _run_blocks(stage: str, plan: BatchPlan, path: Path, rows: int, settings: EngineSettings,
+                kept_folder: Path, rejected_folder: Path):
+    """Every block through ``plan`` on Ray: the accounted frames, stats and shards, in input order."""
+    from jinstruct.engine.shards import Shards
+
+    kept, rejected, stats = [], [], []
+    kept_shards, rejected_shards = Shards(kept_folder, []), Shards(rejected_folder, [])
+    with ray_session(settings):
+        packed = blocks(path, settings).map_batches(
+            _apply_packed, fn_kwargs={"plan": plan, "kept_folder": str(kept_folder),
+                                      "rejected_folder": str(rejected_folder)},
+            batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES)
+        with progress_bar(f"{stage} on ray", total=math.ceil(rows / settings.block_records), unit="block") as bar:
+            for table in packed.iter_batches(batch_format="pyarrow", batch_size=None):
+                for row in table.to_pylist():
+                    kept.append(pl.read_ipc(io.BytesIO(row["kept"])))
+                    rejected.append(pl.read_ipc(io.BytesIO(row["rejected"])))
+                    stats.append(pickle.loads(row["stats"]))
+                    kept_shards.parts.append((row["kept_shard"], row["kept_rows"]))
+                    rejected_shards.parts.append((row["rejected_shard"], row["rejected_rows"]))
+                    bar.update(1)
+    return kept, rejected, stats, kept_shards, rejected_shards

@@ -59,9 +59,16 @@ def clear_shards(directory: Path, stage: str) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def remove_folders(*folders: Path) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def shard_folder(directory: Path, stage: str, role: str) -> Path:
-    """A new folder for the ``role`` shards (kept, rejected, …) of one run of ``stage``."""
-    Path(directory).mkdir(parents=True, exist_ok=True)
+    """A new folder for the ``role`` shards (kept, rejected, …) of one run of ``stage``: an absolute
+    path, since the workers do not run in the driver's folder."""
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{stage}-{role}.ray-shards-", dir=directory))
 
 
