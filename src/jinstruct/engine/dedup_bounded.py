@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.features import canonical_keys, key_features
@@ -415,5 +416,14 @@ def _write_outputs(path: Path, shards: _Shards, folders: dict[str, Path], verdic
             bar.update(1)
     if kept_shards.rows + rejected_shards.rows != int(shards.offsets[-1]):
         raise RuntimeError("dedup on ray: the output shards do not hold every record")
+    # in-process, the kept and rejected frames are filters of the input frame, whose chunks are
+    # the input file's row groups, and polars writes each chunk as its own row groups
+    metadata = pq.ParquetFile(path).metadata
+    groups_end = np.cumsum([metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+    rejected_per_group = np.bincount(np.searchsorted(groups_end, rejected_rows, side="right"),
+                                     minlength=groups_end.size).astype(np.int64)
+    group_rows = np.diff(np.concatenate([[0], groups_end]))
+    kept_shards.chunks = [int(n) for n in group_rows - rejected_per_group if n]
+    rejected_shards.chunks = [int(n) for n in rejected_per_group if n]
     return ((pl.concat(kept, rechunk=True), kept_shards), (pl.concat(rejected, rechunk=True), rejected_shards),
             index_shards)
