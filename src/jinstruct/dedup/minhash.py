@@ -28,7 +28,6 @@ from functools import lru_cache
 import numba
 import numpy as np
 import polars as pl
-from datasketch import MinHash
 
 EMPTY = np.uint32(0xFFFFFFFF)
 _POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, used as the polynomial base
@@ -66,8 +65,13 @@ class Utf8Texts:
 
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters (a, b) for this seed."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    """datasketch's affine32 permutation parameters (a, b) for this seed, drawn as datasketch 2.0
+    draws them (MinHash._init_permutations: odd a, any b, from numpy's RandomState(seed));
+    tests/dedup/test_minhash.py checks them against datasketch. Not imported from datasketch:
+    its import pulls scipy.integrate and scipy.optimize, ~1 s of every command's start-up."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
