@@ -52,9 +52,6 @@ def _fold_table() -> np.ndarray:
     return table
 
 
-_FOLD = _fold_table()
-
-
 def _nfkc_tables(fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fused, safe) per BMP code point: ``fused`` = the fold of the character's NFKC form, and
     ``safe`` = NFKC of a text made only of safe characters is the concatenation of theirs.
@@ -90,7 +87,47 @@ def _nfkc_tables(fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fused, safe
 
 
-_FUSED, _SAFE = _nfkc_tables(_FOLD)
+def _cached_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(_FOLD, _FUSED, _SAFE), from a file under the user's cache directory when one was written
+    for this Python's Unicode tables and this module's table code, else built and stored there.
+
+    Building them asks unicodedata about every code point, ~0.5 s of every command's start-up
+    (more than the rest of this package's imports). The file name holds a hash of everything
+    the tables follow from, so a changed rule or Unicode version builds a new one; a missing,
+    unreadable or unwritable cache only means building them."""
+    import hashlib
+    import inspect
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    identity = repr((unicodedata.unidata_version, sys.version_info[:2], sorted(_PUNCTUATION_FOLD.items()),
+                     inspect.getsource(_fold_table), inspect.getsource(_nfkc_tables)))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+    folder = Path(os.environ.get("JINSTRUCT_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or
+                                                                Path.home() / ".cache") / "jinstruct")
+    path = folder / f"dedup-key-tables-{digest}.npz"
+    try:
+        with np.load(path) as stored:
+            tables = stored["fold"], stored["fused"], stored["safe"]
+        if tables[0].shape == tables[1].shape == tables[2].shape == (0x10000,):
+            return tables
+    except (OSError, KeyError, ValueError):
+        pass
+    fold = _fold_table()
+    fused, safe = _nfkc_tables(fold)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as handle:
+            np.savez(handle, fold=fold, fused=fused, safe=safe)
+        os.replace(handle.name, path)  # whole or not at all, for concurrent commands
+    except OSError:
+        pass
+    return fold, fused, safe
+
+
+_FOLD, _FUSED, _SAFE = _cached_tables()
 
 
 @numba.njit(nogil=True, cache=True)
