@@ -137,6 +137,7 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
                      "driver_cpu": driver_cpu, "ray_cpu": peaks.ray_cpu,
                      "shuffled_mb": int(shuffled.group(1)) / 2**20 if shuffled else None,
                      "broadcast_mb": int(broadcast.group(1)) / 2**20 if broadcast else None,
+                     "phases": re.findall(r"ray driver peak after ([a-z ]+): (\d+) MB", err),
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
     return rows
 
@@ -158,6 +159,10 @@ def report(name: str, rows: list[dict]) -> None:
               f"{row['ray_cpu']:>9.1f} {row['driver_mb']:>10.0f} {shuffled:>10} "
               f"{broadcast:>8}  {raylets} | {workers}{more}")
     print(f"{'total':<10} {'':>10} {sum(r['seconds'] for r in rows):>8.1f}")
+    for row in rows:
+        if row["phases"]:
+            print(f"{row['stage']} driver peak RSS by phase (MB): "
+                  + ", ".join(f"{phase} {mb}" for phase, mb in row["phases"]))
 
 
 def main() -> None:

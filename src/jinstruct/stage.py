@@ -43,6 +43,9 @@ class StageResult:
     # extra files by name ("clusters", "index"): a frame (written in its target's format)
     # or a writer that writes itself to the path it is given
     artifacts: dict[str, pl.DataFrame | Writer] = field(default_factory=dict)
+    # "records"/"rejects": target path → its writer, used instead of writing ``kept``/``rejected`` (an
+    # engine whose workers wrote the rows: the frames then hold only id, source, task and reason, for the checks)
+    writers: dict[str, Callable[[Path], Writer]] = field(default_factory=dict)
 
 
 @dataclass
@@ -216,7 +219,9 @@ def _with_parse_rejects(result: StageResult, incoming: Incoming) -> StageResult:
     rejected = result.rejected
     if incoming.parse_rejects is not None and incoming.parse_rejects.height:
         rejected = pl.concat([rejected, incoming.parse_rejects], how="diagonal_relaxed").sort("id", maintain_order=True)
-    return StageResult(result.kept, rejected, extra, result.artifacts)
+    if rejected is not result.rejected and "rejects" in result.writers:
+        raise AccountingError("parse errors and rejects written by an engine's workers cannot be merged")
+    return StageResult(result.kept, rejected, extra, result.artifacts, result.writers)
 
 
 def run_stage(stage: str, transform: Transform, settings: Any, read: Reader, outputs: OutputSet,
@@ -233,9 +238,13 @@ def run_stage(stage: str, transform: Transform, settings: Any, read: Reader, out
         missing = sorted(set(outputs.artifacts) - set(result.artifacts))
         if missing:
             raise AccountingError(f"[{stage}] asked to write {', '.join(missing)}, which this stage does not produce")
-        writers = {"records": frame_writer(result.kept, targets["records"])}
+        def writer(role: str, frame: pl.DataFrame) -> Writer:
+            given = result.writers.get(role)
+            return given(targets[role]) if given else frame_writer(frame, targets[role])
+
+        writers = {"records": writer("records", result.kept)}
         if outputs.rejects is not None:
-            writers["rejects"] = frame_writer(result.rejected, targets["rejects"])
+            writers["rejects"] = writer("rejects", result.rejected)
         if outputs.stats is not None:
             writers["stats"] = json_writer(stats)
         for name in outputs.artifacts:

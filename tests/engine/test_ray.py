@@ -179,7 +179,51 @@ def test_dedup_verifies_its_candidates_on_the_workers(inprocess, cluster, monkey
     assert engine.shuffled_bytes > 0 and engine.broadcast_bytes > 0
 
 
-def test_a_block_of_many_arrow_chunks_is_filtered_like_the_whole_file(inprocess):
+def test_dedup_on_ray_leaves_texts_and_sketches_on_the_workers(inprocess, cluster, monkeypatch, tmp_path):
+    """The dedup stage on Ray computes no key feature, verifies no pair and writes no record on the
+    driver, whose frames hold only the accounted columns, yet publishes the in-process bytes."""
+    import jinstruct.dedup.run as run
+    import jinstruct.engine.dedup_bounded as bounded
+    from jinstruct.engine.batches import ACCOUNTED
+    from jinstruct.engine.dedup import dedup_engine
+    from jinstruct.outputs import OutputSet
+    from jinstruct.params import settings_from
+    from jinstruct.pipeline import RunSettings
+    from jinstruct.pipeline.dedup import transform
+    from jinstruct.stage import read_input, run_stage
+
+    def on_the_driver(*_args, **_kwargs):
+        raise AssertionError("the driver did per-record work")
+
+    for module, name in ((run, "verify_pairs"), (bounded, "key_features"), (run, "key_features")):
+        monkeypatch.setattr(module, name, on_the_driver)
+    seen = {}
+    original = bounded.bounded_dedup
+
+    def watched(*args, **kwargs):
+        incoming, result = original(*args, **kwargs)
+        seen["columns"] = set(result.kept.columns) | set(result.rejected.columns) | set(incoming.frame.columns)
+        return incoming, result
+
+    monkeypatch.setattr(bounded, "bounded_dedup", watched)
+    path = inprocess / "data/interim/normalized.parquet"
+    params = yaml.safe_load((inprocess / "params.yaml").read_text(encoding="utf-8"))["dedup"]
+    outputs = OutputSet(tmp_path / "deduped.parquet", tmp_path / "rejects.parquet", tmp_path / "dedup.json",
+                        {"clusters": tmp_path / "clusters.parquet", "index": tmp_path / "index.parquet"})
+    settings = EngineSettings(engine="ray", block_records=BLOCK_RECORDS)
+    run_stage("dedup", transform, RunSettings(settings_from("dedup", params)), read_input(path), outputs,
+              engine=dedup_engine(path, settings))
+    assert seen["columns"] <= set(ACCOUNTED)
+    for ours, theirs in (("deduped.parquet", "data/interim/deduped.parquet"),
+                         ("rejects.parquet", "data/rejects/dedup.parquet"),
+                         ("clusters.parquet", "data/interim/dedup_clusters.parquet"),
+                         ("index.parquet", "data/interim/dedup_index.parquet")):
+        assert (tmp_path / ours).read_bytes() == (inprocess / theirs).read_bytes(), ours
+    assert (tmp_path / "dedup.json").read_bytes() == (inprocess / "metrics/dedup.json").read_bytes()
+    assert not [p.name for p in path.parent.iterdir() if ".ray-shards-" in p.name]
+
+
+def test_a_block_of_many_arrow_chunks_is_filtered_like_the_whole_file(inprocess, tmp_path):
     """Ray hands a stage blocks made of many Arrow chunks (repartition concatenates slices);
     the filter must decide them exactly as the in-process run decided the whole file. (On the
     100k benchmark corpus, polars 2.1.0 panicked on such frames in the filters' gated checks
@@ -190,14 +234,16 @@ def test_a_block_of_many_arrow_chunks_is_filtered_like_the_whole_file(inprocess)
 
     from jinstruct.engine.batches import _apply_packed
     from jinstruct.engine.filter_plan import filter_plan
+    from jinstruct.engine.shards import shard_folder
 
     params = yaml.safe_load((inprocess / "params.yaml").read_text(encoding="utf-8"))
     plan = filter_plan(params["filter"], TEXT_FIELDS, inprocess / "data/eval", params.get("eval_sets"))
     table = pq.read_table(inprocess / "data/interim/deduped.parquet")
     chunked = pa.concat_tables([table.slice(start, 97) for start in range(0, table.num_rows, 97)])
     assert chunked.column("output").num_chunks > 10
-    packed = _apply_packed(chunked, plan).to_pylist()[0]
-    kept = pl.read_ipc(packed["kept"])
+    folder = shard_folder(tmp_path, "filter", "kept")
+    packed = _apply_packed(chunked, plan, str(folder), str(folder)).to_pylist()[0]
+    kept = pl.read_ipc(folder / packed["kept_shard"])
     expected = pl.read_parquet(inprocess / "data/interim/filtered.parquet")
     assert kept.height == expected.height and kept.equals(expected)
 
@@ -262,5 +308,8 @@ def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outpu
     message = str(failure.value)
     assert "\n" not in message and "worker" in message and "previous outputs are untouched" in message
     assert {key: paths[key].read_bytes() for key in previous} == previous
-    leftovers = [p.name for p in paths["records"].parent.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in paths["records"].parent.iterdir()
+                 if p.name.endswith(".tmp") or ".ray-shards-" in p.name]
     assert not leftovers
+    inputs = [p.name for p in (project / "data/interim").iterdir() if ".ray-shards-" in p.name]
+    assert not inputs  # the shards of the failed run are gone too

@@ -3,12 +3,14 @@
 The input Parquet file is read with ``ray.data.read_parquet`` (so it must live
 where every node can read it), cut into blocks of ``block_records`` records,
 and each block goes through the stage's ``BatchPlan.apply`` in a
-``map_batches(batch_format="pyarrow")`` task. A block's result travels back
-packed in one row (its kept and rejected records as Arrow IPC, its stats
-pickled), in input order (``preserve_order``). The driver concatenates them,
-merges the stats and hands the result to ``stage.run_stage``, which checks and
-publishes it exactly as it does the in-process engine's, so both engines
-produce the same bytes.
+``map_batches(batch_format="pyarrow")`` task. The task writes the block's kept
+and rejected records as shards (``engine/shards.py``) and sends back, packed in
+one row, in input order (``preserve_order``): the shards' names and row counts,
+the id, source, task and reason of each of its records (Arrow IPC) and its stats
+(pickled). The driver merges the stats and hands ``stage.run_stage`` those small
+frames for the accounting and the stats file, with writers that combine the
+shards into the bytes ``write_parquet`` gives the whole frame: the driver never
+holds a record's text (its memory grows by the few columns of each record).
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from jinstruct.progress import progress_bar
 from jinstruct.records import SCHEMA_FIELDS, InputError
 from jinstruct.stage import Engine, Incoming, StageResult
 
-_PACKED = pa.schema([("kept", pa.large_binary()), ("rejected", pa.large_binary()), ("stats", pa.large_binary())])
+_PACKED = pa.schema([("kept", pa.large_binary()), ("rejected", pa.large_binary()), ("stats", pa.large_binary()),
+                     ("kept_shard", pa.string()), ("kept_rows", pa.int64()),
+                     ("rejected_shard", pa.string()), ("rejected_rows", pa.int64())])
+# what the runner's accounting and stats read of kept and rejected records (stage.stage_stats)
+ACCOUNTED = ("id", "source", "task", "reason")
 
 
 def _ipc(frame: pl.DataFrame) -> bytes:
@@ -49,9 +55,19 @@ def block_frame(batch: pa.Table) -> pl.DataFrame:
     return pl.from_arrow(batch, rechunk=True)
 
 
-def _apply_packed(batch: pa.Table, plan: BatchPlan) -> pa.Table:
+def accounted(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns of ``frame`` the runner's checks and stats read."""
+    return frame.select([name for name in ACCOUNTED if name in frame.columns])
+
+
+def _apply_packed(batch: pa.Table, plan: BatchPlan, kept_folder: str, rejected_folder: str) -> pa.Table:
+    from jinstruct.engine.shards import write_shard
+
     result = plan.apply(block_frame(batch))
-    return pa.table([[_ipc(result.kept)], [_ipc(result.rejected)], [pickle.dumps(result.extra_stats)]],
+    return pa.table([[_ipc(accounted(result.kept))], [_ipc(accounted(result.rejected))],
+                     [pickle.dumps(result.extra_stats)],
+                     [write_shard(result.kept, kept_folder)], [result.kept.height],
+                     [write_shard(result.rejected, rejected_folder)], [result.rejected.height]],
                     schema=_PACKED)
 
 
@@ -78,30 +94,59 @@ def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: Engine
     """An engine for ``stage.run_stage`` that runs ``plan`` over the blocks of ``input_path`` on Ray.
 
     The stage's in-process transform and reader are not used: every block goes
-    through ``plan.apply`` (the same library function). The driver reads only
-    ``id`` and ``source`` of the input, which is all the runner's accounting needs.
+    through ``plan.apply`` (the same library function) and is written by its task
+    as shards. The driver reads only ``id`` and ``source`` of the input and gets
+    back the accounted columns of the results, which is all the runner's checks need.
     """
+    from jinstruct.engine.shards import clear_shards, remove_folders, shard_folder
+
     def on_ray(_transform, _read, _settings) -> tuple[Incoming, StageResult]:
         path = settled_input(Path(input_path))
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         rows = parquet_rows(path)
-        kept, rejected, stats = [], [], []
-        with ray_session(settings):
-            packed = blocks(path, settings).map_batches(
-                _apply_packed, fn_kwargs={"plan": plan}, batch_format="pyarrow", batch_size=None,
-                max_retries=TASK_RETRIES)
-            with progress_bar(f"{stage} on ray", total=math.ceil(rows / settings.block_records), unit="block") as bar:
-                for table in packed.iter_batches(batch_format="pyarrow", batch_size=None):
-                    for row in table.to_pylist():
-                        kept.append(pl.read_ipc(io.BytesIO(row["kept"])))
-                        rejected.append(pl.read_ipc(io.BytesIO(row["rejected"])))
-                        stats.append(pickle.loads(row["stats"]))
-                        bar.update(1)
+        clear_shards(path.parent, stage)
+        kept_folder, rejected_folder = (shard_folder(path.parent, stage, role) for role in ("kept", "rejected"))
+        try:
+            kept, rejected, stats, kept_shards, rejected_shards = _run_blocks(
+                stage, plan, path, rows, settings, kept_folder, rejected_folder)
+        except BaseException:
+            remove_folders(kept_folder, rejected_folder)  # no output of this run is kept
+            raise
         if not kept:  # an empty input has no blocks: the plan decides on the empty frame itself
+            remove_folders(kept_folder, rejected_folder)
             empty = plan.apply(pl.read_parquet(path))
-            kept, rejected, stats = [empty.kept], [empty.rejected], [empty.extra_stats]
+            return (Incoming(pl.read_parquet(path, columns=["id", "source"])),
+                    StageResult(empty.kept, empty.rejected, plan.merge_stats([empty.extra_stats])))
         result = StageResult(pl.concat(kept, how="vertical", rechunk=True),
-                             pl.concat(rejected, how="vertical", rechunk=True), plan.merge_stats(stats))
+                             pl.concat(rejected, how="vertical", rechunk=True), plan.merge_stats(stats),
+                             writers={"records": kept_shards.writer, "rejects": rejected_shards.writer})
+        if result.kept.height != kept_shards.rows or result.rejected.height != rejected_shards.rows:
+            raise RuntimeError(f"{stage} on ray: the shards hold {kept_shards.rows} + {rejected_shards.rows} "
+                               f"records, the tasks reported {result.kept.height} + {result.rejected.height}")
         return Incoming(pl.read_parquet(path, columns=["id", "source"])), result
     return on_ray
+
+
+def _run_blocks(stage: str, plan: BatchPlan, path: Path, rows: int, settings: EngineSettings,
+                kept_folder: Path, rejected_folder: Path):
+    """Every block through ``plan`` on Ray: the accounted frames, stats and shards, in input order."""
+    from jinstruct.engine.shards import Shards
+
+    kept, rejected, stats = [], [], []
+    kept_shards, rejected_shards = Shards(kept_folder, []), Shards(rejected_folder, [])
+    with ray_session(settings):
+        packed = blocks(path, settings).map_batches(
+            _apply_packed, fn_kwargs={"plan": plan, "kept_folder": str(kept_folder),
+                                      "rejected_folder": str(rejected_folder)},
+            batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES)
+        with progress_bar(f"{stage} on ray", total=math.ceil(rows / settings.block_records), unit="block") as bar:
+            for table in packed.iter_batches(batch_format="pyarrow", batch_size=None):
+                for row in table.to_pylist():
+                    kept.append(pl.read_ipc(io.BytesIO(row["kept"])))
+                    rejected.append(pl.read_ipc(io.BytesIO(row["rejected"])))
+                    stats.append(pickle.loads(row["stats"]))
+                    kept_shards.parts.append((row["kept_shard"], row["kept_rows"]))
+                    rejected_shards.parts.append((row["rejected_shard"], row["rejected_rows"]))
+                    bar.update(1)
+    return kept, rejected, stats, kept_shards, rejected_shards

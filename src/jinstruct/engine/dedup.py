@@ -248,6 +248,15 @@ def dedup_engine(input_path: Path, settings: EngineSettings) -> Engine:
     """An engine for ``stage.run_stage``: read here, run the dedup transform here with key
     features and LSH buckets computed on Ray (``run.cluster``); the decisions stay here."""
     def on_ray(transform, read, run) -> tuple[Incoming, StageResult]:
+        from jinstruct.dedup.settings import resolve_settings
+        from jinstruct.engine.batches import parquet_rows
+        from jinstruct.engine.dedup_bounded import bounded_dedup
+        from jinstruct.outputs import settled_input
+
+        dedup = resolve_settings(run.params.as_params(), list(run.text_fields) if run.fields_given else None)
+        if not dedup.previous_index and parquet_rows(settled_input(Path(input_path))) > 0:
+            return bounded_dedup(run, Path(input_path), settings)
+        # a previous release's index, or no records: the driver holds the records (below)
         incoming = read()
         cluster = RayDedup(Path(input_path), settings)
         with ray_session(settings):
