@@ -58,13 +58,15 @@ def build(size: int, folder: Path) -> None:
 
 
 def timed(command: list[str], env: dict | None = None) -> dict:
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     error = process.stderr.read().decode(errors="replace").strip().splitlines()[-1:] if status else []
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "error": error}
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "error": error,
+            "load": f"{load_before:.1f}→{os.getloadavg()[0]:.1f}"}
 
 
 def hojichar_main(source: Path, output: Path) -> None:
@@ -93,7 +95,7 @@ def main() -> int:
         return 0
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     jinstruct = [sys.executable, "-m", "jinstruct.cli"]
-    print(f"{'size':>8} {'run':<22} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12}")
+    print(f"{'size':>8} {'run':<22} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12} {'load (1 min)':>12}")
     for size in args.sizes:
         folder = args.workdir / str(size)
         if not (folder / "text.parquet").is_file():
@@ -116,7 +118,7 @@ def main() -> int:
         for name, command in runs.items():
             results[name] = result = timed(command, env if name.startswith("jinstruct") else None)
             print(f"{size:>8} {name:<22} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
-                  f"{result['peak_rss_mb']:>12,} {' '.join(result['error'])}", flush=True)
+                  f"{result['peak_rss_mb']:>12,} {result['load']:>12} {' '.join(result['error'])}", flush=True)
         if "hojichar jsonl" in results:
             for name in [name for name in results if name.startswith("jinstruct")]:
                 ratio = results["hojichar jsonl"]["seconds"] / max(results[name]["seconds"], 0.1)

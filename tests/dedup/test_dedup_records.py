@@ -350,3 +350,19 @@ def test_canonical_texts_follow_the_rules_on_both_paths(text):
     assert canonical_texts(pl.Series([text])).item() == _canonical_by_hand(text)
     mixed = pl.Series([text, "ABC def。", text + "ｶﾞ"])
     assert canonical_texts(mixed).to_list() == [_canonical_by_hand(t) for t in mixed.to_list()]
+
+
+def test_key_tables_from_the_cache_file_equal_freshly_built_ones(tmp_path, monkeypatch):
+    from jinstruct.dedup import keys
+    monkeypatch.setenv("JINSTRUCT_CACHE_DIR", str(tmp_path))
+    built = keys._cached_tables()  # nothing cached yet: built and stored
+    assert len(list(tmp_path.glob("dedup-key-tables-*.npz"))) == 1
+    loaded = keys._cached_tables()
+    fold = keys._fold_table()
+    fused, safe = keys._nfkc_tables(fold)
+    for tables in (built, loaded):
+        assert np.array_equal(tables[0], fold) and np.array_equal(tables[1], fused) and np.array_equal(tables[2], safe)
+    assert safe.dtype == loaded[2].dtype and fused.dtype == loaded[1].dtype
+    # a damaged file is rebuilt, not trusted
+    next(tmp_path.glob("dedup-key-tables-*.npz")).write_bytes(b"not a table")
+    assert np.array_equal(keys._cached_tables()[1], fused)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from jinstruct.dedup import dedup_records
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.lsh import candidate_pairs
-from jinstruct.dedup.minhash import EMPTY, permutations, shingle_hash32, signatures
-from jinstruct.dedup.settings import resolve_settings
+from jinstruct.dedup.minhash import (
+    EMPTY,
+    SketchSpec,
+    distinct_shingle_counts,
+    permutations,
+    shingle_hash32,
+    signatures,
+    sketch_texts,
+)
+from jinstruct.dedup.settings import lsh_shape, resolve_settings
 from tests.support import TANAKA
 from tests.support.dedup import frame, record
 
@@ -80,3 +89,32 @@ def test_dedup_output_is_identical_whatever_n_jobs():
         assert left.equals(right)
     assert single.result.extra_stats == double.result.extra_stats
     assert pl.concat([single.result.kept["id"], single.result.rejected["id"]]).sort().equals(df["id"].sort())
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (16, 2), (64, 7), (5, 123)])
+def test_permutations_are_datasketch_affine32_parameters(num_perm, seed):
+    a, b = permutations(num_perm, seed)
+    expected_a, expected_b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    assert a.dtype == b.dtype == np.uint32
+    assert np.array_equal(a, expected_a) and np.array_equal(b, expected_b)
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.4, 128), (0.6, 128), (0.5, 128), (0.4, 64)])
+def test_lsh_shape_is_datasketch_optimum(threshold, num_perm):
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    assert lsh_shape(threshold, num_perm) == (lsh.b, lsh.r)
+
+
+def test_one_pass_sketches_equal_the_separate_passes():
+    rng = np.random.default_rng(3)
+    alphabet = list("あいうえおかきくけこ日本語テキスト。、abc0123") + ["\U0001F600"]
+    texts = pl.Series(["".join(rng.choice(alphabet, rng.integers(0, 60))) for _ in range(300)] + ["", "ab", "あ" * 40])
+    key, field = SketchSpec(5, 128, 1), SketchSpec(2, 16, 2)
+    low, counts, second_low, second_counts = sketch_texts(texts, key, field)
+    assert np.array_equal(low, signatures(texts.to_list(), 5, *permutations(128, 1)) & 0xFFFF)
+    assert np.array_equal(second_low, signatures(texts.to_list(), 2, *permutations(16, 2)) & 0xFFFF)
+    assert counts.tolist() == distinct_shingle_counts(texts, 5).tolist()
+    assert second_counts.tolist() == distinct_shingle_counts(texts, 2).tolist()
+    assert counts.tolist() == [len({text[i:i + 5] for i in range(len(text) - 4)}) for text in texts.to_list()]
+    alone_low, alone_counts = sketch_texts(texts, key)
+    assert np.array_equal(alone_low, low) and alone_counts.tolist() == counts.tolist()

@@ -140,3 +140,17 @@ def test_an_index_without_katakana_words_is_refused(index_with_tom):
     write_index(old, {**identity, "key_version": 1}, path)  # what a build before the rule wrote
     with pytest.raises(InputError, match="key_version"):
         dedup_records(frame([person("r2:1", "ケン")]), {**PARAMS, "previous_index": str(path)})
+
+
+def test_compiled_joined_names_equal_the_polars_expression():
+    import random
+
+    from jinstruct.dedup.keys import joined_names, joined_names_expr
+    rng = random.Random(4)
+    pieces = ["トム", "ケン", "コンピューター", "ー", "ーー", "ア", "ヽ", "ヾ", "ㇰ", "ㇿ", "ヺ", "ァ", "・", "の",
+              "は", "すごーい", "ヶ", "漢字", "abc", "3", "ジョン", "スミス", "メール", "トムソン", "\U0001F600", ""]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(2000)]
+    keys = pl.Series("key", texts)
+    expected = keys.to_frame().select(joined_names_expr(pl.col("key"))).to_series()
+    assert joined_names(keys).to_list() == expected.to_list()
+    assert sum(" " in names for names in expected.to_list()) > 100  # many keys hold several words

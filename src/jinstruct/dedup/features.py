@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from jinstruct.dedup.keys import canonical_key_expr, canonical_texts, joined_names_expr, numbers_expr, stable_hashes
-from jinstruct.dedup.minhash import SketchSpec, distinct_shingle_counts, sign_texts
+from jinstruct.dedup.keys import canonical_key_expr, canonical_texts, joined_names, numbers_expr, stable_hashes
+from jinstruct.dedup.minhash import SketchSpec, sketch_texts
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
 
@@ -55,16 +55,13 @@ def canonical_keys(df: pl.DataFrame, settings: DedupSettings, separator: str = "
     return fields.select(canonical_key_expr(fields.columns, separator)).to_series()
 
 
-def _low_bits(signatures: np.ndarray) -> np.ndarray:
-    """The low 16 bits of each MinHash value: b-bit minwise hashing (Li and König, WWW 2010).
-    Two different values agree in 16 bits with probability 2^-16, which raises a Jaccard
-    estimate by at most 0.00002, far below its sampling error (≈ 0.035 at 128
-    permutations), and halves the sketches: 0.64 GB instead of 1.28 at 2.5M records."""
-    return (signatures & 0xFFFF).astype(np.uint16)
-
-
 def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
-    """Everything dedup needs of each record's key, in one chunked pass on ``n_jobs`` threads."""
+    """Everything dedup needs of each record's key, in one chunked pass on ``n_jobs`` threads.
+
+    Sketches keep the low 16 bits of each MinHash value: b-bit minwise hashing (Li and König,
+    WWW 2010). Two different values agree in 16 bits with probability 2^-16, which raises a
+    Jaccard estimate by at most 0.00002, far below its sampling error (≈ 0.035 at 128
+    permutations), and halves the sketches: 0.64 GB instead of 1.28 at 2.5M records."""
     total, field_count = df.height, len(settings.fields)
     key_spec = SketchSpec(settings.ngram, settings.num_perm, settings.seed)
     field_spec = SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)
@@ -76,21 +73,23 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
         stop = min(start + settings.chunk_records, total)
         canonical = canonical_fields(df.slice(start, stop - start), settings)
         key = canonical.select(canonical_key_expr(canonical.columns)).to_series()
-        signatures[start:stop] = _low_bits(sign_texts(key, key_spec))
-        for position, column in enumerate(canonical.columns):
-            fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM] = \
-                _low_bits(sign_texts(canonical[column], field_spec))
-        for position, column in enumerate(canonical.columns):
-            sizes[start:stop, position] = distinct_shingle_counts(canonical[column], FIELD_NGRAM)
+        if field_count == 1:  # the key is its only field: both sketches from one pass over it
+            signatures[start:stop], shingles, fields[start:stop], sizes[start:stop, 0] = \
+                sketch_texts(key, key_spec, field_spec)
+        else:
+            signatures[start:stop], shingles = sketch_texts(key, key_spec)
+            for position, column in enumerate(canonical.columns):
+                fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM], \
+                    sizes[start:stop, position] = sketch_texts(canonical[column], field_spec)
         numbers = key.to_frame().select(numbers_expr(pl.col(key.name))).to_series() if settings.numbers_must_match \
             else pl.Series([""] * key.len())
         return start, pl.DataFrame({
             "_key_hash": stable_hashes(key, bits=128),
             "_numbers_hash": stable_hashes(numbers),
             "_key_chars": key.str.len_chars().cast(pl.Int64),
-            "_shingles": distinct_shingle_counts(key, settings.ngram),
+            "_shingles": shingles,
             # even with names_must_match off: the index must let a later build apply the rule
-            "_names": key.to_frame().select(joined_names_expr(pl.col(key.name))).to_series(),
+            "_names": joined_names(key),
         })
 
     parts: dict[int, pl.DataFrame] = {}

@@ -52,9 +52,6 @@ def _fold_table() -> np.ndarray:
     return table
 
 
-_FOLD = _fold_table()
-
-
 def _nfkc_tables(fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fused, safe) per BMP code point: ``fused`` = the fold of the character's NFKC form, and
     ``safe`` = NFKC of a text made only of safe characters is the concatenation of theirs.
@@ -90,7 +87,47 @@ def _nfkc_tables(fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fused, safe
 
 
-_FUSED, _SAFE = _nfkc_tables(_FOLD)
+def _cached_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(_FOLD, _FUSED, _SAFE), from a file under the user's cache directory when one was written
+    for this Python's Unicode tables and this module's table code, else built and stored there.
+
+    Building them asks unicodedata about every code point, ~0.5 s of every command's start-up
+    (more than the rest of this package's imports). The file name holds a hash of everything
+    the tables follow from, so a changed rule or Unicode version builds a new one; a missing,
+    unreadable or unwritable cache only means building them."""
+    import hashlib
+    import inspect
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    identity = repr((unicodedata.unidata_version, sys.version_info[:2], sorted(_PUNCTUATION_FOLD.items()),
+                     inspect.getsource(_fold_table), inspect.getsource(_nfkc_tables)))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
+    folder = Path(os.environ.get("JINSTRUCT_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or
+                                                                Path.home() / ".cache") / "jinstruct")
+    path = folder / f"dedup-key-tables-{digest}.npz"
+    try:
+        with np.load(path) as stored:
+            tables = stored["fold"], stored["fused"], stored["safe"]
+        if tables[0].shape == tables[1].shape == tables[2].shape == (0x10000,):
+            return tables
+    except (OSError, KeyError, ValueError):
+        pass
+    fold = _fold_table()
+    fused, safe = _nfkc_tables(fold)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as handle:
+            np.savez(handle, fold=fold, fused=fused, safe=safe)
+        os.replace(handle.name, path)  # whole or not at all, for concurrent commands
+    except OSError:
+        pass
+    return fold, fused, safe
+
+
+_FOLD, _FUSED, _SAFE = _cached_tables()
 
 
 @numba.njit(nogil=True, cache=True)
@@ -221,6 +258,100 @@ def joined_names_expr(key: pl.Expr) -> pl.Expr:
     """The katakana words as one string, joined by a space (a key has none): a fifth of
     the memory of a list column, and equal word sets give equal strings."""
     return names_expr(key).list.join(" ")
+
+
+def _katakana_start(point):
+    # _KATAKANA_WORD's first character: ァ..ヺ, ヽヾ, ㇰ..ㇿ
+    return 0x30A1 <= point <= 0x30FA or point == 0x30FD or point == 0x30FE or 0x31F0 <= point <= 0x31FF
+
+
+_katakana_start = numba.njit(inline="always")(_katakana_start)
+_LONG_VOWEL = 0x30FC  # ー
+
+
+@numba.njit(inline="always")
+def _word_less(points, first_start, first_stop, second_start, second_stop):
+    """Is points[first_start:first_stop] before points[second_start:second_stop] in code-point
+    (= UTF-8 byte, polars' string) order?"""
+    length = min(first_stop - first_start, second_stop - second_start)
+    for offset in range(length):
+        if points[first_start + offset] != points[second_start + offset]:
+            return points[first_start + offset] < points[second_start + offset]
+    return first_stop - first_start < second_stop - second_start
+
+
+@numba.njit(nogil=True, cache=True)
+def _joined_names(offsets, data):
+    """joined_names_expr in one compiled pass: per text, its katakana words (_KATAKANA_WORD,
+    leftmost and longest), trailing ー dropped, unique, sorted, joined by a space; UTF-8 out."""
+    texts = offsets.size - 1
+    longest = 1
+    for text in range(texts):
+        longest = max(longest, offsets[text + 1] - offsets[text])
+    points = np.empty(longest, dtype=np.int64)
+    starts = np.empty(longest, dtype=np.int64)
+    stops = np.empty(longest, dtype=np.int64)
+    out = np.empty(max(offsets[-1] - offsets[0], 1) + texts, dtype=np.uint8)  # a word's bytes + a space each
+    out_offsets = np.zeros(texts + 1, dtype=np.int64)
+    written = 0
+    for text in range(texts):
+        length = 0
+        position = offsets[text]
+        while position < offsets[text + 1]:
+            point, width = utf8_code_point(data, position)
+            points[length] = point
+            length += 1
+            position += width
+        words = 0
+        at = 0
+        while at < length:
+            if _katakana_start(points[at]) and at + 1 < length and \
+                    (_katakana_start(points[at + 1]) or points[at + 1] == _LONG_VOWEL):
+                stop = at + 1
+                while stop < length and (_katakana_start(points[stop]) or points[stop] == _LONG_VOWEL):
+                    stop += 1
+                end = stop
+                while end > at and points[end - 1] == _LONG_VOWEL:
+                    end -= 1
+                # insertion sort by code points, equal words once
+                slot = words
+                duplicate = False
+                while slot > 0 and not duplicate:
+                    if _word_less(points, at, end, starts[slot - 1], stops[slot - 1]):
+                        slot -= 1
+                    elif not _word_less(points, starts[slot - 1], stops[slot - 1], at, end):
+                        duplicate = True
+                    else:
+                        break
+                if not duplicate:
+                    for moved in range(words, slot, -1):
+                        starts[moved], stops[moved] = starts[moved - 1], stops[moved - 1]
+                    starts[slot], stops[slot] = at, end
+                    words += 1
+                at = stop
+            else:
+                at += 1
+        for word in range(words):
+            if word:
+                out[written] = 32
+                written += 1
+            for k in range(starts[word], stops[word]):
+                point = points[k]  # katakana: three UTF-8 bytes
+                out[written] = 0xE0 | (point >> 12)
+                out[written + 1] = 0x80 | ((point >> 6) & 0x3F)
+                out[written + 2] = 0x80 | (point & 0x3F)
+                written += 3
+        out_offsets[text + 1] = written
+    return out_offsets, out[:written]
+
+
+def joined_names(keys: pl.Series) -> pl.Series:
+    """joined_names_expr of a key column, compiled (polars' regex extraction and list sort took as
+    long as the key's 128-permutation MinHash); tests/dedup/test_names.py checks they agree."""
+    raw = Utf8Texts.from_series(keys)
+    offsets, data = _joined_names(raw.offsets, raw.data)
+    names = pa.LargeStringArray.from_buffers(len(raw), pa.py_buffer(offsets), pa.py_buffer(data))
+    return pl.Series(keys.name, names, dtype=pl.String)
 
 
 def split_names(joined: pl.Series) -> pl.Series:

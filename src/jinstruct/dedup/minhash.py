@@ -28,7 +28,6 @@ from functools import lru_cache
 import numba
 import numpy as np
 import polars as pl
-from datasketch import MinHash
 
 EMPTY = np.uint32(0xFFFFFFFF)
 _POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, used as the polynomial base
@@ -66,8 +65,13 @@ class Utf8Texts:
 
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters (a, b) for this seed."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    """datasketch's affine32 permutation parameters (a, b) for this seed, drawn as datasketch 2.0
+    draws them (MinHash._init_permutations: odd a, any b, from numpy's RandomState(seed));
+    tests/dedup/test_minhash.py checks them against datasketch. Not imported from datasketch:
+    its import pulls scipy.integrate and scipy.optimize, ~1 s of every command's start-up."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
@@ -204,6 +208,90 @@ def _distinct_counts(offsets, data, n, out):
                     break
                 slot = (slot + 1) & mask
         out[text] = distinct
+
+
+@numba.njit(inline="always")
+def _sketch_text(points, length, n, a, b, signature, table, stamps, stamp):
+    """One decoded text: its MinHash (as _signature_rows) into ``signature`` and its distinct
+    n-gram count (as _distinct_counts, with the shared ``table``/``stamps``), from one window
+    hash per position."""
+    signature[:] = np.uint32(0xFFFFFFFF)
+    windows = max(length - n + 1, 0)
+    mask = 1
+    while mask < 2 * windows:
+        mask *= 2
+    mask -= 1
+    distinct = 0
+    for first in range(windows):
+        h = _window_hash(points, first, n)
+        premixed = _fmix32(np.uint32(h & _LOW32))
+        for permutation in range(a.size):
+            value = np.uint32(a[permutation] * premixed + b[permutation])
+            signature[permutation] = min(signature[permutation], value)
+        slot = np.int64(h & np.uint64(mask))
+        while True:
+            if stamps[slot] != stamp:
+                stamps[slot] = stamp
+                table[slot] = h
+                distinct += 1
+                break
+            if table[slot] == h:
+                break
+            slot = (slot + 1) & mask
+    return distinct
+
+
+@numba.njit(nogil=True, cache=True)
+def _sketch_rows(offsets, data, n, a, b, n_second, a_second, b_second, low_bits, counts, second_low_bits,
+                 second_counts):
+    """Per text: the low 16 bits of its n-gram MinHash and its distinct n-gram count, and, when
+    ``a_second`` has permutations, the same for n_second-grams of the same text: one decode and
+    one pass per n instead of four passes (_signature_rows and _distinct_counts, twice)."""
+    longest = 1
+    for text in range(offsets.size - 1):
+        longest = max(longest, offsets[text + 1] - offsets[text])
+    points = np.empty(longest, dtype=np.uint32)
+    size = 1
+    while size < 2 * longest:
+        size *= 2
+    table = np.empty(size, dtype=np.uint64)
+    stamps = np.zeros(size, dtype=np.int64)
+    signature = np.empty(a.size, dtype=np.uint32)
+    second = np.empty(a_second.size, dtype=np.uint32)
+    stamp = 0
+    for text in range(offsets.size - 1):
+        length = _code_points(data, offsets[text], offsets[text + 1], points)
+        stamp += 1
+        counts[text] = _sketch_text(points, length, n, a, b, signature, table, stamps, stamp)
+        for permutation in range(a.size):
+            low_bits[text, permutation] = np.uint16(signature[permutation] & np.uint32(0xFFFF))
+        if a_second.size:
+            stamp += 1
+            second_counts[text] = _sketch_text(points, length, n_second, a_second, b_second, second, table, stamps,
+                                               stamp)
+            for permutation in range(a_second.size):
+                second_low_bits[text, permutation] = np.uint16(second[permutation] & np.uint32(0xFFFF))
+
+
+def sketch_texts(texts: pl.Series, spec: SketchSpec, second: SketchSpec | None = None) -> tuple[np.ndarray, ...]:
+    """(low 16 bits of each text's MinHash, distinct n-gram counts) in one compiled pass; with
+    ``second``, the same for second.ngram-grams too (a key that is its only field: its key
+    sketch and its field sketch). Equal to ``signatures(...) & 0xFFFF`` and
+    ``distinct_shingle_counts`` (tests/dedup/test_minhash.py)."""
+    column = Utf8Texts.from_series(texts)
+    a, b = permutations(spec.num_perm, spec.seed)
+    low_bits = np.empty((len(column), spec.num_perm), dtype=np.uint16)
+    counts = np.empty(len(column), dtype=np.int32)
+    if second is None:
+        a_second = b_second = np.empty(0, dtype=np.uint32)
+        second_low_bits, second_counts = np.empty((0, 0), dtype=np.uint16), np.empty(0, dtype=np.int32)
+    else:
+        a_second, b_second = permutations(second.num_perm, second.seed)
+        second_low_bits = np.empty((len(column), second.num_perm), dtype=np.uint16)
+        second_counts = np.empty(len(column), dtype=np.int32)
+    _sketch_rows(column.offsets, column.data, spec.ngram, a, b, second.ngram if second else 1, a_second, b_second,
+                 low_bits, counts, second_low_bits, second_counts)
+    return (low_bits, counts) if second is None else (low_bits, counts, second_low_bits, second_counts)
 
 
 def distinct_shingle_counts(texts: pl.Series | list[str], n: int) -> np.ndarray:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datasketch import MinHashLSH
-
 from jinstruct.records import InputError
 
 DEFAULT_FIELDS = ("instruction", "input", "output")
@@ -61,6 +59,22 @@ FIELD_PERM = 16
 KEY_VERSION = 3
 
 
+# datasketch's answers for the default LSH thresholds at 128 permutations (tests/dedup/test_minhash.py
+# checks them against datasketch): importing datasketch pulls scipy.integrate and scipy.optimize,
+# ~1 s of the standalone command's start-up, for a number that does not change
+_KNOWN_SHAPES = {(0.4, 128): (32, 4), (0.6, 128): (18, 7)}
+
+
+def lsh_shape(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) of datasketch.MinHashLSH(threshold, num_perm)."""
+    known = _KNOWN_SHAPES.get((threshold, num_perm))
+    if known is not None:
+        return known
+    from datasketch import MinHashLSH
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
 def _positive_int(params: dict, name: str, default: int) -> int:
     value = params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -100,8 +114,7 @@ def resolve_settings(params: dict | None, text_fields: list[str] | tuple[str, ..
     if bands is None:
         # datasketch's optimiser: the b × r minimising equal-weighted false
         # positive and false negative probability mass around lsh_threshold.
-        lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
-        bands, rows = lsh.b, lsh.r
+        bands, rows = lsh_shape(lsh_threshold, num_perm)
     else:
         bands, rows = _positive_int(params, "bands", 1), _positive_int(params, "rows", 1)
         if bands * rows > num_perm:

@@ -1,0 +1,563 @@
+"""verify: edits, compiled: the verdicts of edits.edit_verdict for many candidate pairs at once.
+
+The rules are edits.py's, unchanged (its docstring gives them and their reasons; edit_verdict
+stays the readable statement of them, and tests/dedup/test_aligned.py checks that these
+verdicts equal its verdicts, and a small reference written from the rules, pair for pair).
+What moves here is their cost: the Python version spent ~240 µs per pair on 1.3 KB records,
+nearly all of it outside the alignment itself (the sentence split, the shared-sentence sets,
+one regex per guard per small edit). Three steps per batch of pairs, over the keys as
+UTF-32 code-point arrays:
+
+1. ``_prepare`` (compiled): each pair's units (its fields when both keys hold the same number
+   of fields, else the whole keys); per unit the digit runs compared, the sentence split, the
+   sentences both sides hold (as a multiset) and what is left of each side;
+2. the Levenshtein opcodes of what is left, by rapidfuzz exactly as edit_verdict computes them
+   (the alignment is compiled already and ~14 µs a pair; re-implementing it would risk another
+   choice among equal-cost alignments, and with it other verdicts);
+3. ``_judge`` (compiled): small edits joined, whole sentences dropped, added or moved, the
+   number, negation, word and list-item guards, the shared share, then the field rule.
+
+The compiled steps release the GIL (``nogil``) and are cached on disk (``cache``), like the
+sketch loop in minhash.py.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import chain
+
+import numba
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from jinstruct.dedup.edits import ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT
+
+_LARGE = 8
+_GAP = 1
+_CONTEXT = 2
+_ITEM = 12
+_NEWLINE = 10
+_EQUAL, _REPLACE, _INSERT, _DELETE = 0, 1, 2, 3
+_TAG_OF_LETTER = np.zeros(128, dtype=np.int64)  # first letter of rapidfuzz's tag → _EQUAL, …
+for _tag, _code in {"equal": _EQUAL, "replace": _REPLACE, "insert": _INSERT, "delete": _DELETE}.items():
+    _TAG_OF_LETTER[ord(_tag[0])] = _code
+_KANJI_NUMERAL = np.array(sorted(ord(ch) for ch in "〇一二三四五六七八九十百千万億"), dtype=np.uint32)
+_COUNTER = np.array(sorted(ord(ch) for ch in "年月日時分秒人個本枚回歳円冊台匹番位度割倍件点つ"), dtype=np.uint32)
+_SEPARATOR = np.array(sorted(ord(ch) for ch in ',.:;!?"()[]/・~\n'), dtype=np.uint32)
+_LIST_SEPARATOR = np.array(sorted(ord(ch) for ch in ",・/;\n"), dtype=np.uint32)
+_NEGATION_ONE = np.array(sorted(ord(ch) for ch in "不非無未"), dtype=np.uint32)
+_NA, _I, _MA, _SE, _N, _KA, _SMALL_TSU = (ord(ch) for ch in "ないませんかっ")
+_DOT = ord(".")
+
+
+@lru_cache(maxsize=1)
+def _unicode_digits() -> np.ndarray:
+    """Code points for which str.isdigit() holds (edits._opens_item asks it of the character before
+    "." of a numbering); sorted. Built once, when a batch is first judged."""
+    return np.array([point for point in range(0x110000) if chr(point).isdigit()], dtype=np.uint32)
+
+
+@numba.njit(inline="always")
+def _member(table, point):
+    """Is ``point`` in the sorted array ``table``?"""
+    at = np.searchsorted(table, point)
+    return at < table.size and table[at] == point
+
+
+@numba.njit(inline="always")
+def _ascii_digit(point):
+    return 48 <= point <= 57
+
+
+@numba.njit(inline="always")
+def _sentence_end(point):
+    return point == 46 or point == 33 or point == 63 or point == _NEWLINE  # . ! ? \n
+
+
+@numba.njit(inline="always")
+def _word_char(point):
+    # edits._WORD_CHARS: kanji (CJK ext. A, unified, compatibility), 々, katakana ァ..ヺ, a-z
+    return (0x3400 <= point <= 0x4DBF or 0x4E00 <= point <= 0x9FFF or 0xF900 <= point <= 0xFAFF
+            or point == 0x3005 or 0x30A1 <= point <= 0x30FA or 97 <= point <= 122)
+
+
+@numba.njit(nogil=True, cache=True)
+def _digit_runs_differ(points, a0, a1, b0, b1):
+    """edits._DIGITS.findall(a) != findall(b): the two sequences of ASCII digit runs differ."""
+    i, j = a0, b0
+    while True:
+        while i < a1 and not _ascii_digit(points[i]):
+            i += 1
+        while j < b1 and not _ascii_digit(points[j]):
+            j += 1
+        if i == a1 or j == b1:
+            return not (i == a1 and j == b1)
+        while i < a1 and j < b1 and _ascii_digit(points[i]) and _ascii_digit(points[j]):
+            if points[i] != points[j]:
+                return True
+            i += 1
+            j += 1
+        if (i < a1 and _ascii_digit(points[i])) or (j < b1 and _ascii_digit(points[j])):
+            return True  # one run is longer
+
+
+@numba.njit(inline="always")
+def _is_boundary(points, start, position):
+    """edits._SENTENCE_END: a split at ``position`` (after a sentence end, not after a list number)."""
+    before = points[position - 1]
+    if not _sentence_end(before):
+        return False
+    return not (before == _DOT and position - start >= 2 and _ascii_digit(points[position - 2]))
+
+
+@numba.njit(nogil=True, cache=True)
+def _pieces(points, start, stop, bounds):
+    """The sentence pieces of points[start:stop] (re.split at edits._SENTENCE_END: the last piece
+    is empty when the text ends with a sentence end) as bounds[k], bounds[k + 1]; returns the count."""
+    count = 0
+    bounds[0] = start
+    for position in range(start + 1, stop + 1):
+        if _is_boundary(points, start, position):
+            count += 1
+            bounds[count] = position
+    count += 1
+    bounds[count] = stop
+    return count
+
+
+@numba.njit(inline="always")
+def _piece_hash(points, start, stop):
+    h = np.uint64(1469598103934665603)
+    for position in range(start, stop):
+        h = (h ^ np.uint64(points[position])) * np.uint64(1099511628211)
+    return h ^ np.uint64(stop - start)
+
+
+@numba.njit(inline="always")
+def _same(points, a0, a1, b0, b1):
+    if a1 - a0 != b1 - b0:
+        return False
+    for offset in range(a1 - a0):  # noqa: SIM110 (a generator in all() does not compile in numba)
+        if points[a0 + offset] != points[b0 + offset]:
+            return False
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _unshared(points, a0, a1, b0, b1, out, written):
+    """edits._unshared of the unit points[a0:a1] / points[b0:b1]: the characters of the sentences
+    both hold (as a multiset: the k-th copy of a sentence on one side pairs with the k-th on the
+    other), and each side's other sentences in order, written to out[written:].
+    Returns (shared, a's rest start, a's rest stop, b's rest start, b's rest stop)."""
+    bounds_a = np.empty(a1 - a0 + 2, dtype=np.int64)
+    bounds_b = np.empty(b1 - b0 + 2, dtype=np.int64)
+    count_a = _pieces(points, a0, a1, bounds_a)
+    count_b = _pieces(points, b0, b1, bounds_b)
+    hash_b = np.empty(count_b, dtype=np.uint64)
+    for k in range(count_b):
+        hash_b[k] = _piece_hash(points, bounds_b[k], bounds_b[k + 1])
+    used_a = np.zeros(count_a, dtype=np.bool_)
+    used_b = np.zeros(count_b, dtype=np.bool_)
+    shared = 0
+    for p in range(count_a):
+        start, stop = bounds_a[p], bounds_a[p + 1]
+        h = _piece_hash(points, start, stop)
+        for q in range(count_b):
+            if not used_b[q] and hash_b[q] == h and _same(points, start, stop, bounds_b[q], bounds_b[q + 1]):
+                used_a[p] = used_b[q] = True
+                shared += stop - start
+                break
+    rest_a = written
+    for p in range(count_a):
+        if not used_a[p]:
+            for position in range(bounds_a[p], bounds_a[p + 1]):
+                out[written] = points[position]
+                written += 1
+    rest_b = written
+    for q in range(count_b):
+        if not used_b[q]:
+            for position in range(bounds_b[q], bounds_b[q + 1]):
+                out[written] = points[position]
+                written += 1
+    return shared, rest_a, rest_b, rest_b, written
+
+
+@numba.njit(nogil=True, cache=True)
+def _field_ends(points, start, stop, ends):
+    """Positions of the field separators in points[start:stop], then ``stop``; returns the field count."""
+    count = 0
+    for position in range(start, stop):
+        if points[position] == _NEWLINE:
+            ends[count] = position
+            count += 1
+    ends[count] = stop
+    return count + 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _unit_counts(points, offsets, left, right):
+    """Per pair: how many units (_prepare) and at most how many rest characters it needs."""
+    pairs = left.size
+    units = np.empty(pairs, dtype=np.int64)
+    rest = np.empty(pairs, dtype=np.int64)
+    for pair in range(pairs):
+        a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
+        b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
+        fields_a = fields_b = 1
+        for position in range(a0, a1):
+            fields_a += points[position] == _NEWLINE
+        for position in range(b0, b1):
+            fields_b += points[position] == _NEWLINE
+        separated = fields_a > 1 or fields_b > 1
+        units[pair] = fields_a if separated and fields_a == fields_b else 1
+        rest[pair] = a1 - a0 + b1 - b0
+    return units, rest
+
+
+@numba.njit(nogil=True, cache=True)
+def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest):
+    """Fill ``units`` (one row per unit: 0 pair, 1 fielded, 2 shorter, 3 digit runs differ, 4 shared,
+    5-8 rest a start/stop and rest b start/stop in ``rest``, 9-10 unit lengths, 11 both empty) and ``rest``."""
+    for pair in range(left.size):
+        a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
+        b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
+        count = unit_start[pair + 1] - unit_start[pair]
+        fielded = count > 1  # both keys hold the same number (> 1) of fields (_unit_counts)
+        ends_a = np.empty(count + 1, dtype=np.int64)
+        ends_b = np.empty(count + 1, dtype=np.int64)
+        if fielded:
+            _field_ends(points, a0, a1, ends_a)
+            _field_ends(points, b0, b1, ends_b)
+        else:
+            ends_a[0], ends_b[0] = a1, b1
+        written = rest_start[pair]
+        start_a, start_b = a0, b0
+        for field in range(count):
+            row = unit_start[pair] + field
+            stop_a, stop_b = ends_a[field], ends_b[field]
+            shorter = min(stop_a - start_a, stop_b - start_b)
+            units[row, 0] = pair
+            units[row, 1] = fielded
+            units[row, 2] = shorter
+            units[row, 9] = stop_a - start_a
+            units[row, 10] = stop_b - start_b
+            units[row, 11] = fielded and stop_a == start_a and stop_b == start_b
+            units[row, 5] = units[row, 6] = units[row, 7] = units[row, 8] = written
+            if shorter > 0:
+                units[row, 3] = numbers and _digit_runs_differ(points, start_a, stop_a, start_b, stop_b)
+                shared, ra0, ra1, rb0, written = _unshared(points, start_a, stop_a, start_b, stop_b, rest, written)
+                units[row, 4] = shared
+                units[row, 5], units[row, 6], units[row, 7], units[row, 8] = ra0, ra1, rb0, written
+            start_a, start_b = stop_a + 1, stop_b + 1
+
+
+@numba.njit(inline="always")
+def _is_counter(point):
+    return _member(_COUNTER, point)
+
+
+@numba.njit(nogil=True, cache=True)
+def _counted_same(text, a0, a1, i1, i2, other, b0, b1, j1, j2):
+    """edits._counted(a, i1, i2) == edits._counted(b, j1, j2) (positions relative to each text's start)."""
+    length_a, length_b = a1 - a0, b1 - b0
+    while i1 > 0 and _member(_KANJI_NUMERAL, text[a0 + i1 - 1]):
+        i1 -= 1
+    while i2 < length_a and _member(_KANJI_NUMERAL, text[a0 + i2]):
+        i2 += 1
+    while j1 > 0 and _member(_KANJI_NUMERAL, other[b0 + j1 - 1]):
+        j1 -= 1
+    while j2 < length_b and _member(_KANJI_NUMERAL, other[b0 + j2]):
+        j2 += 1
+    numerals_a = np.empty(i2 - i1, dtype=np.uint32)
+    numerals_b = np.empty(j2 - j1, dtype=np.uint32)
+    count_a = count_b = 0
+    for position in range(i1, i2):
+        if _member(_KANJI_NUMERAL, text[a0 + position]):
+            numerals_a[count_a] = text[a0 + position]
+            count_a += 1
+    for position in range(j1, j2):
+        if _member(_KANJI_NUMERAL, other[b0 + position]):
+            numerals_b[count_b] = other[b0 + position]
+            count_b += 1
+    if count_a and not (i2 < length_a and _is_counter(text[a0 + i2])):
+        count_a = 0
+    if count_b and not (j2 < length_b and _is_counter(other[b0 + j2])):
+        count_b = 0
+    if count_a != count_b:
+        return False
+    for k in range(count_a):  # noqa: SIM110 (a generator in all() does not compile in numba)
+        if numerals_a[k] != numerals_b[k]:
+            return False
+    return True
+
+
+@numba.njit(inline="always")
+def _negations(text, start, stop):
+    """len(edits._NEGATION.findall(text[start:stop])): ない|ません|なかっ|不|非|無|未, left to right."""
+    count = 0
+    position = start
+    while position < stop:
+        point = text[position]
+        if point == _NA and position + 1 < stop and text[position + 1] == _I:
+            count += 1
+            position += 2
+        elif position + 2 < stop and (
+                (point == _MA and text[position + 1] == _SE and text[position + 2] == _N)
+                or (point == _NA and text[position + 1] == _KA and text[position + 2] == _SMALL_TSU)):
+            count += 1
+            position += 3
+        elif _member(_NEGATION_ONE, point):
+            count += 1
+            position += 1
+        else:
+            position += 1
+    return count
+
+
+@numba.njit(nogil=True, cache=True)
+def _item_bounds(text, t0, t1, start, stop, digits):
+    """edits._item(text, start, stop) as (item start, item stop) relative to t0; (0, 0) for ""."""
+    begin = 0
+    for position in range(start - 1, -1, -1):
+        if _member(_SEPARATOR, text[t0 + position]):
+            begin = position + 1
+            break
+    if begin == 0:
+        return 0, 0
+    before = text[t0 + begin - 1]
+    if not (_member(_LIST_SEPARATOR, before)
+            or (before == _DOT and begin > 1 and _member(digits, text[t0 + begin - 2]))):
+        return 0, 0
+    end = t1 - t0
+    for position in range(stop, t1 - t0):
+        point = text[t0 + position]
+        if _member(_LIST_SEPARATOR, point) or _ascii_digit(point):
+            end = position
+            break
+    return begin, end
+
+
+@numba.njit(nogil=True, cache=True)
+def _indel_similarity(text, a0, a1, b0, b1):
+    """rapidfuzz Indel.normalized_similarity: 1 − (|a| + |b| − 2·LCS) / (|a| + |b|)."""
+    length_a, length_b = a1 - a0, b1 - b0
+    row = np.zeros(length_b + 1, dtype=np.int64)
+    for i in range(length_a):
+        diagonal = 0
+        for j in range(length_b):
+            above = row[j + 1]
+            if text[a0 + i] == text[b0 + j]:
+                row[j + 1] = diagonal + 1
+            elif row[j] > above:
+                row[j + 1] = row[j]
+            diagonal = above
+    total = length_a + length_b
+    if total == 0:
+        return 1.0
+    return 1.0 - (total - 2 * row[length_b]) / total
+
+
+@numba.njit(nogil=True, cache=True)
+def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits):
+    """edits._guard of the small edit a[i1:i2] → b[j1:j2] of the rests rest[a0:a1], rest[b0:b1]."""
+    if digits:
+        for position in range(i1, i2):
+            if _ascii_digit(rest[a0 + position]):
+                return NUMBER
+        for position in range(j1, j2):
+            if _ascii_digit(rest[b0 + position]):
+                return NUMBER
+    if numbers and not _counted_same(rest, a0, a1, i1, i2, rest, b0, b1, j1, j2):
+        return NUMBER
+    if i2 - i1 == j2 - j1:
+        old = np.sort(rest[a0 + i1:a0 + i2])
+        new = np.sort(rest[b0 + j1:b0 + j2])
+        swapped = True
+        for k in range(old.size):
+            if old[k] != new[k]:
+                swapped = False
+                break
+        if swapped:
+            return ACCEPTED
+    length_a, length_b = a1 - a0, b1 - b0
+    if _negations(rest, a0 + max(i1 - _CONTEXT, 0), a0 + min(i2 + _CONTEXT, length_a)) != \
+            _negations(rest, b0 + max(j1 - _CONTEXT, 0), b0 + min(j2 + _CONTEXT, length_b)):
+        return NEGATION
+    word_old = word_new = 0
+    for position in range(i1, i2):
+        word_old += _word_char(rest[a0 + position])
+    for position in range(j1, j2):
+        word_new += _word_char(rest[b0 + position])
+    if min(word_old, word_new) >= 1 and max(word_old, word_new) >= 2:
+        return KANJI_WORD
+    item_a0, item_a1 = _item_bounds(rest, a0, a1, i1, i2, unicode_digits)
+    item_b0, item_b1 = _item_bounds(rest, b0, b1, j1, j2, unicode_digits)
+    if item_a1 > item_a0 and item_b1 > item_b0 and max(item_a1 - item_a0, item_b1 - item_b0) <= _ITEM \
+            and _indel_similarity(rest, a0 + item_a0, a0 + item_a1, b0 + item_b0, b0 + item_b1) < 0.5:
+        return ITEM
+    return ACCEPTED
+
+
+@numba.njit(inline="always")
+def _sentences_at(rest, t0, length, start, stop):
+    return (start == 0 or _sentence_end(rest[t0 + start - 1])) and \
+        (stop == length or _sentence_end(rest[t0 + stop - 1]))
+
+
+@numba.njit(inline="always")
+def _whole_sentences(rest, t0, length, start, stop):
+    return start == stop or stop == length or _sentence_end(rest[t0 + stop - 1])
+
+
+@numba.njit(inline="always")
+def _contains(rest, h0, h1, n0, n1):
+    """Does rest[h0:h1] hold rest[n0:n1] as a substring?"""
+    size = n1 - n0
+    for start in range(h0, h1 - size + 1):
+        if _same(rest, start, start + size, n0, n1):
+            return True
+    return size == 0
+
+
+@numba.njit(nogil=True, cache=True)
+def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
+    """edits._key_verdict's loop over the opcodes ops[first:last] of one unit; (verdict, measured)."""
+    shorter, digits, shared = unit[2], unit[3] == 1, unit[4]
+    if shorter == 0:
+        if unit[9] == unit[10] and unit[9] == 0:
+            return ACCEPTED, 1.0
+        return TOO_DIFFERENT, 0.0
+    a0, a1, b0, b1 = unit[5], unit[6], unit[7], unit[8]
+    length_a, length_b = a1 - a0, b1 - b0
+    # edits._edits: small edits at most _GAP equal characters apart joined into one
+    joined = np.empty((max(last - first, 1), 5), dtype=np.int64)
+    count = 0
+    for k in range(first, last):
+        tag, i1, i2, j1, j2 = ops[k, 0], ops[k, 1], ops[k, 2], ops[k, 3], ops[k, 4]
+        if tag != _EQUAL and count > 0 and max(i2 - i1, j2 - j1) < _LARGE:
+            edit = -1
+            if joined[count - 1, 0] != _EQUAL:
+                edit = count - 1
+            elif count > 1 and joined[count - 1, 2] - joined[count - 1, 1] <= _GAP:
+                edit = count - 2
+            if edit >= 0 and joined[edit, 0] != _EQUAL and \
+                    max(joined[edit, 2] - joined[edit, 1], joined[edit, 4] - joined[edit, 3]) < _LARGE and \
+                    max(i2 - joined[edit, 1], j2 - joined[edit, 3]) < _LARGE:
+                if edit != count - 1:
+                    count -= 1
+                joined[edit, 0] = _REPLACE
+                joined[edit, 2] = i2
+                joined[edit, 4] = j2
+                continue
+        joined[count, 0], joined[count, 1], joined[count, 2], joined[count, 3], joined[count, 4] = tag, i1, i2, j1, j2
+        count += 1
+    changed_a = changed_b = 0
+    for k in range(count):
+        tag, i1, i2, j1, j2 = joined[k, 0], joined[k, 1], joined[k, 2], joined[k, 3], joined[k, 4]
+        if tag == _EQUAL:
+            shared += i2 - i1
+        elif (tag == _DELETE and _sentences_at(rest, a0, length_a, i1, i2)) or \
+                (tag == _INSERT and _sentences_at(rest, b0, length_b, j1, j2)):
+            continue
+        elif i2 - i1 >= _LARGE or j2 - j1 >= _LARGE:
+            if (tag == _DELETE and _contains(rest, b0, b1, a0 + i1, a0 + i2)) or \
+                    (tag == _INSERT and _contains(rest, a0, a1, b0 + j1, b0 + j2)):
+                shared += max(i2 - i1, j2 - j1)
+            elif not (_whole_sentences(rest, a0, length_a, i1, i2) and _whole_sentences(rest, b0, length_b, j1, j2)):
+                changed_a += i2 - i1
+                changed_b += j2 - j1
+        else:
+            verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits)
+            if verdict != ACCEPTED:
+                return verdict, shared / shorter
+            changed_a += i2 - i1
+            changed_b += j2 - j1
+    measured = min(shared / max(shared + max(changed_a, changed_b), 1), 1.0)
+    return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
+
+
+@numba.njit(nogil=True, cache=True)
+def _judge(rest, units, ops, op_start, unit_start, key_lengths, share, field_share, numbers, unicode_digits,
+           verdicts, measured):
+    """Per pair: edits.edit_verdict from its units' verdicts (fields: each accepted at field_share,
+    then the shared characters over the shorter key's, less the separators)."""
+    for pair in range(unit_start.size - 1):
+        first, stop = unit_start[pair], unit_start[pair + 1]
+        if units[first, 1] == 0:
+            verdicts[pair], measured[pair] = _unit_verdict(rest, units[first], ops, op_start[first],
+                                                           op_start[first + 1], share, numbers, unicode_digits)
+            continue
+        shared = 0.0
+        verdict = ACCEPTED
+        for row in range(first, stop):
+            if units[row, 11] == 1:  # both fields empty
+                continue
+            unit_verdict, unit_measured = _unit_verdict(rest, units[row], ops, op_start[row], op_start[row + 1],
+                                                        field_share, numbers, unicode_digits)
+            if unit_verdict != ACCEPTED:
+                verdict = unit_verdict
+                measured[pair] = unit_measured
+                break
+            shared += unit_measured * min(units[row, 9], units[row, 10])
+        if verdict != ACCEPTED:
+            verdicts[pair] = verdict
+            continue
+        fields = stop - first
+        total = min(shared / max(min(key_lengths[pair, 0], key_lengths[pair, 1]) - fields + 1, 1), 1.0)
+        measured[pair] = total
+        verdicts[pair] = ACCEPTED if total >= share else TOO_DIFFERENT
+
+
+def code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-32 code points of the texts run together, offsets: text k is points[offsets[k]:offsets[k + 1]])."""
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(text) for text in texts], out=offsets[1:])
+    points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    return points, offsets
+
+
+def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
+    """rapidfuzz's opcode tuples as an (n, 5) int64 array, tag first (_EQUAL, …): column by column,
+    not tuple by tuple (a Python step per opcode cost as much as the alignment). The tags differ
+    in their first letter."""
+    array = np.empty((len(ops), 5), dtype=np.int64)
+    if ops:
+        flat = list(chain.from_iterable(ops))
+        letters = np.array(flat[0::5], dtype="U1").view(np.uint32)
+        array[:, 0] = _TAG_OF_LETTER[letters]
+        for column in range(1, 5):
+            array[:, column] = flat[column::5]
+    return array
+
+
+def verdicts(keys: list[str], left: list[int] | np.ndarray, right: list[int] | np.ndarray, share: float,
+             numbers: bool = True, field_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(verdict code, measured share) of edits.edit_verdict(keys[left[i]], keys[right[i]], …) for every i."""
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    involved = np.unique(np.concatenate([left, right]))
+    points, offsets = code_points([keys[k] for k in involved.tolist()])
+    left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
+    unit_counts, rest_counts = _unit_counts(points, offsets, left, right)
+    unit_start = np.zeros(left.size + 1, dtype=np.int64)
+    np.cumsum(unit_counts, out=unit_start[1:])
+    rest_start = np.zeros(left.size + 1, dtype=np.int64)
+    np.cumsum(rest_counts, out=rest_start[1:])
+    units = np.zeros((int(unit_start[-1]), 12), dtype=np.int64)
+    rest = np.empty(max(int(rest_start[-1]), 1), dtype=np.uint32)
+    _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest)
+    # the alignment of what is left of each unit: rapidfuzz, exactly as edits._key_verdict calls it
+    ops: list[tuple[str, int, int, int, int]] = []
+    op_start = np.zeros(units.shape[0] + 1, dtype=np.int64)
+    opcodes = Levenshtein.opcodes
+    for row, (shorter, a0, a1, b0, b1) in enumerate(units[:, [2, 5, 6, 7, 8]].tolist()):
+        if shorter > 0 and (a1 > a0 or b1 > b0):  # nothing left on either side: no opcodes
+            ops.extend(opcodes(rest[a0:a1].tobytes().decode("utf-32-le"),
+                               rest[b0:b1].tobytes().decode("utf-32-le")).as_list())
+        op_start[row + 1] = len(ops)
+    op_array = _op_array(ops)
+    key_lengths = np.stack([offsets[left + 1] - offsets[left], offsets[right + 1] - offsets[right]], axis=1)
+    found = np.empty(left.size, dtype=np.int8)
+    measured = np.zeros(left.size, dtype=np.float64)
+    _judge(rest, units, op_array, op_start, unit_start, key_lengths, share, field_share, numbers,
+           _unicode_digits(), found, measured)
+    return found, measured

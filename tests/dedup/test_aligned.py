@@ -1,0 +1,154 @@
+"""The compiled verdicts (dedup/aligned.py) are edits.edit_verdict's, pair for pair."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+import numpy as np
+import polars as pl
+import pytest
+from rapidfuzz.distance import Indel
+
+from jinstruct.dedup import aligned
+from jinstruct.dedup.edits import ACCEPTED, NUMBER, edit_verdict, edits_confirm
+from jinstruct.dedup.keys import canonical_texts
+
+SENTENCES = [
+    "佐藤健一さんは三月十日に京都へ行きました。", "清水寺の近くで古い友人と会いました。",
+    "二人は昼ご飯を食べながら昔の話をしています。", "夕方には新幹線で東京に帰りました。",
+    "次の質問に答えてください。", "選択肢：1.原っぱ、2.床、3.扉、4.壁、5.廊下",
+    "この店は午前9時から午後8時まで開いています。", "彼はその本を読まなかった。",
+    "トムはメアリーにプレゼントを渡した。", "ジョン・スミスはコンピューターの専門家です。",
+    "明日は雨です!", "本当ですか?", "答え:3", "1.りんご,2.みかん,3.ぶどう", "私は来年外国にいきたい。",
+    "これは不可能ではない。", "五人で二時間歩いた。", "Apples are red.", "3.14は円周率です。",
+]
+NOISE = list("あいうえおかきくけこなませんかっ不非無未一二三十百年月日人個0123456789京都奈良佐藤加"
+             "アイウエオトムケン・,./;!?\n") + ["ない", "ません", "なかった", "二十", "三月"]
+
+
+def _edited(text: str, rng: random.Random) -> str:
+    """``text`` with 0–4 random edits of the kinds a copy or another record carries."""
+    for _ in range(rng.randint(0, 4)):
+        kind = rng.randrange(6)
+        position = rng.randint(0, len(text))
+        if kind == 0 and text:  # replace a character
+            position = min(position, len(text) - 1)
+            text = text[:position] + rng.choice(NOISE) + text[position + 1:]
+        elif kind == 1:  # insert
+            text = text[:position] + rng.choice(NOISE) + text[position:]
+        elif kind == 2:  # delete a few characters
+            text = text[:position] + text[position + rng.randint(1, 3):]
+        elif kind == 3 and position + 2 <= len(text):  # swap two characters
+            text = text[:position] + text[position + 1] + text[position] + text[position + 2:]
+        elif kind == 4:  # add a sentence
+            text = text[:position] + rng.choice(SENTENCES) + text[position:]
+        else:  # drop the text up to the next sentence end
+            end = min([found for found in (text.find(mark, position) for mark in "。!?\n") if found >= 0],
+                      default=len(text))
+            text = text[:position] + text[end + 1:]
+    return text
+
+
+def _generated_pairs(count: int, seed: int, fields: int) -> list[str]:
+    rng = random.Random(seed)
+    keys = []
+    for _ in range(count):
+        parts = ["".join(rng.sample(SENTENCES, rng.randint(1, 4))) for _ in range(fields)]
+        if fields > 1 and rng.random() < 0.2:
+            parts[rng.randrange(fields)] = ""  # an empty field (input is often empty)
+        first = "\n".join(parts)
+        second = "\n".join(_edited(part, rng) for part in parts) if rng.random() < 0.9 else _edited(first, rng)
+        keys.extend(canonical_texts(pl.Series([first, second])).to_list())
+    return keys
+
+
+@pytest.mark.parametrize(("fields", "seed"), [(1, 1), (1, 2), (3, 3), (3, 4)])
+def test_compiled_verdicts_are_edit_verdicts(fields, seed):
+    keys = _generated_pairs(600, seed, fields)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    found, measured = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    expected = [edit_verdict(keys[i], keys[j], 0.85, True, 0.5) for i, j in zip(left.tolist(), right.tolist())]
+    assert found.tolist() == [verdict for verdict, _ in expected]
+    assert measured.tolist() == [share for _, share in expected]
+    # the generator makes both kinds: the comparison is not between two lists of one verdict
+    assert 0.05 < float(np.mean(found == ACCEPTED)) < 0.95
+    assert len(set(found.tolist())) >= 4
+
+
+def test_numbers_off_and_pairs_in_any_order():
+    keys = _generated_pairs(200, 5, 1)
+    rng = np.random.default_rng(0)
+    left, right = rng.integers(0, len(keys), 300), rng.integers(0, len(keys), 300)
+    found, _ = aligned.verdicts(keys, left, right, 0.7, False, 0.0)
+    assert found.tolist() == [edit_verdict(keys[i], keys[j], 0.7, False, 0.0)[0]
+                              for i, j in zip(left.tolist(), right.tolist())]
+
+
+def _reference_unshared(a: str, b: str) -> tuple[int, str, str]:
+    """Written from the rule, not from edits.py: cut each text after every . ! ? or newline that
+    does not follow a digit as a list number ("3."); a sentence held by both sides (counted with
+    multiplicity) is shared; what remains of each side keeps its order."""
+    def sentences(text: str) -> list[str]:
+        pieces, start = [], 0
+        for position in range(1, len(text) + 1):
+            mark = text[position - 1]
+            if mark in ".!?\n" and not (mark == "." and position >= 2 and text[position - 2] in "0123456789"):
+                pieces.append(text[start:position])
+                start = position
+        return pieces + [text[start:]]
+    left, right = sentences(a), sentences(b)
+    common = Counter(left) & Counter(right)
+    shared = sum(len(sentence) * times for sentence, times in common.items())
+
+    def rest(pieces: list[str]) -> str:
+        budget, kept = Counter(common), []
+        for piece in pieces:
+            if budget[piece]:
+                budget[piece] -= 1
+            else:
+                kept.append(piece)
+        return "".join(kept)
+    return shared, rest(left), rest(right)
+
+
+def test_shared_sentences_match_a_reference_written_from_the_rule():
+    keys = _generated_pairs(300, 6, 1) + ["a.b.a.", "a.a.b.", "1.x2.y.", "x2.y.1.", "", "!!", "!"]
+    rng = np.random.default_rng(1)
+    for i, j in zip(rng.integers(0, len(keys), 400).tolist(), rng.integers(0, len(keys), 400).tolist()):
+        points, offsets = aligned.code_points([keys[i], keys[j]])
+        out = np.empty(len(keys[i]) + len(keys[j]) + 1, dtype=np.uint32)
+        shared, a0, a1, b0, b1 = aligned._unshared(points, 0, offsets[1], offsets[1], offsets[2], out, 0)
+        rest_a, rest_b = (out[start:stop].tobytes().decode("utf-32-le") for start, stop in ((a0, a1), (b0, b1)))
+        assert (shared, rest_a, rest_b) == _reference_unshared(keys[i], keys[j])
+
+
+@pytest.mark.parametrize("text", ["ないません不なかった", "なかっない", "まなせん", "無非未不", "なかな", "", "ませ"])
+def test_negations_count_as_the_regex_does(text):
+    points, _ = aligned.code_points([text])
+    assert aligned._negations(points, 0, len(text)) == len(re.findall("ない|ません|なかっ|不|非|無|未", text))
+
+
+@pytest.mark.parametrize(("a", "b"), [("a1b22", "x1y22"), ("1", "11"), ("12", "1x2"), ("", ""), ("a", "3"),
+                                      ("2000年8月", "2000年9月"), ("7", "7a")])
+def test_digit_runs_compare_as_findall_does(a, b):
+    points, offsets = aligned.code_points([a, b])
+    differ = aligned._digit_runs_differ(points, 0, offsets[1], offsets[1], offsets[2])
+    assert differ == (re.findall("[0-9]+", a) != re.findall("[0-9]+", b))
+
+
+@pytest.mark.parametrize(("a", "b"), [("原っぱ", "原っぱ"), ("まくら", "壁"), ("abc", "acb"), ("a", "bcdefgh")])
+def test_item_similarity_is_rapidfuzz_indel(a, b):
+    points, offsets = aligned.code_points([a, b])
+    assert aligned._indel_similarity(points, 0, offsets[1], offsets[1], offsets[2]) == \
+        Indel.normalized_similarity(a, b)
+
+
+def test_a_copy_is_merged_and_another_date_is_not():
+    story = ("佐藤健一さんは三月十日に京都へ行きました。清水寺の近くで古い友人と会いました。"
+             "夕方には新幹線で東京に帰りました。")
+    keys = canonical_texts(pl.Series([story, story.replace("古い", "ふるい"), story.replace("三月十日", "三月二十日")]))
+    confirmed, verdicts = edits_confirm(keys.to_list(), np.array([0, 0]), np.array([1, 2]), 0.85)
+    assert confirmed.tolist() == [True, False]
+    assert verdicts.tolist() == [ACCEPTED, NUMBER]
