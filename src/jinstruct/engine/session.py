@@ -49,11 +49,9 @@ def explain(exc: BaseException) -> InputError:
     inside a task comes back as itself, so the user sees the same message as in-process)."""
     import ray.exceptions as rex
 
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, InputError):
-            return cause
-        cause = cause.__cause__ or getattr(cause, "cause", None)
+    own = _found(exc, (InputError,))
+    if own is not None:
+        return own
     full = _found(exc, (rex.ObjectStoreFullError, rex.OutOfDiskError))
     if full is not None:
         # Ray spills to JINSTRUCT_RAY_SPILL_DIR (and allocates there beyond the store) until
