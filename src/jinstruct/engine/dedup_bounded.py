@@ -65,8 +65,15 @@ log = logging.getLogger("jinstruct")
 
 
 def _driver_peak(phase: str) -> None:
-    """The driver's peak RSS so far, after ``phase`` (bench/ray_stages.py prints these lines)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """The driver's peak RSS so far, after ``phase`` (bench/ray_stages.py prints these lines).
+
+    VmHWM of this process's memory, not ``ru_maxrss``: Linux carries ``ru_maxrss`` over an
+    exec, so a stage started by a large process (the benchmark) would report that one's peak."""
+    try:
+        text = Path("/proc/self/status").read_text()
+        peak = int(next(line.split()[1] for line in text.splitlines() if line.startswith("VmHWM:"))) / 1024
+    except (OSError, StopIteration, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     log.info(f"[dedup] ray driver peak after {phase}: {peak:.0f} MB")
 
 
