@@ -7,10 +7,10 @@ cluster (``ray.cluster_utils.Cluster``, one CPU per node) on this machine. It
 prints per stage the wall time, the 1-minute load average before and after it,
 the CPU seconds of the stage process and of the Ray processes (load-independent),
 the driver's peak RSS (the stage process), the peak RSS of each node's raylet and
-of each Ray worker process, the bytes of dedup's two shuffles (band table by
-(band, bucket), candidate pairs by pair) and of the sketches and key text it puts
-once into the object store for verification, and checks that the three runs
-wrote byte-identical outputs, rejects and stats.
+of each Ray worker process, dedup's driver peak after each of its phases (the
+stage's own log), the bytes of dedup's shuffles and broadcast where the stage
+logs them (only its path with ``dedup.previous_index`` does), and checks that
+the runs wrote byte-identical outputs, rejects and stats.
 
     nice -n 10 python bench/ray_stages.py --records 500000 [--work /tmp/raybench]
 

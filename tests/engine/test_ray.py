@@ -248,6 +248,38 @@ def test_a_block_of_many_arrow_chunks_is_filtered_like_the_whole_file(inprocess,
     assert kept.height == expected.height and kept.equals(expected)
 
 
+def test_normalize_on_ray_writes_the_input_row_groups_as_in_process(inprocess, cluster, tmp_path):
+    """In-process, normalize keeps the input frame's chunks (one per input row group) and polars
+    writes each as its own row groups; on Ray the combined shards must follow them."""
+    from jinstruct.outputs import OutputSet
+    from jinstruct.params import settings_from
+    from jinstruct.pipeline import RunSettings
+    from jinstruct.pipeline.normalize import transform
+    from jinstruct.stage import read_input, run_stage
+
+    records = pl.read_parquet(inprocess / "data/interim/converted.parquet")
+    cut = records.height // 3 + 7  # row groups no writer of one chunk would choose
+    converted = tmp_path / "converted.parquet"
+    pl.concat([records.head(cut), records.slice(cut)], rechunk=False).write_parquet(converted)
+    params = yaml.safe_load((inprocess / "params.yaml").read_text(encoding="utf-8"))["normalize"]
+    run = RunSettings(settings_from("normalize", params))
+    written = {}
+    for name, engine in (("inprocess", None),
+                         ("ray", normalize_plan(params, TEXT_FIELDS))):
+        outputs = OutputSet(tmp_path / name / "normalized.parquet", tmp_path / name / "rejects.parquet",
+                            tmp_path / name / "normalize.json")
+        if engine is None:
+            run_stage("normalize", transform, run, read_input(converted), outputs)
+        else:
+            from jinstruct.engine.batches import batch_engine
+
+            run_stage("normalize", transform, run, read_input(converted), outputs,
+                      engine=batch_engine("normalize", engine, converted,
+                                          EngineSettings(engine="ray", block_records=BLOCK_RECORDS)))
+        written[name] = [path.read_bytes() for path in (outputs.records, outputs.rejects, outputs.stats)]
+    assert written["ray"] == written["inprocess"]
+
+
 # --------------------------------------------------------------------------- losing a worker
 
 

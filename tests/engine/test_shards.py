@@ -76,3 +76,21 @@ def test_a_killed_runs_shard_folders_are_removed_by_the_next(tmp_path):
     other = shard_folder(tmp_path, "normalize", "kept")
     clear_shards(tmp_path, "filter")
     assert not left.exists() and other.exists()
+
+
+def test_a_frame_of_several_chunks_is_written_chunk_by_chunk_and_the_shards_follow(tmp_path):
+    """In-process, dedup's kept rows are a filter of the input frame, one chunk per input row
+    group, and polars writes each chunk as its own row groups: shards told those chunks give
+    the same bytes (and, told nothing, a different file: the chunks matter)."""
+    parts = [_records(120_000, seed=1), _records(3_000, seed=2), _records(70_000, seed=3)]
+    whole = pl.concat(parts, rechunk=False)
+    assert whole.n_chunks() == 3
+    write_parquet(whole, tmp_path / "whole.parquet")
+    sizes = [40_000, 90_000, 63_000]
+    shards = _shards(whole.rechunk(), shard_folder(tmp_path, "dedup", "kept"), sizes, [2, 0, 1])
+    shards.chunks = [part.height for part in parts]
+    shards.write_parquet(tmp_path / "sharded.parquet")
+    assert (tmp_path / "sharded.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    plain = _shards(whole.rechunk(), shard_folder(tmp_path, "dedup", "plain"), sizes, [0, 1, 2])
+    plain.write_parquet(tmp_path / "plain.parquet")
+    assert (tmp_path / "plain.parquet").read_bytes() != (tmp_path / "whole.parquet").read_bytes()

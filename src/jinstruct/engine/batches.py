@@ -124,6 +124,12 @@ def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: Engine
         if result.kept.height != kept_shards.rows or result.rejected.height != rejected_shards.rows:
             raise RuntimeError(f"{stage} on ray: the shards hold {kept_shards.rows} + {rejected_shards.rows} "
                                f"records, the tasks reported {result.kept.height} + {result.rejected.height}")
+        if plan.keeps_input_chunks:
+            if kept_shards.rows != rows:
+                raise RuntimeError(f"{stage} on ray: a plan that keeps the input's chunks rejected records")
+            metadata = pq.ParquetFile(path).metadata
+            kept_shards.chunks = [n for n in (metadata.row_group(i).num_rows
+                                              for i in range(metadata.num_row_groups)) if n]
         return Incoming(pl.read_parquet(path, columns=["id", "source"])), result
     return on_ray
 

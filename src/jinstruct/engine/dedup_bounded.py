@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.features import canonical_keys, key_features
@@ -64,8 +65,15 @@ log = logging.getLogger("jinstruct")
 
 
 def _driver_peak(phase: str) -> None:
-    """The driver's peak RSS so far, after ``phase`` (bench/ray_stages.py prints these lines)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """The driver's peak RSS so far, after ``phase`` (bench/ray_stages.py prints these lines).
+
+    VmHWM of this process's memory, not ``ru_maxrss``: Linux carries ``ru_maxrss`` over an
+    exec, so a stage started by a large process (the benchmark) would report that one's peak."""
+    try:
+        text = Path("/proc/self/status").read_text()
+        peak = int(next(line.split()[1] for line in text.splitlines() if line.startswith("VmHWM:"))) / 1024
+    except (OSError, StopIteration, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     log.info(f"[dedup] ray driver peak after {phase}: {peak:.0f} MB")
 
 
@@ -415,5 +423,14 @@ def _write_outputs(path: Path, shards: _Shards, folders: dict[str, Path], verdic
             bar.update(1)
     if kept_shards.rows + rejected_shards.rows != int(shards.offsets[-1]):
         raise RuntimeError("dedup on ray: the output shards do not hold every record")
+    # in-process, the kept and rejected frames are filters of the input frame, whose chunks are
+    # the input file's row groups, and polars writes each chunk as its own row groups
+    metadata = pq.ParquetFile(path).metadata
+    groups_end = np.cumsum([metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+    rejected_per_group = np.bincount(np.searchsorted(groups_end, rejected_rows, side="right"),
+                                     minlength=groups_end.size).astype(np.int64)
+    group_rows = np.diff(np.concatenate([[0], groups_end]))
+    kept_shards.chunks = [int(n) for n in group_rows - rejected_per_group if n]
+    rejected_shards.chunks = [int(n) for n in rejected_per_group if n]
     return ((pl.concat(kept, rechunk=True), kept_shards), (pl.concat(rejected, rechunk=True), rejected_shards),
             index_shards)

@@ -23,6 +23,9 @@ from jinstruct.stage import StageResult
 class BatchPlan:
     apply: Callable[[pl.DataFrame], StageResult]         # one block's records → its StageResult
     merge_stats: Callable[[list[dict | None]], dict | None]  # every block's extra stats → the stage's
+    # in process, the kept frame is the input frame itself, chunked as read (one chunk per input
+    # row group), and polars writes each chunk as its own row groups: the Ray writer must too
+    keeps_input_chunks: bool = False
 
 
 def additive_stats(parts: list[dict | None]) -> dict | None:

@@ -87,6 +87,9 @@ class Shards:
 
     folder: Path
     parts: list[tuple[str, int]]
+    # the chunks (row counts) of the frame the in-process engine writes, when it has several:
+    # polars writes each chunk as its own row groups (dedup's kept rows keep the input's row groups)
+    chunks: list[int] | None = None
 
     @property
     def schema(self) -> pl.Schema:
@@ -104,10 +107,14 @@ class Shards:
                 yield pl.read_ipc(self.folder / name)
 
     def row_groups(self) -> Iterator[pl.DataFrame]:
-        """The rows cut as ``parquet_row_groups`` cuts the whole frame, one group in memory at a time."""
+        """The rows cut as ``write_parquet`` cuts the whole frame (each chunk by ``parquet_row_groups``),
+        one group in memory at a time."""
+        if self.chunks is not None and sum(self.chunks) != self.rows:
+            raise ValueError(f"chunks of {sum(self.chunks)} rows for shards of {self.rows}")
         pending: list[pl.DataFrame] = []
         held = 0
-        sizes = iter(parquet_row_groups(self.rows))
+        sizes = iter([size for chunk in (self.chunks if self.chunks is not None else [self.rows])
+                      for size in parquet_row_groups(chunk)])
         want = next(sizes, 0)
         for frame in self.frames():
             while frame.height:

@@ -20,9 +20,11 @@ def transform(frame: pl.DataFrame, run: RunSettings) -> StageResult:
 
 
 def normalize_plan(params: dict | None, text_fields) -> BatchPlan:
-    """Per block: the same rules (each record is normalised on its own); counts add up."""
+    """Per block: the same rules (each record is normalised on its own); counts add up. Every
+    record is kept, in the input frame's chunks."""
     fields = list(text_fields)
-    return BatchPlan(lambda records: normalize_records(records, params, fields), additive_stats)
+    return BatchPlan(lambda records: normalize_records(records, params, fields), additive_stats,
+                     keeps_input_chunks=True)
 
 
 def on_ray(run: RunSettings, input_path: Path, settings: EngineSettings) -> Engine:
