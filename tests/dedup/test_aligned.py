@@ -152,3 +152,12 @@ def test_a_copy_is_merged_and_another_date_is_not():
     confirmed, verdicts = edits_confirm(keys.to_list(), np.array([0, 0]), np.array([1, 2]), 0.85)
     assert confirmed.tolist() == [True, False]
     assert verdicts.tolist() == [ACCEPTED, NUMBER]
+
+
+def test_batches_change_no_verdict(monkeypatch):
+    keys = _generated_pairs(300, 7, 3)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    whole = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    monkeypatch.setattr(aligned, "_BATCH_PAIRS", 7)
+    batched = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    assert whole[0].tolist() == batched[0].tolist() and whole[1].tolist() == batched[1].tolist()
