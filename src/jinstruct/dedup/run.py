@@ -203,34 +203,47 @@ def _keep_rows_in_place(array: np.ndarray, rows: np.ndarray, chunk: int = 65_536
     return array[:rows.size]
 
 
+def ranked_members(work: pl.DataFrame, in_cluster: pl.Expr,
+                   source_priority: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(members of every cluster with ``_rank``, 0 = kept, and its kept record's row, id and key
+    hash; the members with ``_rank`` > 0, the records to remove), both in row order."""
+    ranked = keep_order(work.filter(in_cluster).select("_row", "_cluster", "id", "source", "_task", "_output_chars",
+                                                       "_key_hash"),
+                        source_priority)
+    kept_of_cluster = ranked.filter(pl.col("_rank") == 0).select(
+        "_cluster", _kept_row="_row", _kept_id="id", _kept_key_hash="_key_hash")
+    members = ranked.join(kept_of_cluster, on="_cluster").sort("_row")
+    return members, members.filter(pl.col("_rank") > 0)
+
+
+def cluster_verdicts(rejected: pl.DataFrame, similarity: np.ndarray, is_exact: np.ndarray,
+                     settings: DedupSettings) -> pl.DataFrame:
+    """One reject row (reason, detail naming the kept id, similarity) per removed cluster member."""
+    method = "exact Jaccard" if settings.verify == "exact" else "MinHash estimate"
+    rejected = rejected.with_columns(_similarity=pl.Series(similarity), _is_exact=pl.Series(is_exact))
+    return rejected.select(
+        "_row",
+        _reason=pl.when("_is_exact").then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
+        _detail=pl.when("_is_exact")
+        .then(pl.format("exact duplicate of {} (same normalised key, jaccard 1.00)", "_kept_id"))
+        .otherwise(pl.format("near duplicate of {} (jaccard {}, {})", "_kept_id",
+                             _two_decimals("_similarity"), pl.lit(method))),
+        _cluster_id="_kept_id", _similarity="_similarity")
+
+
 def _verdicts(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
               previous: pl.DataFrame, excluded: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(members of every cluster with ``_rank``, 0 = kept; one reject row per removed record)."""
     in_cluster = (pl.len().over("_cluster") > 1) & ~pl.Series(excluded)
-    ranked = keep_order(work.filter(in_cluster).select("_row", "_cluster", "id", "source", "_task", "_output_chars",
-                                                       "_key_hash"),
-                        settings.source_priority)
-    kept_of_cluster = ranked.filter(pl.col("_rank") == 0).select(
-        "_cluster", _kept_row="_row", _kept_id="id", _kept_key_hash="_key_hash")
-    members = ranked.join(kept_of_cluster, on="_cluster").sort("_row")
-    rejected = members.filter(pl.col("_rank") > 0)
+    members, rejected = ranked_members(work, in_cluster, settings.source_priority)
     left = rejected["_row"].to_numpy().astype(np.int64)
     right = rejected["_kept_row"].to_numpy().astype(np.int64)
     is_exact = (rejected["_key_hash"] == rejected["_kept_key_hash"]).to_numpy()
     similarity = np.ones(left.size)
     if (~is_exact).any():
         similarity[~is_exact] = _similarity(settings, df, signed, left[~is_exact], right[~is_exact])
-    method = "exact Jaccard" if settings.verify == "exact" else "MinHash estimate"
-    rejected = rejected.with_columns(_similarity=pl.Series(similarity), _is_exact=pl.Series(is_exact))
     verdict = pl.concat([
-        rejected.select(
-            "_row",
-            _reason=pl.when("_is_exact").then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
-            _detail=pl.when("_is_exact")
-            .then(pl.format("exact duplicate of {} (same normalised key, jaccard 1.00)", "_kept_id"))
-            .otherwise(pl.format("near duplicate of {} (jaccard {}, {})", "_kept_id",
-                                 _two_decimals("_similarity"), pl.lit(method))),
-            _cluster_id="_kept_id", _similarity="_similarity"),
+        cluster_verdicts(rejected, similarity, is_exact, settings),
         previous.select(
             "_row", _reason=pl.lit(PREVIOUS),
             _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",

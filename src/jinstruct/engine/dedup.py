@@ -110,6 +110,22 @@ def _pairs_in_block(batch: pa.Table, window: int, total: int) -> pa.Table:
     return pa.table({"pair": np.unique(np.concatenate(found))})
 
 
+def confirmed_pairs(verified, blocks_count: int, total: int) -> tuple[np.ndarray, int, int]:
+    """(confirmed pairs as rows (i, j) in the in-process order, candidates seen, refused) from
+    the verify blocks of a Ray dataset, counted on a progress bar."""
+    confirmed, candidates, refused = [], 0, 0
+    with progress_bar("dedup verify on ray", total=blocks_count, unit="block") as bar:
+        for table in verified.iter_batches(batch_format="pyarrow", batch_size=None):
+            for row in table.to_pylist():
+                confirmed.append(_from_npy(row["confirmed"]))
+                candidates += row["candidates"]
+                refused += row["refused"]
+                bar.update(1)
+    # every pair lives in one block, so blocks never share a pair: sorting gives the in-process order
+    packed = np.sort(np.concatenate(confirmed)) if confirmed else np.empty(0, dtype=np.int64)
+    return np.stack([packed // total, packed % total], axis=1), candidates, refused
+
+
 _VERIFIED = pa.schema([("confirmed", pa.large_binary()), ("candidates", pa.int64()), ("refused", pa.int64())])
 # what verification reads of each row besides its sketches (dedup.run._row_sketches, verify_candidates)
 _WORK_COLUMNS = ("_group_code", "_task_code", "_shingles", "_numbers_hash", "_names")
@@ -231,17 +247,7 @@ class RayDedup:
                        .map_batches(_verify_block, fn_kwargs={"payload": payload, "total": total,
                                                               "settings": settings},
                                     batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES))
-        confirmed, candidates, refused = [], 0, 0
-        with progress_bar("dedup verify on ray", total=partitions_count, unit="block") as bar:
-            for table in verified_ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                for row in table.to_pylist():
-                    confirmed.append(_from_npy(row["confirmed"]))
-                    candidates += row["candidates"]
-                    refused += row["refused"]
-                    bar.update(1)
-        # every pair lives in one block, so blocks never share a pair: sorting gives the in-process order
-        packed = np.sort(np.concatenate(confirmed)) if confirmed else np.empty(0, dtype=np.int64)
-        return np.stack([packed // total, packed % total], axis=1), candidates, refused
+        return confirmed_pairs(verified_ds, partitions_count, total)
 
 
 def dedup_engine(input_path: Path, settings: EngineSettings) -> Engine:

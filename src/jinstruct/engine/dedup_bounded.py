@@ -46,11 +46,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jinstruct.dedup.clusters import components, keep_order, merged_groups
+from jinstruct.dedup.clusters import components, merged_groups
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import _METADATA_KEY, index_frame
 from jinstruct.dedup.lsh import band_hashes, exact_similarity, signature_similarity
-from jinstruct.dedup.run import EXACT, NEAR, STAGE, _cluster_table, _Signed, _two_decimals, verify_candidates
+from jinstruct.dedup.run import STAGE, _cluster_table, _Signed, cluster_verdicts, ranked_members, verify_candidates
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.engine.batches import _ipc, accounted, block_frame, blocks, parquet_rows
 from jinstruct.engine.session import TASK_RETRIES, ray_session
@@ -326,7 +326,7 @@ def _near_pairs(members: np.ndarray, shards: _Shards, task_code: np.ndarray, wor
     import ray
     import ray.data
 
-    from jinstruct.engine.dedup import _from_npy, _pairs_in_block
+    from jinstruct.engine.dedup import _pairs_in_block, confirmed_pairs
 
     if members.size < 2:
         return np.empty((0, 2), dtype=np.int64), 0, 0
@@ -344,17 +344,7 @@ def _near_pairs(members: np.ndarray, shards: _Shards, task_code: np.ndarray, wor
     verified = (candidates_ds.repartition(partitions_count, keys=["pair"])
                 .map_batches(_verify_block, fn_kwargs={"payload": payload, "total": total, "settings": dedup},
                              batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES))
-    confirmed, candidates, refused = [], 0, 0
-    with progress_bar("dedup verify on ray", total=partitions_count, unit="block") as bar:
-        for table in verified.iter_batches(batch_format="pyarrow", batch_size=None):
-            for row in table.to_pylist():
-                confirmed.append(_from_npy(row["confirmed"]))
-                candidates += row["candidates"]
-                refused += row["refused"]
-                bar.update(1)
-    # every pair lives in one block, so blocks never share a pair: sorting gives the in-process order
-    packed = np.sort(np.concatenate(confirmed)) if confirmed else np.empty(0, dtype=np.int64)
-    return np.stack([packed // total, packed % total], axis=1), candidates, refused
+    return confirmed_pairs(verified, partitions_count, total)
 
 
 def _verdicts(work: pl.DataFrame, dedup: DedupSettings, shards: _Shards) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -362,13 +352,7 @@ def _verdicts(work: pl.DataFrame, dedup: DedupSettings, shards: _Shards) -> tupl
     import ray
 
     in_cluster = pl.len().over("_cluster") > 1
-    ranked = keep_order(work.filter(in_cluster).select("_row", "_cluster", "id", "source", "_task", "_output_chars",
-                                                       "_key_hash"),
-                        dedup.source_priority)
-    kept_of_cluster = ranked.filter(pl.col("_rank") == 0).select(
-        "_cluster", _kept_row="_row", _kept_id="id", _kept_key_hash="_key_hash")
-    members = ranked.join(kept_of_cluster, on="_cluster").sort("_row")
-    rejected = members.filter(pl.col("_rank") > 0)
+    members, rejected = ranked_members(work, in_cluster, dedup.source_priority)
     left = rejected["_row"].to_numpy().astype(np.int64)
     right = rejected["_kept_row"].to_numpy().astype(np.int64)
     is_exact = (rejected["_key_hash"] == rejected["_kept_key_hash"]).to_numpy()
@@ -380,17 +364,7 @@ def _verdicts(work: pl.DataFrame, dedup: DedupSettings, shards: _Shards) -> tupl
         parts = [task.remote(left[near[start:start + chunk]], right[near[start:start + chunk]], shards, dedup)
                  for start in range(0, near.size, chunk)]
         similarity[near] = np.concatenate(ray.get(parts))
-    method = "exact Jaccard" if dedup.verify == "exact" else "MinHash estimate"
-    rejected = rejected.with_columns(_similarity=pl.Series(similarity), _is_exact=pl.Series(is_exact))
-    verdict = rejected.select(
-        "_row",
-        _reason=pl.when("_is_exact").then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
-        _detail=pl.when("_is_exact")
-        .then(pl.format("exact duplicate of {} (same normalised key, jaccard 1.00)", "_kept_id"))
-        .otherwise(pl.format("near duplicate of {} (jaccard {}, {})", "_kept_id",
-                             _two_decimals("_similarity"), pl.lit(method))),
-        _cluster_id="_kept_id", _similarity="_similarity").sort("_row")
-    return members, verdict
+    return members, cluster_verdicts(rejected, similarity, is_exact, dedup).sort("_row")
 
 
 def _write_outputs(path: Path, shards: _Shards, folders: dict[str, Path], verdict: pl.DataFrame,
