@@ -242,15 +242,17 @@ def _verdicts(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: D
     similarity = np.ones(left.size)
     if (~is_exact).any():
         similarity[~is_exact] = _similarity(settings, df, signed, left[~is_exact], right[~is_exact])
-    verdict = pl.concat([
-        cluster_verdicts(rejected, similarity, is_exact, settings),
-        previous.select(
-            "_row", _reason=pl.lit(PREVIOUS),
-            _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
-                              _two_decimals("_similarity")),
-            _cluster_id="_matched_id", _similarity="_similarity"),
-    ]).sort("_row")
-    return members, verdict
+    verdict = pl.concat([cluster_verdicts(rejected, similarity, is_exact, settings), previous_verdicts(previous)])
+    return members, verdict.sort("_row")
+
+
+def previous_verdicts(previous: pl.DataFrame) -> pl.DataFrame:
+    """One reject row per record matching the previous release (``previous_release_matches``)."""
+    return previous.select(
+        "_row", _reason=pl.lit(PREVIOUS),
+        _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
+                          _two_decimals("_similarity")),
+        _cluster_id="_matched_id", _similarity="_similarity")
 
 
 def _two_decimals(column: str) -> pl.Expr:
