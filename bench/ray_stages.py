@@ -6,7 +6,8 @@ in-process, on a one-node Ray cluster with 2 CPUs, and on a simulated 3-node
 cluster (``ray.cluster_utils.Cluster``, one CPU per node) on this machine. It
 prints per stage the wall time, the 1-minute load average before and after it,
 the CPU seconds of the stage process and of the Ray processes (load-independent),
-the driver's peak RSS (the stage process), the peak RSS of each node's raylet and
+the driver's peak RSS (the stage process) and its peak less the pages of Ray's
+shared object store mapped into it ("own"), the peak RSS of each node's raylet and
 of each Ray worker process, dedup's driver peak after each of its phases (the
 stage's own log), the bytes of dedup's two shuffles (band table by (band,
 bucket), candidate pairs by pair) and the bytes of the shards each stage's
@@ -54,6 +55,17 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+def _shmem(pid: int) -> int:
+    """Bytes of shared memory (Ray's object store, mapped) in a process's RSS."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssShmem:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class PeakRss:
     """Samples the RSS of the stage process (driver), of every Ray worker and of each node's raylet
     (which maps the node's object store) every 0.2 s, and the CPU seconds the Ray processes
@@ -61,6 +73,7 @@ class PeakRss:
 
     def __init__(self, driver_pid: int):
         self.driver_pid, self.driver, self.workers, self.raylets = driver_pid, 0, {}, {}
+        self.driver_own = 0  # the driver's RSS less its pages of the shared object store (RssShmem)
         self.cpu_start: dict[int, float] = {}
         self.cpu_last: dict[int, float] = {}
         for process in psutil.Process().children(recursive=True):
@@ -87,6 +100,7 @@ class PeakRss:
                     continue
                 if process.pid == self.driver_pid:
                     self.driver = max(self.driver, rss)
+                    self.driver_own = max(self.driver_own, rss - _shmem(process.pid))
                 elif cmdline and cmdline[0].startswith("ray::"):
                     self.workers[process.pid] = max(self.workers.get(process.pid, 0), rss)
                 elif cmdline and cmdline[0].endswith("/raylet"):
@@ -132,13 +146,14 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
         shuffled = re.search(r"shuffled (\d+) bytes", err)
         shards = re.search(r"wrote (\d+) bytes of shards", err)
         rows.append({"stage": stage, "seconds": seconds, "driver_mb": peaks.driver / 2**20,
+                     "driver_own_mb": peaks.driver_own / 2**20,
                      "worker_mb": sorted((rss / 2**20 for rss in peaks.workers.values()), reverse=True),
                      "raylet_mb": sorted((rss / 2**20 for rss in peaks.raylets.values()), reverse=True),
                      "load": (load_before, os.getloadavg()[0]),
                      "driver_cpu": driver_cpu, "ray_cpu": peaks.ray_cpu,
                      "shuffled_mb": int(shuffled.group(1)) / 2**20 if shuffled else None,
                      "shards_mb": int(shards.group(1)) / 2**20 if shards else None,
-                     "phases": re.findall(r"ray driver peak after ([a-z ]+): (\d+) MB", err),
+                     "phases": re.findall(r"ray driver peak after ([a-z ]+): (\d+ MB(?: \([^)]*\))?)", err),
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
     return rows
 
@@ -146,7 +161,7 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
 def report(name: str, rows: list[dict]) -> None:
     print(f"\n{name}")
     print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'load':>9} {'drv CPU s':>9} "
-          f"{'ray CPU s':>9} {'driver MB':>10} {'shuffle MB':>10} {'shards MB':>9}  "
+          f"{'ray CPU s':>9} {'driver MB':>10} {'own MB':>7} {'shuffle MB':>10} {'shards MB':>9}  "
           "raylet MB (each node) | worker peak MB (each)")
     for row in rows:
         workers = ", ".join(f"{mb:.0f}" for mb in row["worker_mb"][:8]) or "-"
@@ -157,13 +172,13 @@ def report(name: str, rows: list[dict]) -> None:
         load = f"{row['load'][0]:.1f}–{row['load'][1]:.1f}"
         print(f"{row['stage']:<10} {row['records_in']:>10,} {row['seconds']:>8.1f} "
               f"{row['records_in'] / row['seconds']:>8,.0f} {load:>9} {row['driver_cpu']:>9.1f} "
-              f"{row['ray_cpu']:>9.1f} {row['driver_mb']:>10.0f} {shuffled:>10} "
+              f"{row['ray_cpu']:>9.1f} {row['driver_mb']:>10.0f} {row['driver_own_mb']:>7.0f} {shuffled:>10} "
               f"{shards:>9}  {raylets} | {workers}{more}")
     print(f"{'total':<10} {'':>10} {sum(r['seconds'] for r in rows):>8.1f}")
     for row in rows:
         if row["phases"]:
-            print(f"{row['stage']} driver peak RSS by phase (MB): "
-                  + ", ".join(f"{phase} {mb}" for phase, mb in row["phases"]))
+            print(f"{row['stage']} driver peak RSS by phase: "
+                  + "; ".join(f"{phase} {mb}" for phase, mb in row["phases"]))
 
 
 def main() -> None:

@@ -82,16 +82,21 @@ log = logging.getLogger("jinstruct")
 
 
 def _driver_peak(phase: str) -> None:
-    """The driver's peak RSS so far, after ``phase`` (bench/ray_stages.py prints these lines).
+    """The driver's peak RSS so far, after ``phase``, and its RSS now with the part of it that is
+    pages of Ray's shared object store (RssShmem: the store's memory, mapped here, not this
+    process's own) (bench/ray_stages.py prints these lines).
 
     VmHWM of this process's memory, not ``ru_maxrss``: Linux carries ``ru_maxrss`` over an
     exec, so a stage started by a large process (the benchmark) would report that one's peak."""
     try:
-        text = Path("/proc/self/status").read_text()
-        peak = int(next(line.split()[1] for line in text.splitlines() if line.startswith("VmHWM:"))) / 1024
-    except (OSError, StopIteration, ValueError):
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines()
+                      if ":" in line)
+        peak, now, shared = (int(fields[name].split()[0]) / 1024 for name in ("VmHWM", "VmRSS", "RssShmem"))
+    except (OSError, KeyError, ValueError):
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    log.info(f"[dedup] ray driver peak after {phase}: {peak:.0f} MB")
+        now = shared = float("nan")
+    log.info(f"[dedup] ray driver peak after {phase}: {peak:.0f} MB (now {now:.0f} MB, "
+             f"{shared:.0f} MB of it object store pages)")
 
 
 _SMALL = pa.schema([("small", pa.large_binary()), ("records", pa.string()), ("features", pa.string()),
