@@ -30,7 +30,16 @@ import numba
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from jinstruct.dedup.edits import ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT
+from jinstruct.dedup.edits import (
+    ACCEPTED,
+    ITEM,
+    KANJI_WORD,
+    NEGATION,
+    NUMBER,
+    PERSON,
+    PERSON_LABEL,
+    TOO_DIFFERENT,
+)
 
 _LARGE = 8
 _GAP = 1
@@ -55,6 +64,24 @@ def _unicode_digits() -> np.ndarray:
     """Code points for which str.isdigit() holds (edits._opens_item asks it of the character before
     "." of a numbering); sorted. Built once, when a batch is first judged."""
     return np.array([point for point in range(0x110000) if chr(point).isdigit()], dtype=np.uint32)
+
+
+@lru_cache(maxsize=1)
+def _person_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """edits.PERSON_LABEL as arrays: (first code point of each form, form offsets into the points,
+    the forms' code points run together, referent number (0: no referent)), forms ordered by first
+    character, then longest first, so that the first match at a position is the longest (as
+    edits._PERSON reads). Passed to the compiled code as arguments, not read as globals: numba's
+    disk cache would keep a table compiled in after edits.py changed it."""
+    forms = sorted(PERSON_LABEL, key=lambda form: (form[0], -len(form), form))
+    referents = sorted({label for label in PERSON_LABEL.values() if label})
+    number = {label: k + 1 for k, label in enumerate(referents)}
+    offsets = np.zeros(len(forms) + 1, dtype=np.int64)
+    np.cumsum([len(form) for form in forms], out=offsets[1:])
+    points = np.array([ord(ch) for form in forms for ch in form], dtype=np.uint32)
+    first = np.array([ord(form[0]) for form in forms], dtype=np.uint32)
+    labels = np.array([number.get(PERSON_LABEL[form], 0) for form in forms], dtype=np.int64)
+    return first, offsets, points, labels
 
 
 @numba.njit(inline="always")
@@ -358,7 +385,62 @@ def _indel_similarity(text, a0, a1, b0, b1):
 
 
 @numba.njit(nogil=True, cache=True)
-def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits):
+def _persons(text, t0, t1, start, stop, person, counts, within):
+    """edits._persons of the edit text[t0 + start:t0 + stop] (positions relative to t0, the text ending
+    at t1): per referent number, how many person words in the window (``counts``) and whether one lies
+    wholly within the edit (``within``); ``person``: _person_tables()."""
+    first, offsets, points, labels = person
+    context = np.max(offsets[1:] - offsets[:-1]) - 1  # edits._PERSON_CONTEXT: the longest form less one
+    position = t0 + max(start - context, 0)
+    end = min(t0 + stop + context, t1)
+    while position < end:
+        at = np.searchsorted(first, text[position])
+        matched = 0
+        while at < first.size and first[at] == text[position]:
+            size = offsets[at + 1] - offsets[at]
+            if position + size <= end:
+                same = True
+                for offset in range(1, size):
+                    if text[position + offset] != points[offsets[at] + offset]:
+                        same = False
+                        break
+                if same:
+                    matched = size
+                    label = labels[at]
+                    if label:
+                        counts[label] += 1
+                        if t0 + start <= position and position + size <= t0 + stop:
+                            within[label] = True
+                    break
+            at += 1
+        position += matched if matched else 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _person_changed(rest, a0, a1, b0, b1, i1, i2, j1, j2, person):
+    """edits._person_changed(edits._persons(a, i1, i2), edits._persons(b, j1, j2))."""
+    referents = person[3].max() + 1
+    counts_a = np.zeros(referents, dtype=np.int64)
+    counts_b = np.zeros(referents, dtype=np.int64)
+    within_a = np.zeros(referents, dtype=np.bool_)
+    within_b = np.zeros(referents, dtype=np.bool_)
+    _persons(rest, a0, a1, i1, i2, person, counts_a, within_a)
+    _persons(rest, b0, b1, j1, j2, person, counts_b, within_b)
+    only_a = only_b = False
+    for label in range(1, referents):
+        if counts_a[label] > counts_b[label]:
+            only_a = True
+            if within_a[label]:
+                return True
+        elif counts_b[label] > counts_a[label]:
+            only_b = True
+            if within_b[label]:
+                return True
+    return only_a and only_b
+
+
+@numba.njit(nogil=True, cache=True)
+def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits, person):
     """edits._guard of the small edit a[i1:i2] → b[j1:j2] of the rests rest[a0:a1], rest[b0:b1]."""
     if digits:
         for position in range(i1, i2):
@@ -383,6 +465,8 @@ def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits
     if _negations(rest, a0 + max(i1 - _CONTEXT, 0), a0 + min(i2 + _CONTEXT, length_a)) != \
             _negations(rest, b0 + max(j1 - _CONTEXT, 0), b0 + min(j2 + _CONTEXT, length_b)):
         return NEGATION
+    if _person_changed(rest, a0, a1, b0, b1, i1, i2, j1, j2, person):
+        return PERSON
     word_old = word_new = 0
     for position in range(i1, i2):
         word_old += _word_char(rest[a0 + position])
@@ -420,7 +504,7 @@ def _contains(rest, h0, h1, n0, n1):
 
 
 @numba.njit(nogil=True, cache=True)
-def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
+def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits, person):
     """edits._key_verdict's loop over the opcodes ops[first:last] of one unit; (verdict, measured)."""
     shorter, digits, shared = unit[2], unit[3] == 1, unit[4]
     if shorter == 0:
@@ -467,7 +551,7 @@ def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
                 changed_a += i2 - i1
                 changed_b += j2 - j1
         else:
-            verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits)
+            verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits, person)
             if verdict != ACCEPTED:
                 return verdict, shared / shorter
             changed_a += i2 - i1
@@ -478,14 +562,15 @@ def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
 
 @numba.njit(nogil=True, cache=True)
 def _judge(rest, units, ops, op_start, unit_start, key_lengths, share, field_share, numbers, unicode_digits,
-           verdicts, measured):
+           person, verdicts, measured):
     """Per pair: edits.edit_verdict from its units' verdicts (fields: each accepted at field_share,
     then the shared characters over the shorter key's, less the separators)."""
     for pair in range(unit_start.size - 1):
         first, stop = unit_start[pair], unit_start[pair + 1]
         if units[first, 1] == 0:
             verdicts[pair], measured[pair] = _unit_verdict(rest, units[first], ops, op_start[first],
-                                                           op_start[first + 1], share, numbers, unicode_digits)
+                                                           op_start[first + 1], share, numbers, unicode_digits,
+                                                           person)
             continue
         shared = 0.0
         verdict = ACCEPTED
@@ -493,7 +578,7 @@ def _judge(rest, units, ops, op_start, unit_start, key_lengths, share, field_sha
             if units[row, 11] == 1:  # both fields empty
                 continue
             unit_verdict, unit_measured = _unit_verdict(rest, units[row], ops, op_start[row], op_start[row + 1],
-                                                        field_share, numbers, unicode_digits)
+                                                        field_share, numbers, unicode_digits, person)
             if unit_verdict != ACCEPTED:
                 verdict = unit_verdict
                 measured[pair] = unit_measured
@@ -576,5 +661,5 @@ def _batch_verdicts(keys: list[str], left: np.ndarray, right: np.ndarray, share:
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
     _judge(rest, units, op_array, op_start, unit_start, key_lengths, share, field_share, numbers,
-           _unicode_digits(), found, measured)
+           _unicode_digits(), _person_tables(), found, measured)
     return found, measured
