@@ -211,6 +211,15 @@ def test_a_person_added_inside_a_sentence_is_another_record():
 
 
 @pytest.mark.parametrize(("first", "second"), [
+    ("あなたの誕生日はいつですか。", "誕生日はいつですか。"),          # the understood "you" left out
+    ("私は息子を医者にしたいと思っています。", "私は私の息子を医者にしたいと思っています。"),
+])
+def test_a_pronoun_left_out_is_the_same_sentence(first, second):
+    # Japanese drops a pronoun whose referent is understood: no other person
+    assert _verdict(first, second, 0.7)[0] == ACCEPTED
+
+
+@pytest.mark.parametrize(("first", "second"), [
     ("私", "僕"), ("父", "お父さん"), ("母", "母親"), ("兄", "兄さん"),  # one person, another register
     ("あなた", "あなだ"), ("お母さん", "お母さ"),                       # a typo inside the word
     ("彼女", "彼女"),                                                   # the typos are elsewhere (below)

@@ -38,6 +38,7 @@ from jinstruct.dedup.edits import (
     NUMBER,
     PERSON,
     PERSON_LABEL,
+    PRONOUNS,
     TOO_DIFFERENT,
 )
 
@@ -67,9 +68,10 @@ def _unicode_digits() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _person_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _person_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """edits.PERSON_LABEL as arrays: (first code point of each form, form offsets into the points,
-    the forms' code points run together, referent number (0: no referent)), forms ordered by first
+    the forms' code points run together, referent number (0: no referent), per referent number
+    whether it is a pronoun (edits.PRONOUNS)), forms ordered by first
     character, then longest first, so that the first match at a position is the longest (as
     edits._PERSON reads). Passed to the compiled code as arguments, not read as globals: numba's
     disk cache would keep a table compiled in after edits.py changed it."""
@@ -81,7 +83,8 @@ def _person_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     points = np.array([ord(ch) for form in forms for ch in form], dtype=np.uint32)
     first = np.array([ord(form[0]) for form in forms], dtype=np.uint32)
     labels = np.array([number.get(PERSON_LABEL[form], 0) for form in forms], dtype=np.int64)
-    return first, offsets, points, labels
+    pronoun = np.array([False] + [label in PRONOUNS for label in referents], dtype=np.bool_)
+    return first, offsets, points, labels, pronoun
 
 
 @numba.njit(inline="always")
@@ -389,7 +392,7 @@ def _persons(text, t0, t1, start, stop, person, counts, within):
     """edits._persons of the edit text[t0 + start:t0 + stop] (positions relative to t0, the text ending
     at t1): per referent number, how many person words in the window (``counts``) and whether one lies
     wholly within the edit (``within``); ``person``: _person_tables()."""
-    first, offsets, points, labels = person
+    first, offsets, points, labels, _ = person
     context = np.max(offsets[1:] - offsets[:-1]) - 1  # edits._PERSON_CONTEXT: the longest form less one
     position = t0 + max(start - context, 0)
     end = min(t0 + stop + context, t1)
@@ -426,15 +429,16 @@ def _person_changed(rest, a0, a1, b0, b1, i1, i2, j1, j2, person):
     within_b = np.zeros(referents, dtype=np.bool_)
     _persons(rest, a0, a1, i1, i2, person, counts_a, within_a)
     _persons(rest, b0, b1, j1, j2, person, counts_b, within_b)
+    pronoun = person[4]
     only_a = only_b = False
     for label in range(1, referents):
         if counts_a[label] > counts_b[label]:
             only_a = True
-            if within_a[label]:
+            if within_a[label] and not pronoun[label]:
                 return True
         elif counts_b[label] > counts_a[label]:
             only_b = True
-            if within_b[label]:
+            if within_b[label] and not pronoun[label]:
                 return True
     return only_a and only_b
 

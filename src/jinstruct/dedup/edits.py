@@ -110,6 +110,12 @@ _PERSON_WORDS = {
     "": "大丈夫 丈夫 工夫 母国 母語 母音 酵母 私立 私鉄",  # not a person (see above)
 }
 PERSON_LABEL = {form: label for label, forms in _PERSON_WORDS.items() for form in forms.split()}
+# Japanese leaves out a pronoun whose referent is understood (the subject or object "zero pronoun",
+# Shibatani, The Languages of Japan, Cambridge 1990, ch. 11; Kaiser et al. 2013 on ellipsis):
+# 「あなたの誕生日はいつですか」 and 「誕生日はいつですか」 ask the same thing. So a pronoun added or
+# dropped is no other person; a pronoun replaced (彼 → 彼女, 私 → 私たち) and a kin or sex noun
+# added or dropped (先生と話した → 先生と父と話した) are.
+PRONOUNS = frozenset({"speaker", "speakers", "addressee", "addressees", "he", "she", "they", "they_female"})
 # longest form first: at each position the longest form that matches is read (彼女 before 彼, 祖父 before 父)
 _PERSON = re.compile("|".join(sorted(PERSON_LABEL, key=lambda form: (-len(form), form))))
 # characters either side of a small edit read by the person guard: a form overlapping the edit fits
@@ -160,12 +166,13 @@ def _persons(text: str, start: int, stop: int) -> tuple[Counter, set[str]]:
 
 def _person_changed(a: tuple[Counter, set[str]], b: tuple[Counter, set[str]]) -> bool:
     """Does the edit add, drop or replace a person (_persons of each side)? Replaced: each side refers
-    to someone the other does not (彼 → 彼女, 兄 → 姉, 私たち → 私). Added or dropped: a word the
-    other side lacks lies wholly within the edit (私は → は, 先生と → 先生と父と). A typo inside a
-    word (あなた → あなよ, お子さん → お子ん) breaks the word without naming anyone else: no change."""
+    to someone the other does not (彼 → 彼女, 兄 → 姉, 私たち → 私). Added or dropped: a kin or sex
+    noun the other side lacks lies wholly within the edit (先生と → 先生と父と); a pronoun added or
+    dropped is not (PRONOUNS: Japanese drops understood ones). A typo inside a word (あなた → あなよ,
+    お子さん → お子ん) breaks the word without naming anyone else: no change."""
     (found_a, within_a), (found_b, within_b) = a, b
     only_a, only_b = found_a - found_b, found_b - found_a
-    return bool(only_a and only_b or within_a & only_a.keys() or within_b & only_b.keys())
+    return bool(only_a and only_b or (within_a & only_a.keys()) - PRONOUNS or (within_b & only_b.keys()) - PRONOUNS)
 
 
 def _counted(text: str, start: int, stop: int) -> str:
