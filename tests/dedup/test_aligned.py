@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import polars as pl
 import pytest
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, Levenshtein
 
 from jinstruct.dedup import aligned
 from jinstruct.dedup.edits import ACCEPTED, NUMBER, PERSON, edit_verdict, edits_confirm
@@ -163,3 +163,59 @@ def test_batches_change_no_verdict(monkeypatch):
     monkeypatch.setattr(aligned, "_BATCH_PAIRS", 7)
     batched = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
     assert whole[0].tolist() == batched[0].tolist() and whole[1].tolist() == batched[1].tolist()
+
+
+def _opcode_pairs(count: int, seed: int) -> list[tuple[str, str]]:
+    """Pairs to align: random texts over small alphabets (many equal-cost alignments), Japanese,
+    runs of one character, empty sides, lengths around one and several 64-bit words, and edited copies."""
+    rng = random.Random(seed)
+    alphabets = ["ab", "abc", "aaaaab", "あいう", "彼女は医者です。私", "".join(map(chr, range(0x4E00, 0x4E40))),
+                 "".join(SENTENCES)]
+    pairs = []
+    for _ in range(count):
+        alphabet = rng.choice(alphabets)
+        first = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, rng.choice([0, 1, 5, 63, 64, 65, 130,
+                                                                                          400]))))
+        if rng.random() < 0.6:  # an edited copy: a few characters and runs replaced, added or dropped
+            second = list(first)
+            for _ in range(rng.randint(0, 8)):
+                at = rng.randint(0, len(second))
+                kind = rng.randrange(4)
+                if kind == 0:
+                    second.insert(at, rng.choice(alphabet))
+                elif kind == 1 and second:
+                    del second[min(at, len(second) - 1)]
+                elif kind == 2 and second:
+                    second[min(at, len(second) - 1)] = rng.choice(alphabet)
+                else:
+                    second[at:at] = rng.choices(alphabet, k=rng.randint(1, 70))
+            second = "".join(second)
+        else:
+            second = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, rng.choice([0, 3, 64, 65, 200]))))
+        pairs.append((first, second) if rng.random() < 0.5 else (second, first))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_compiled_opcodes_are_rapidfuzz_opcodes(seed):
+    # the verdicts depend on which of several equal-cost alignments is taken: rapidfuzz's, exactly
+    for first, second in _opcode_pairs(3_000, seed):
+        assert aligned.levenshtein_opcodes(first, second) == Levenshtein.opcodes(first, second).as_list()
+
+
+def test_long_very_different_texts_keep_rapidfuzz_alignment():
+    # rapidfuzz aligns these with Hirschberg's algorithm: the compiled path hands them to rapidfuzz
+    rng = random.Random(3)
+    first, second = ("".join(rng.choice("あいうえお") for _ in range(2_200)) for _ in range(2))
+    points, offsets = aligned.code_points([first, second])
+    assert aligned._hirschberg(*(length - sum(aligned._affix(points, 0, offsets[1], offsets[1], offsets[2]))
+                                 for length in (len(first), len(second))))
+    assert aligned.levenshtein_opcodes(first, second) == Levenshtein.opcodes(first, second).as_list()
+
+
+def test_compiled_alignment_gives_the_reference_verdicts():
+    keys = _generated_pairs(400, 8, 3) + _generated_pairs(400, 9, 1)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    compiled = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    reference = aligned.verdicts(keys, left, right, 0.85, True, 0.5, rapidfuzz=True)
+    assert compiled[0].tolist() == reference[0].tolist() and compiled[1].tolist() == reference[1].tolist()
