@@ -221,6 +221,7 @@ def test_a_pronoun_left_out_is_the_same_sentence(first, second):
 
 @pytest.mark.parametrize(("first", "second"), [
     ("私", "僕"), ("父", "お父さん"), ("母", "母親"), ("兄", "兄さん"),  # one person, another register
+    ("おじ", "叔父"),                                                   # ... or another script
     ("あなた", "あなだ"), ("お母さん", "お母さ"),                       # a typo inside the word
     ("彼女", "彼女"),                                                   # the typos are elsewhere (below)
 ])
