@@ -11,11 +11,12 @@ UTF-32 code-point arrays:
 1. ``_prepare`` (compiled): each pair's units (its fields when both keys hold the same number
    of fields, else the whole keys); per unit the digit runs compared, the sentence split, the
    sentences both sides hold (as a multiset) and what is left of each side;
-2. the Levenshtein opcodes of what is left, by rapidfuzz exactly as edit_verdict computes them
-   (the alignment is compiled already and ~14 µs a pair; re-implementing it would risk another
-   choice among equal-cost alignments, and with it other verdicts);
+2. the Levenshtein opcodes of what is left (``_opcodes``, compiled): the alignment rapidfuzz's
+   ``Levenshtein.opcodes`` gives, which edit_verdict uses, chosen the same way among equal-cost
+   ones (another choice would give other verdicts); units that rapidfuzz aligns with Hirschberg's
+   algorithm keep rapidfuzz's opcodes;
 3. ``_judge`` (compiled): small edits joined, whole sentences dropped, added or moved, the
-   number, negation, word and list-item guards, the shared share, then the field rule.
+   number, negation, person, word and list-item guards, the shared share, then the field rule.
 
 The compiled steps release the GIL (``nogil``) and are cached on disk (``cache``), like the
 sketch loop in minhash.py.

@@ -8,6 +8,8 @@ keys share cover at least ``edit_share`` of the shorter key, and no small edit
 - changes a number: a digit or kanji numeral (〇一二…十百千万億) in or next to it
   (dates and quantities are often written in kanji: 三月十日, 五人);
 - adds or removes a negation (ない, ません, ず, ぬ, 不, 非, 無, 未) around it;
+- changes who is meant: a personal pronoun replaced (彼 → 彼女), a kin or sex noun replaced,
+  added or dropped (兄 → 姉, 先生と → 先生と父と) (_PERSON_WORDS, _person_changed);
 - replaces a kanji word: both sides hold kanji and one side two or more, and the
   two sides are not the same characters swapped (佐藤→加藤 健一→浩二, 秋田→宮城,
   床→牛乳; a one-kanji typo or 思い→考え passes).
