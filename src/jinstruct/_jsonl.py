@@ -1,14 +1,14 @@
 """JSON Lines bytes of a frame without a Python object per text: the bytes of ``json.dumps(row,
 ensure_ascii=False)`` per row (records.write_jsonl's contract), made by numba over Arrow buffers.
 
-A line is ``{"name": value, "name": value}`` with json's default separators. String columns are
-escaped by a compiled loop over their UTF-8 bytes with exactly the rules of the standard
-library's encoder when ``ensure_ascii`` is off (``json.encoder.py_encode_basestring``): ``"`` and
-``\\`` get a backslash, \\b \\f \\n \\r \\t their short escapes, any other byte below 0x20
-``\\u00xx`` (lower-case hex), every other byte (DEL, U+2028, all non-ASCII) as it is; a null is
-``null``. Other columns (numbers, floats, lists, structs, …) are encoded value by value with the
-standard library's encoder, which gives the bytes it gives them inside a row. The lines are then
-put together by a second compiled loop. tests/test_records.py compares the bytes with
+A line is ``{"name": value, "name": value}`` with json's default separators, written by one
+compiled loop (_lines). String columns are escaped there, from their UTF-8 bytes, with exactly
+the rules of the standard library's encoder when ``ensure_ascii`` is off
+(``json.encoder.py_encode_basestring``): ``"`` and ``\\`` get a backslash, \\b \\f \\n \\r \\t
+their short escapes, any other byte below 0x20 ``\\u00xx`` (lower-case hex), every other byte
+(DEL, U+2028, all non-ASCII) as it is; a null is ``null``. Other columns (numbers, floats,
+lists, structs, …) are encoded value by value with the standard library's encoder, which gives
+the bytes it gives them inside a row, and copied. tests/test_records.py compares the bytes with
 ``json.dumps`` per row on generated text holding every ASCII byte and non-ASCII characters.
 """
 
