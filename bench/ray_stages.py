@@ -8,9 +8,10 @@ prints per stage the wall time, the 1-minute load average before and after it,
 the CPU seconds of the stage process and of the Ray processes (load-independent),
 the driver's peak RSS (the stage process), the peak RSS of each node's raylet and
 of each Ray worker process, dedup's driver peak after each of its phases (the
-stage's own log), the bytes of dedup's shuffles and broadcast where the stage
-logs them (only its path with ``dedup.previous_index`` does), and checks that
-the runs wrote byte-identical outputs, rejects and stats.
+stage's own log), the bytes of dedup's two shuffles (band table by (band,
+bucket), candidate pairs by pair) and the bytes of the shards each stage's
+workers wrote (both from the stage's log), and checks that the runs wrote
+byte-identical outputs, rejects and stats.
 
     nice -n 10 python bench/ray_stages.py --records 500000 [--work /tmp/raybench]
 
@@ -129,14 +130,14 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
         if process.returncode:
             raise SystemExit(f"{stage} failed:\n{err[-3000:]}")
         shuffled = re.search(r"shuffled (\d+) bytes", err)
-        broadcast = re.search(r"(\d+) bytes of sketches and key text", err)
+        shards = re.search(r"wrote (\d+) bytes of shards", err)
         rows.append({"stage": stage, "seconds": seconds, "driver_mb": peaks.driver / 2**20,
                      "worker_mb": sorted((rss / 2**20 for rss in peaks.workers.values()), reverse=True),
                      "raylet_mb": sorted((rss / 2**20 for rss in peaks.raylets.values()), reverse=True),
                      "load": (load_before, os.getloadavg()[0]),
                      "driver_cpu": driver_cpu, "ray_cpu": peaks.ray_cpu,
                      "shuffled_mb": int(shuffled.group(1)) / 2**20 if shuffled else None,
-                     "broadcast_mb": int(broadcast.group(1)) / 2**20 if broadcast else None,
+                     "shards_mb": int(shards.group(1)) / 2**20 if shards else None,
                      "phases": re.findall(r"ray driver peak after ([a-z ]+): (\d+) MB", err),
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
     return rows
@@ -145,19 +146,19 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
 def report(name: str, rows: list[dict]) -> None:
     print(f"\n{name}")
     print(f"{'stage':<10} {'records':>10} {'seconds':>8} {'rec/s':>8} {'load':>9} {'drv CPU s':>9} "
-          f"{'ray CPU s':>9} {'driver MB':>10} {'shuffle MB':>10} {'bcast MB':>8}  "
+          f"{'ray CPU s':>9} {'driver MB':>10} {'shuffle MB':>10} {'shards MB':>9}  "
           "raylet MB (each node) | worker peak MB (each)")
     for row in rows:
         workers = ", ".join(f"{mb:.0f}" for mb in row["worker_mb"][:8]) or "-"
         more = f" (+{len(row['worker_mb']) - 8} more)" if len(row["worker_mb"]) > 8 else ""
         raylets = ", ".join(f"{mb:.0f}" for mb in row["raylet_mb"]) or "-"
         shuffled = f"{row['shuffled_mb']:.1f}" if row["shuffled_mb"] is not None else "-"
-        broadcast = f"{row['broadcast_mb']:.1f}" if row["broadcast_mb"] is not None else "-"
+        shards = f"{row['shards_mb']:.1f}" if row["shards_mb"] is not None else "-"
         load = f"{row['load'][0]:.1f}–{row['load'][1]:.1f}"
         print(f"{row['stage']:<10} {row['records_in']:>10,} {row['seconds']:>8.1f} "
               f"{row['records_in'] / row['seconds']:>8,.0f} {load:>9} {row['driver_cpu']:>9.1f} "
               f"{row['ray_cpu']:>9.1f} {row['driver_mb']:>10.0f} {shuffled:>10} "
-              f"{broadcast:>8}  {raylets} | {workers}{more}")
+              f"{shards:>9}  {raylets} | {workers}{more}")
     print(f"{'total':<10} {'':>10} {sum(r['seconds'] for r in rows):>8.1f}")
     for row in rows:
         if row["phases"]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class StageResult:
     # "records"/"rejects": target path → its writer, used instead of writing ``kept``/``rejected`` (an
     # engine whose workers wrote the rows: the frames then hold only id, source, task and reason, for the checks)
     writers: dict[str, Callable[[Path], Writer]] = field(default_factory=dict)
+    # folders of that engine's shards: removed once the outputs are published or the stage fails
+    scratch: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -221,7 +224,7 @@ def _with_parse_rejects(result: StageResult, incoming: Incoming) -> StageResult:
         rejected = pl.concat([rejected, incoming.parse_rejects], how="diagonal_relaxed").sort("id", maintain_order=True)
     if rejected is not result.rejected and "rejects" in result.writers:
         raise AccountingError("parse errors and rejects written by an engine's workers cannot be merged")
-    return StageResult(result.kept, rejected, extra, result.artifacts, result.writers)
+    return StageResult(result.kept, rejected, extra, result.artifacts, result.writers, result.scratch)
 
 
 def run_stage(stage: str, transform: Transform, settings: Any, read: Reader, outputs: OutputSet,
@@ -232,25 +235,32 @@ def run_stage(stage: str, transform: Transform, settings: Any, read: Reader, out
         settle(outputs)
         started = time.perf_counter()
         incoming, result = engine(transform, read, settings)
-        result = _with_parse_rejects(result, incoming)
-        parse_rejects = incoming.parse_rejects.height if incoming.parse_rejects is not None else 0
-        stats = stage_stats(stage, incoming.frame, result, parse_rejects)
-        missing = sorted(set(outputs.artifacts) - set(result.artifacts))
-        if missing:
-            raise AccountingError(f"[{stage}] asked to write {', '.join(missing)}, which this stage does not produce")
-        def writer(role: str, frame: pl.DataFrame) -> Writer:
-            given = result.writers.get(role)
-            return given(targets[role]) if given else frame_writer(frame, targets[role])
+        try:
+            result = _with_parse_rejects(result, incoming)
+            parse_rejects = incoming.parse_rejects.height if incoming.parse_rejects is not None else 0
+            stats = stage_stats(stage, incoming.frame, result, parse_rejects)
+            missing = sorted(set(outputs.artifacts) - set(result.artifacts))
+            if missing:
+                raise AccountingError(
+                    f"[{stage}] asked to write {', '.join(missing)}, which this stage does not produce")
 
-        writers = {"records": writer("records", result.kept)}
-        if outputs.rejects is not None:
-            writers["rejects"] = writer("rejects", result.rejected)
-        if outputs.stats is not None:
-            writers["stats"] = json_writer(stats)
-        for name in outputs.artifacts:
-            artifact = result.artifacts[name]
-            writers[name] = frame_writer(artifact, targets[name]) if isinstance(artifact, pl.DataFrame) else artifact
-        publish(outputs, writers)
+            def writer(role: str, frame: pl.DataFrame) -> Writer:
+                given = result.writers.get(role)
+                return given(targets[role]) if given else frame_writer(frame, targets[role])
+
+            writers = {"records": writer("records", result.kept)}
+            if outputs.rejects is not None:
+                writers["rejects"] = writer("rejects", result.rejected)
+            if outputs.stats is not None:
+                writers["stats"] = json_writer(stats)
+            for name in outputs.artifacts:
+                artifact = result.artifacts[name]
+                writers[name] = (frame_writer(artifact, targets[name]) if isinstance(artifact, pl.DataFrame)
+                                 else artifact)
+            publish(outputs, writers)
+        finally:  # a check or a writer that fails leaves no shard behind (the outputs stay as they were)
+            for folder in result.scratch:
+                shutil.rmtree(folder, ignore_errors=True)
     log.info(summary_line(stats, time.perf_counter() - started))
     return stats
 

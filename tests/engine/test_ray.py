@@ -149,34 +149,53 @@ def test_three_nodes_give_the_in_process_bytes(inprocess, cluster, tmp_path):
     _assert_same_bytes(inprocess, _ray_build(inprocess, tmp_path / "ray3", cluster.address))
 
 
-def test_dedup_verifies_its_candidates_on_the_workers(inprocess, cluster, monkeypatch):
-    """The Ray engine's near-duplicate pairs come verified from the workers: the driver's own
-    verify_pairs is never called, yet pairs, counts, clusters and rejects are the in-process ones."""
+def _dedup_outputs(folder: Path):
+    from jinstruct.outputs import OutputSet
+
+    return OutputSet(folder / "deduped.parquet", folder / "rejects.parquet", folder / "dedup.json",
+                     {"clusters": folder / "clusters.parquet", "index": folder / "index.parquet"})
+
+
+def test_dedup_on_ray_with_a_previous_index_gives_the_in_process_bytes(inprocess, cluster, monkeypatch, tmp_path):
+    """With dedup.previous_index, dedup on Ray takes the bounded path too: the previous-release
+    matches come from a task (the driver never runs them), and every output is the in-process bytes."""
+    import pyarrow.parquet as pq
+
     import jinstruct.dedup.run as run
-    from jinstruct.engine.dedup import RayDedup
-    from jinstruct.engine.session import ray_session
+    import jinstruct.engine.dedup_bounded as bounded
+    from jinstruct.dedup.index import _METADATA_KEY, write_index
+    from jinstruct.engine.dedup import dedup_engine
+    from jinstruct.params import settings_from
+    from jinstruct.pipeline import RunSettings
+    from jinstruct.pipeline.dedup import transform
+    from jinstruct.stage import read_input, run_stage
 
     path = inprocess / "data/interim/normalized.parquet"
-    records = pl.read_parquet(path)
     params = yaml.safe_load((inprocess / "params.yaml").read_text(encoding="utf-8"))["dedup"]
-    expected = run.dedup_records(records, params)
-    assert expected.result.extra_stats["dedup"]["confirmed_near_pairs"] > 0
-    assert expected.result.extra_stats["dedup"]["candidate_pairs"] > \
-        expected.result.extra_stats["dedup"]["confirmed_near_pairs"]  # verification refused some
+    # every other record of the build's own index as the previous release: a record the build
+    # rejected now matches its kept twin there (exactly or nearly), unless that twin was left out,
+    # and then the two are a cluster of this build again
+    built = inprocess / "data/interim/dedup_index.parquet"
+    identity = json.loads(pq.read_metadata(built).metadata[_METADATA_KEY.encode()])
+    write_index(pl.read_parquet(built).gather_every(2), identity, tmp_path / "previous.parquet")
+    params = {**params, "previous_index": str(tmp_path / "previous.parquet")}
+    run_settings = RunSettings(settings_from("dedup", params))
+    run_stage("dedup", transform, run_settings, read_input(path), _dedup_outputs(tmp_path / "inprocess"))
+    reasons = pl.read_parquet(tmp_path / "inprocess/rejects.parquet")["reason"].value_counts()
+    assert set(reasons["reason"]) >= {"duplicate_of_previous_release", "exact_duplicate", "near_duplicate"}, reasons
 
-    def driver_verifies(*_args, **_kwargs):
-        raise AssertionError("the driver verified candidate pairs")
+    def on_the_driver(*_args, **_kwargs):
+        raise AssertionError("the driver did per-record work")
 
-    monkeypatch.setattr(run, "verify_pairs", driver_verifies)
+    for module, name in ((run, "verify_pairs"), (bounded, "key_features"), (run, "key_features"),
+                         (bounded, "previous_release_matches")):
+        monkeypatch.setattr(module, name, on_the_driver)
     settings = EngineSettings(engine="ray", block_records=BLOCK_RECORDS)
-    engine = RayDedup(path, settings)
-    with ray_session(settings):
-        actual = run.dedup_records(records, params, engine=engine)
-    assert actual.result.extra_stats == expected.result.extra_stats
-    assert actual.result.kept.equals(expected.result.kept)
-    assert actual.result.rejected.equals(expected.result.rejected)
-    assert actual.clusters.equals(expected.clusters)
-    assert engine.shuffled_bytes > 0 and engine.broadcast_bytes > 0
+    run_stage("dedup", transform, run_settings, read_input(path), _dedup_outputs(tmp_path / "ray"),
+              engine=dedup_engine(path, settings))
+    for name in ("deduped.parquet", "rejects.parquet", "clusters.parquet", "index.parquet", "dedup.json"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "inprocess" / name).read_bytes(), name
+    assert not [p.name for p in path.parent.iterdir() if ".ray-shards-" in p.name]
 
 
 def test_dedup_on_ray_leaves_texts_and_sketches_on_the_workers(inprocess, cluster, monkeypatch, tmp_path):
@@ -345,3 +364,38 @@ def test_a_worker_lost_beyond_retries_fails_cleanly_and_keeps_the_previous_outpu
     assert not leftovers
     inputs = [p.name for p in (project / "data/interim").iterdir() if ".ray-shards-" in p.name]
     assert not inputs  # the shards of the failed run are gone too
+
+
+def test_a_stage_failing_after_the_engine_returns_leaves_no_shards_and_the_previous_outputs(inprocess, cluster,
+                                                                                            tmp_path):
+    """The runner's accounting finds a record missing after the workers wrote their shards: the
+    stage fails, the previous outputs stay as they were, and no shard folder is left behind."""
+    from jinstruct.engine.batches import batch_engine
+    from jinstruct.outputs import OutputSet
+    from jinstruct.stage import AccountingError, Incoming, run_stage
+
+    project = _project_before_ray(inprocess, tmp_path / "unaccounted")
+    paths = _normalize_paths(project)
+    for key in ("records", "rejects", "stats"):
+        paths[key].parent.mkdir(parents=True, exist_ok=True)
+        paths[key].write_bytes(b"previous " + key.encode())
+    previous = {key: paths[key].read_bytes() for key in paths}
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))["normalize"]
+    engine = batch_engine("normalize", normalize_plan(params, TEXT_FIELDS), project / "data/interim/converted.parquet",
+                          EngineSettings(engine="ray", block_records=BLOCK_RECORDS))
+    seen = {}
+
+    def one_record_more(transform, read, settings):
+        incoming, result = engine(transform, read, settings)
+        seen["scratch"] = result.scratch
+        assert all(folder.is_dir() and any(folder.iterdir()) for folder in result.scratch)  # shards were written
+        extra = pl.DataFrame({"id": ["nowhere:1"], "source": ["nowhere"]})
+        return Incoming(pl.concat([incoming.frame, extra])), result
+
+    with pytest.raises(AccountingError):
+        run_stage("normalize", None, None, None, OutputSet(**paths), engine=one_record_more)
+    assert len(seen["scratch"]) == 2
+    assert {key: paths[key].read_bytes() for key in paths} == previous
+    leftovers = [p.name for folder in (project / "data/interim", project / "data/rejects", project / "metrics")
+                 for p in folder.iterdir() if ".ray-shards-" in p.name or p.name.endswith(".tmp")]
+    assert not leftovers

@@ -64,7 +64,8 @@ def keep_order(frame: pl.DataFrame, source_priority: tuple[str, ...]) -> pl.Data
 
 
 def merged_groups(groups: pl.Series, codes: np.ndarray, clusters: np.ndarray) -> pl.Series:
-    """Each record's group after merging the groups of every cluster.
+    """Each record's group after merging the groups of every cluster (``clusters``: each record's
+    component root from ``components``, the smallest row of its cluster).
 
     Groups joined through any cluster member become one group, named by its
     smallest member group, so the split stage keeps near-duplicate relatives
@@ -72,8 +73,9 @@ def merged_groups(groups: pl.Series, codes: np.ndarray, clusters: np.ndarray) ->
     """
     codes = codes - 1  # dense ranks of ``groups`` (1 = smallest)
     names = groups.unique().sort()
-    # link every record's group to the group of its cluster's first record
-    first_code = pl.DataFrame({"cluster": clusters, "code": codes}).select(
-        pl.col("code").first().over("cluster")).to_series().to_numpy()
+    # link every record's group to the group of its cluster's first record: ``clusters`` are the
+    # component roots ``components`` gives, each cluster's smallest row, so that record is clusters[i]
+    # (a lookup, not a window over every record: the Ray driver's memory peaked there)
+    first_code = codes[clusters]
     roots = components(len(names), np.stack([first_code, codes], axis=1))
     return names.gather(roots[codes]).alias(groups.name)

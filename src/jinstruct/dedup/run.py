@@ -102,8 +102,8 @@ def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed,
                           excluded: np.ndarray, engine=None) -> tuple[np.ndarray, int, int]:
     """Verified near-duplicate pairs as record rows, the number of LSH candidates, and how many
     otherwise confirmed pairs names_must_match refused. An engine with ``confirmed_near_pairs``
-    (jinstruct.engine.dedup.RayDedup) finds and verifies the candidates itself, with
-    ``verify_candidates`` on each part of them."""
+    finds and verifies the candidates itself, with ``verify_candidates`` on each part of them
+    (no engine of this project passes one any more: dedup on Ray is engine/dedup_bounded.py)."""
     if engine is not None and hasattr(engine, "confirmed_near_pairs"):
         return engine.confirmed_near_pairs(df, work, signed, settings, excluded)
     find_pairs = engine.candidate_pairs if engine else candidate_pairs
@@ -133,7 +133,7 @@ def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] 
 
     ``engine``: None (this process) or an object whose ``key_features`` and
     ``candidate_pairs`` stand in for features.key_features and lsh.candidate_pairs
-    with the same results (jinstruct.engine.dedup.RayDedup)."""
+    with the same results (none in this project since dedup on Ray runs engine/dedup_bounded.py)."""
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
     work, signed = _prepared(df, settings, engine)
@@ -242,15 +242,17 @@ def _verdicts(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: D
     similarity = np.ones(left.size)
     if (~is_exact).any():
         similarity[~is_exact] = _similarity(settings, df, signed, left[~is_exact], right[~is_exact])
-    verdict = pl.concat([
-        cluster_verdicts(rejected, similarity, is_exact, settings),
-        previous.select(
-            "_row", _reason=pl.lit(PREVIOUS),
-            _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
-                              _two_decimals("_similarity")),
-            _cluster_id="_matched_id", _similarity="_similarity"),
-    ]).sort("_row")
-    return members, verdict
+    verdict = pl.concat([cluster_verdicts(rejected, similarity, is_exact, settings), previous_verdicts(previous)])
+    return members, verdict.sort("_row")
+
+
+def previous_verdicts(previous: pl.DataFrame) -> pl.DataFrame:
+    """One reject row per record matching the previous release (``previous_release_matches``)."""
+    return previous.select(
+        "_row", _reason=pl.lit(PREVIOUS),
+        _detail=pl.format("duplicate of {} in the previous release (jaccard {})", "_matched_id",
+                          _two_decimals("_similarity")),
+        _cluster_id="_matched_id", _similarity="_similarity")
 
 
 def _two_decimals(column: str) -> pl.Expr:

@@ -16,6 +16,7 @@ holds a record's text (its memory grows by the few columns of each record).
 from __future__ import annotations
 
 import io
+import logging
 import math
 import pickle
 from pathlib import Path
@@ -35,6 +36,7 @@ from jinstruct.stage import Engine, Incoming, StageResult
 _PACKED = pa.schema([("kept", pa.large_binary()), ("rejected", pa.large_binary()), ("stats", pa.large_binary()),
                      ("kept_shard", pa.string()), ("kept_rows", pa.int64()),
                      ("rejected_shard", pa.string()), ("rejected_rows", pa.int64())])
+log = logging.getLogger("jinstruct")
 # what the runner's accounting and stats read of kept and rejected records (stage.stage_stats)
 ACCOUNTED = ("id", "source", "task", "reason")
 
@@ -120,16 +122,20 @@ def batch_engine(stage: str, plan: BatchPlan, input_path: Path, settings: Engine
                     StageResult(empty.kept, empty.rejected, plan.merge_stats([empty.extra_stats])))
         result = StageResult(pl.concat(kept, how="vertical", rechunk=True),
                              pl.concat(rejected, how="vertical", rechunk=True), plan.merge_stats(stats),
-                             writers={"records": kept_shards.writer, "rejects": rejected_shards.writer})
+                             writers={"records": kept_shards.writer, "rejects": rejected_shards.writer},
+                             scratch=(kept_folder, rejected_folder))
         if result.kept.height != kept_shards.rows or result.rejected.height != rejected_shards.rows:
+            remove_folders(kept_folder, rejected_folder)
             raise RuntimeError(f"{stage} on ray: the shards hold {kept_shards.rows} + {rejected_shards.rows} "
                                f"records, the tasks reported {result.kept.height} + {result.rejected.height}")
         if plan.keeps_input_chunks:
             if kept_shards.rows != rows:
+                remove_folders(kept_folder, rejected_folder)
                 raise RuntimeError(f"{stage} on ray: a plan that keeps the input's chunks rejected records")
             metadata = pq.ParquetFile(path).metadata
             kept_shards.chunks = [n for n in (metadata.row_group(i).num_rows
                                               for i in range(metadata.num_row_groups)) if n]
+        log.info(f"[{stage}] ray: wrote {kept_shards.bytes + rejected_shards.bytes} bytes of shards")
         return Incoming(pl.read_parquet(path, columns=["id", "source"])), result
     return on_ray
 

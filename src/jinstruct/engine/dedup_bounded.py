@@ -50,9 +50,26 @@ from jinstruct.dedup.clusters import components, merged_groups
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import _METADATA_KEY, index_frame
 from jinstruct.dedup.lsh import band_hashes, exact_similarity, signature_similarity
-from jinstruct.dedup.run import STAGE, _cluster_table, _Signed, cluster_verdicts, ranked_members, verify_candidates
+from jinstruct.dedup.previous import MATCHES_SCHEMA, RowSketches, previous_release_matches
+from jinstruct.dedup.run import (
+    STAGE,
+    _cluster_table,
+    _Signed,
+    cluster_verdicts,
+    previous_verdicts,
+    ranked_members,
+    verify_candidates,
+)
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.engine.batches import _ipc, accounted, block_frame, blocks, parquet_rows
+from jinstruct.engine.dedup import (
+    BAND_ROW_BYTES,
+    PAIR_BYTES,
+    _npy,
+    _pairs_in_block,
+    candidates_in_block,
+    confirmed_pairs,
+)
 from jinstruct.engine.session import TASK_RETRIES, ray_session
 from jinstruct.engine.settings import EngineSettings
 from jinstruct.engine.shards import Shards, clear_shards, remove_folders, shard_folder, write_shard
@@ -89,8 +106,32 @@ def _small_columns(records: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
         records.select(pl.col("id").cast(pl.String), pl.col("source").cast(pl.String), _task=task, _group=group,
                        _output_chars=pl.col("output").cast(pl.String).str.len_chars().fill_null(0)
                        if "output" in records.columns else pl.lit(0, pl.UInt32)),
-        frame.select("_key_hash", "_key_chars"),
+        _key_halves(frame["_key_hash"]), frame.select("_key_chars"),
     ], how="horizontal")
+
+
+def _key_halves(hashes: pl.Series) -> pl.DataFrame:
+    """The 128-bit key hashes (32 hex digits each) as two UInt64 columns: the driver only groups
+    records by them (exact duplicates), which numpy does on integers with little memory."""
+    if hashes.len() == 0:
+        return pl.DataFrame(schema={"_key_hi": pl.UInt64, "_key_lo": pl.UInt64})
+    halves = np.frombuffer(bytes.fromhex("".join(hashes.to_list())), dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return pl.DataFrame({"_key_hi": halves[:, 0], "_key_lo": halves[:, 1]})
+
+
+def _exact_roots(task_code: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Each row's exact root: the smallest row with its task and key hash (``dedup.run._prepared``'s
+    ``_exact_root``), by sorting, not a window over every record (0.3 KB per record in polars)."""
+    rows = np.arange(task_code.size, dtype=np.int64)
+    order = np.lexsort((rows, lo, hi, task_code))  # by task, key, then row: each run starts at its smallest row
+    starts = np.ones(order.size, dtype=bool)
+    if order.size:
+        starts[1:] = ((task_code[order[1:]] != task_code[order[:-1]]) | (hi[order[1:]] != hi[order[:-1]])
+                      | (lo[order[1:]] != lo[order[:-1]]))
+    first = np.flatnonzero(starts)
+    roots = np.empty(order.size, dtype=np.uint32)
+    roots[order] = np.repeat(order[first], np.diff(np.append(first, order.size)))
+    return roots
 
 
 _ELEMENTS = {np.dtype(np.uint16): pl.UInt16, np.dtype(np.int32): pl.Int32, np.dtype(np.int64): pl.Int64}
@@ -157,34 +198,46 @@ def _band_rows(index: int, members: np.ndarray, shards: _Shards, task_codes: np.
     })
 
 
-_VERIFIED = pa.schema([("confirmed", pa.large_binary()), ("candidates", pa.int64()), ("refused", pa.int64())])
+_VERIFIED = pa.schema([("confirmed", pa.large_binary()), ("candidates", pa.int64()), ("refused", pa.int64()),
+                       ("copies", pa.int64())])
 
 
 def _verify_block(batch: pa.Table, payload: list, total: int, settings: DedupSettings) -> pa.Table:
-    """The candidates of this block (every copy of each lands here): unique, within one task,
-    verified by ``verify_candidates`` on the rows they join, read from the shards."""
+    """The candidates of this block (``engine.dedup.candidates_in_block``), verified by
+    ``verify_candidates`` on the rows they join, read from the shards."""
     import ray
 
-    from jinstruct.engine.dedup import _npy
-
-    packed = np.unique(batch["pair"].to_numpy()) if batch.num_rows else np.empty(0, dtype=np.int64)
     shared = ray.get(payload[0])
-    left, right = packed // total, packed % total
-    codes = shared["task_code"]
-    same_task = codes[left] == codes[right]
-    left, right = left[same_task], right[same_task]
-    candidates = int(left.size)
+    block = candidates_in_block(batch, shared["task_code"], total)
     confirmed, refused = np.empty(0, dtype=np.int64), 0
-    if candidates:
-        involved = np.unique(np.concatenate([left, right]))
-        local = np.stack([np.searchsorted(involved, left), np.searchsorted(involved, right)], axis=1)
+    if block.count:
+        involved = block.involved
         texts, features = shared["shards"].gather(involved, settings.fields)
         work = features.select("_shingles", "_numbers_hash", "_names").with_columns(
-            _group_code=pl.Series(shared["group_code"][involved]), _task_code=pl.Series(codes[involved]))
+            _group_code=pl.Series(shared["group_code"][involved]), _task_code=pl.Series(shared["task_code"][involved]))
         pairs, refused = verify_candidates(texts, work, _signed(features), settings,
-                                           shared["excluded"][involved], local)
+                                           shared["excluded"][involved], block.local)
         confirmed = involved[pairs[:, 0]] * np.int64(total) + involved[pairs[:, 1]]
-    return pa.table([[_npy(confirmed.astype(np.int64))], [candidates], [refused]], schema=_VERIFIED)
+    return pa.table([[_npy(confirmed.astype(np.int64))], [block.count], [refused], [block.copies]], schema=_VERIFIED)
+
+
+def _previous_matches(shards: _Shards, settings: DedupSettings, identity: dict) -> tuple[bytes, int]:
+    """``dedup.previous.previous_release_matches`` in one task, on the features read from the
+    shards: the records matching the previous release (IPC) and the pairs the names rule refused.
+
+    The task holds what the in-process run holds for this step: every record's small columns and
+    sketches and the previous release's index (about 0.6 KB per record plus the index)."""
+    features = pl.concat([pl.read_ipc(Path(shards.folder) / name) for name in shards.features], rechunk=True)
+    work = features.select("id", "_task", "_key_hash", "_shingles", "_numbers_hash", "_names").with_row_index(
+        "_row").with_columns(_exact_root=pl.col("_row").min().over("_task", "_key_hash"))
+    members = work.filter((pl.col("_row") == pl.col("_exact_root")) & (features["_key_chars"] >= settings.ngram))
+    sketches = RowSketches(features["signature"].to_numpy(), features["field_sketch"].to_numpy(),
+                           features["field_sizes"].to_numpy(), work["_shingles"].to_numpy(),
+                           work["_numbers_hash"].to_numpy(), work["_names"])
+    del features
+    matches, refused = previous_release_matches(work, sketches, members["_row"].to_numpy().astype(np.int64),
+                                                settings, identity)
+    return _ipc(matches), refused
 
 
 def _similarities(left: np.ndarray, right: np.ndarray, shards: _Shards, settings: DedupSettings) -> np.ndarray:
@@ -251,6 +304,8 @@ def bounded_dedup(run, input_path: Path, settings: EngineSettings) -> tuple[Inco
 def _run(path: Path, rows_total: int, dedup: DedupSettings, identity: dict, folders: dict[str, Path],
          settings: EngineSettings) -> tuple[Incoming, StageResult]:
     one_thread = dataclasses.replace(dedup, n_jobs=1)  # Ray's workers are the parallelism
+    if one_thread.previous_index:  # the workers do not run in the driver's folder
+        one_thread = dataclasses.replace(one_thread, previous_index=str(Path(one_thread.previous_index).resolve()))
     with ray_session(settings):
         # 1. features on the workers; the small columns come back
         packed = blocks(path, settings).map_batches(
@@ -269,42 +324,66 @@ def _run(path: Path, rows_total: int, dedup: DedupSettings, identity: dict, fold
         if sum(sizes) != rows_total:
             raise RuntimeError(f"dedup on ray: {sum(sizes)} records came back from the workers, {rows_total} went in")
         shards = _Shards(folders["blocks"], record_shards, feature_shards, sizes)
-        work = pl.concat(small, rechunk=True).with_row_index("_row").with_columns(
-            _has_signature=pl.col("_key_chars") >= dedup.ngram,
-            _task_code=pl.col("_task").rank("dense").cast(pl.Int64),
-            _group_code=pl.col("_group").rank("dense").cast(pl.Int64),
-        )
-        _driver_peak("features")
+        work = pl.concat(small, rechunk=True)
         del small
-        # 2. exact duplicates: same task and key hash
-        work = work.with_columns(_exact_root=pl.col("_row").min().over("_task", "_key_hash"))
-        members = work.filter((pl.col("_row") == pl.col("_exact_root")) & pl.col("_has_signature"))["_row"]
-        members = members.to_numpy().astype(np.int64)
-        total = work.height
+        # codes as UInt32, dense ranks as dedup.run numbers them (the values, not the width, matter);
+        # a task's rank from the sorted distinct tasks (few), not by ranking every record
+        tasks = work["_task"].unique().sort()
+        work = work.with_row_index("_row").with_columns(
+            _has_signature=pl.col("_key_chars") >= dedup.ngram,
+            _task_code=pl.col("_task").replace_strict(dict(zip(tasks.to_list(), range(1, tasks.len() + 1))),
+                                                      return_dtype=pl.UInt32),
+            _group_code=pl.col("_group").rank("dense").cast(pl.UInt32),
+        ).drop("_key_chars")
+        _driver_peak("features")
+        # 2. exact duplicates: same task and key hash. Cluster members always share a task (no pair
+        # crosses tasks), so within a cluster "same key hash" is "same exact root": the root stands in
+        # for the hash in the keep rule (``ranked_members`` compares ``_key_hash``), and the hash goes
         task_code = work["_task_code"].to_numpy()
-        excluded = np.zeros(total, dtype=bool)  # no previous release on this path
+        exact_root = _exact_roots(task_code, work["_key_hi"].to_numpy(), work["_key_lo"].to_numpy())
+        work = work.drop("_key_hi", "_key_lo").with_columns(_key_hash=pl.Series(exact_root))
+        members = np.flatnonzero((exact_root == np.arange(exact_root.size)) & work["_has_signature"].to_numpy())
+        total = work.height
+        # 2b. records duplicating a previous release (dedup.previous.previous_release_matches, in one task)
+        previous, previous_refused = pl.DataFrame(schema=MATCHES_SCHEMA), 0
+        if one_thread.previous_index:
+            import ray
+
+            matched, previous_refused = ray.get(
+                ray.remote(max_retries=TASK_RETRIES)(_previous_matches).remote(shards, one_thread, identity))
+            previous = pl.read_ipc(io.BytesIO(matched))
+        excluded = np.zeros(total, dtype=bool)
+        excluded[previous["_row"].to_numpy()] = True
         # 3. LSH and verification on the workers
-        near_pairs, candidates, names_refused = _near_pairs(members, shards, task_code, work, excluded, dedup,
-                                                            settings, total)
+        near_pairs, candidates, names_refused, shuffled = _near_pairs(members, shards, task_code, work, excluded,
+                                                                      dedup, settings, total)
         _driver_peak("near pairs")
-        exact_pairs = work.select("_exact_root", "_row").to_numpy().astype(np.int64)
+        # exact edges: every record to the first of its (task, key hash) among those not matched to the
+        # previous release (dedup_records' exact pairs without the pairs of a record with itself)
+        exact_pairs = _exact_pairs(exact_root, excluded)
+        del exact_root
         roots = components(total, np.concatenate([exact_pairs, near_pairs]))
-        del exact_pairs
+        near_count = int(near_pairs.shape[0])
+        del exact_pairs, near_pairs
         # 4. verdicts
         work = work.with_columns(_cluster=pl.Series(roots))
-        ranked_members, verdict = _verdicts(work, dedup, shards)
+        ranked_members, verdict = _verdicts(work, dedup, shards, previous, excluded)
         _driver_peak("verdicts")
         groups = merged_groups(work["_group"], work["_group_code"].to_numpy(), roots)
+        del roots
         # 5. the outputs, block by block
         result = _write_outputs(path, shards, folders, verdict, groups, dedup)
     _driver_peak("outputs")
+    shard_bytes = sum(item.stat().st_size for folder in folders.values() for item in folder.iterdir())
+    log.info(f"[dedup] ray: shuffled {shuffled} bytes (band table by (band, bucket), candidate pairs by pair); "
+             f"wrote {shard_bytes} bytes of shards")
     stats = {"dedup": {
         "lsh_bands": dedup.bands, "lsh_rows": dedup.rows, "threshold": dedup.threshold,
         "containment": dedup.containment, "ngram": dedup.ngram, "num_perm": dedup.num_perm,
         "short_records": int((~work["_has_signature"]).sum()),
         "signed_keys": int(members.size), "candidate_pairs": candidates,
-        "confirmed_near_pairs": int(near_pairs.shape[0]),
-        "names_refused": names_refused, "previous_release_names_refused": 0,
+        "confirmed_near_pairs": near_count,
+        "names_refused": names_refused, "previous_release_names_refused": previous_refused,
         "clusters": int(ranked_members.filter(pl.col("_rank") == 0).height),
         "largest_cluster": int(ranked_members.group_by("_cluster").len()["len"].max() or 0)
         if ranked_members.height else 0,
@@ -312,24 +391,46 @@ def _run(path: Path, rows_total: int, dedup: DedupSettings, identity: dict, fold
     }}
     clusters = _cluster_table(ranked_members, verdict, work)
     kept, rejected, index = result
-    return (Incoming(pl.read_parquet(path, columns=["id", "source"])),
+    return (Incoming(_incoming(path, work)),
             StageResult(kept[0], rejected[0], stats,
                         artifacts={"clusters": clusters,
                                    "index": lambda target: index.write_parquet(
                                        target, {_METADATA_KEY: json.dumps(identity, sort_keys=True)})},
-                        writers={"records": kept[1].writer, "rejects": rejected[1].writer}))
+                        writers={"records": kept[1].writer, "rejects": rejected[1].writer},
+                        scratch=tuple(folders.values())))
+
+
+def _exact_pairs(exact_root: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """(first row, row) for every record not matched to the previous release that has an earlier
+    one with its task and key hash (same exact root) also not matched: ``dedup_records``' exact
+    pairs, without those of a record with itself."""
+    rows = np.flatnonzero(~excluded)
+    first = np.full(exact_root.size, exact_root.size, dtype=np.int64)
+    np.minimum.at(first, exact_root[rows], rows)
+    roots = first[exact_root[rows]]
+    later = roots != rows
+    return np.stack([roots[later], rows[later]], axis=1)
+
+
+def _incoming(path: Path, work: pl.DataFrame) -> pl.DataFrame:
+    """id and source of every input record, for the runner's accounting: the driver's own columns
+    (no second copy) when the file holds them as text, as the stage before writes them."""
+    schema = pl.read_parquet_schema(path)
+    if schema.get("id") == pl.String and schema.get("source") == pl.String:
+        return work.select("id", "source")
+    return pl.read_parquet(path, columns=["id", "source"])
 
 
 def _near_pairs(members: np.ndarray, shards: _Shards, task_code: np.ndarray, work: pl.DataFrame,
                 excluded: np.ndarray, dedup: DedupSettings, settings: EngineSettings,
-                total: int) -> tuple[np.ndarray, int, int]:
+                total: int) -> tuple[np.ndarray, int, int, int]:
+    """(confirmed pairs, candidates, names refused, bytes shuffled: the band table and the copies of
+    the candidate pairs)."""
     import ray
     import ray.data
 
-    from jinstruct.engine.dedup import _pairs_in_block, confirmed_pairs
-
     if members.size < 2:
-        return np.empty((0, 2), dtype=np.int64), 0, 0
+        return np.empty((0, 2), dtype=np.int64), 0, 0, 0
     band_task = ray.remote(max_retries=TASK_RETRIES)(_band_rows)
     refs = [band_task.remote(index, local + shards.offsets[index], shards, task_code[local + shards.offsets[index]],
                              dedup)
@@ -344,15 +445,18 @@ def _near_pairs(members: np.ndarray, shards: _Shards, task_code: np.ndarray, wor
     verified = (candidates_ds.repartition(partitions_count, keys=["pair"])
                 .map_batches(_verify_block, fn_kwargs={"payload": payload, "total": total, "settings": dedup},
                              batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES))
-    return confirmed_pairs(verified, partitions_count, total)
+    pairs, candidates, refused, copies = confirmed_pairs(verified, partitions_count, total)
+    return pairs, candidates, refused, int(members.size) * dedup.bands * BAND_ROW_BYTES + copies * PAIR_BYTES
 
 
-def _verdicts(work: pl.DataFrame, dedup: DedupSettings, shards: _Shards) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``dedup.run._verdicts`` with no previous release, the similarities computed in tasks."""
+def _verdicts(work: pl.DataFrame, dedup: DedupSettings, shards: _Shards, previous: pl.DataFrame,
+              excluded: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``dedup.run._verdicts``, the similarities computed in tasks."""
     import ray
 
-    in_cluster = pl.len().over("_cluster") > 1
-    members, rejected = ranked_members(work, in_cluster, dedup.source_priority)
+    roots = work["_cluster"].to_numpy()
+    in_cluster = (np.bincount(roots, minlength=roots.size)[roots] > 1) & ~excluded  # not a window over every record
+    members, rejected = ranked_members(work, pl.lit(pl.Series(in_cluster)), dedup.source_priority)
     left = rejected["_row"].to_numpy().astype(np.int64)
     right = rejected["_kept_row"].to_numpy().astype(np.int64)
     is_exact = (rejected["_key_hash"] == rejected["_kept_key_hash"]).to_numpy()
@@ -364,7 +468,8 @@ def _verdicts(work: pl.DataFrame, dedup: DedupSettings, shards: _Shards) -> tupl
         parts = [task.remote(left[near[start:start + chunk]], right[near[start:start + chunk]], shards, dedup)
                  for start in range(0, near.size, chunk)]
         similarity[near] = np.concatenate(ray.get(parts))
-    return members, cluster_verdicts(rejected, similarity, is_exact, dedup).sort("_row")
+    verdict = pl.concat([cluster_verdicts(rejected, similarity, is_exact, dedup), previous_verdicts(previous)])
+    return members, verdict.sort("_row")
 
 
 def _write_outputs(path: Path, shards: _Shards, folders: dict[str, Path], verdict: pl.DataFrame,

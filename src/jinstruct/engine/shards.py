@@ -101,6 +101,11 @@ class Shards:
     def rows(self) -> int:
         return sum(rows for _, rows in self.parts)
 
+    @property
+    def bytes(self) -> int:
+        """The size of the shard files (what the workers wrote to the shared filesystem)."""
+        return sum((self.folder / name).stat().st_size for name, _ in self.parts)
+
     def frames(self) -> Iterator[pl.DataFrame]:
         for name, rows in self.parts:
             if rows:
