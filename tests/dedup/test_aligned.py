@@ -9,10 +9,10 @@ from collections import Counter
 import numpy as np
 import polars as pl
 import pytest
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, Levenshtein
 
 from jinstruct.dedup import aligned
-from jinstruct.dedup.edits import ACCEPTED, NUMBER, edit_verdict, edits_confirm
+from jinstruct.dedup.edits import ACCEPTED, NUMBER, PERSON, edit_verdict, edits_confirm
 from jinstruct.dedup.keys import canonical_texts
 
 SENTENCES = [
@@ -21,11 +21,13 @@ SENTENCES = [
     "次の質問に答えてください。", "選択肢：1.原っぱ、2.床、3.扉、4.壁、5.廊下",
     "この店は午前9時から午後8時まで開いています。", "彼はその本を読まなかった。",
     "トムはメアリーにプレゼントを渡した。", "ジョン・スミスはコンピューターの専門家です。",
+    "彼女の父は医者で、兄は先生です。", "私たちはお母さんと祖父の家へ行った。",
     "明日は雨です!", "本当ですか?", "答え:3", "1.りんご,2.みかん,3.ぶどう", "私は来年外国にいきたい。",
     "これは不可能ではない。", "五人で二時間歩いた。", "Apples are red.", "3.14は円周率です。",
 ]
 NOISE = list("あいうえおかきくけこなませんかっ不非無未一二三十百年月日人個0123456789京都奈良佐藤加"
-             "アイウエオトムケン・,./;!?\n") + ["ない", "ません", "なかった", "二十", "三月"]
+             "アイウエオトムケン・,./;!?\n彼女父母兄姉男ら") + ["ない", "ません", "なかった", "二十", "三月", "さん",
+                                                           "たち", "あなた", "お父さん", "息子"]
 
 
 def _edited(text: str, rng: random.Random) -> str:
@@ -74,7 +76,7 @@ def test_compiled_verdicts_are_edit_verdicts(fields, seed):
     assert measured.tolist() == [share for _, share in expected]
     # the generator makes both kinds: the comparison is not between two lists of one verdict
     assert 0.05 < float(np.mean(found == ACCEPTED)) < 0.95
-    assert len(set(found.tolist())) >= 4
+    assert len(set(found.tolist())) >= 4 and PERSON in found.tolist()
 
 
 def test_numbers_off_and_pairs_in_any_order():
@@ -161,3 +163,59 @@ def test_batches_change_no_verdict(monkeypatch):
     monkeypatch.setattr(aligned, "_BATCH_PAIRS", 7)
     batched = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
     assert whole[0].tolist() == batched[0].tolist() and whole[1].tolist() == batched[1].tolist()
+
+
+def _opcode_pairs(count: int, seed: int) -> list[tuple[str, str]]:
+    """Pairs to align: random texts over small alphabets (many equal-cost alignments), Japanese,
+    runs of one character, empty sides, lengths around one and several 64-bit words, and edited copies."""
+    rng = random.Random(seed)
+    alphabets = ["ab", "abc", "aaaaab", "あいう", "彼女は医者です。私", "".join(map(chr, range(0x4E00, 0x4E40))),
+                 "".join(SENTENCES)]
+    pairs = []
+    for _ in range(count):
+        alphabet = rng.choice(alphabets)
+        first = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, rng.choice([0, 1, 5, 63, 64, 65, 130,
+                                                                                          400]))))
+        if rng.random() < 0.6:  # an edited copy: a few characters and runs replaced, added or dropped
+            second = list(first)
+            for _ in range(rng.randint(0, 8)):
+                at = rng.randint(0, len(second))
+                kind = rng.randrange(4)
+                if kind == 0:
+                    second.insert(at, rng.choice(alphabet))
+                elif kind == 1 and second:
+                    del second[min(at, len(second) - 1)]
+                elif kind == 2 and second:
+                    second[min(at, len(second) - 1)] = rng.choice(alphabet)
+                else:
+                    second[at:at] = rng.choices(alphabet, k=rng.randint(1, 70))
+            second = "".join(second)
+        else:
+            second = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, rng.choice([0, 3, 64, 65, 200]))))
+        pairs.append((first, second) if rng.random() < 0.5 else (second, first))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_compiled_opcodes_are_rapidfuzz_opcodes(seed):
+    # the verdicts depend on which of several equal-cost alignments is taken: rapidfuzz's, exactly
+    for first, second in _opcode_pairs(3_000, seed):
+        assert aligned.levenshtein_opcodes(first, second) == Levenshtein.opcodes(first, second).as_list()
+
+
+def test_long_very_different_texts_keep_rapidfuzz_alignment():
+    # rapidfuzz aligns these with Hirschberg's algorithm: the compiled path hands them to rapidfuzz
+    rng = random.Random(3)
+    first, second = ("".join(rng.choice("あいうえお") for _ in range(2_200)) for _ in range(2))
+    points, offsets = aligned.code_points([first, second])
+    assert aligned._hirschberg(*(length - sum(aligned._affix(points, 0, offsets[1], offsets[1], offsets[2]))
+                                 for length in (len(first), len(second))))
+    assert aligned.levenshtein_opcodes(first, second) == Levenshtein.opcodes(first, second).as_list()
+
+
+def test_compiled_alignment_gives_the_reference_verdicts():
+    keys = _generated_pairs(400, 8, 3) + _generated_pairs(400, 9, 1)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    compiled = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    reference = aligned.verdicts(keys, left, right, 0.85, True, 0.5, rapidfuzz=True)
+    assert compiled[0].tolist() == reference[0].tolist() and compiled[1].tolist() == reference[1].tolist()

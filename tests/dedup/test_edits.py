@@ -13,6 +13,7 @@ from jinstruct.dedup.edits import (
     KANJI_WORD,
     NEGATION,
     NUMBER,
+    PERSON,
     TOO_DIFFERENT,
     could_align,
     edit_verdict,
@@ -184,3 +185,54 @@ def test_a_sentence_repeated_in_one_key_only_is_shared_once():
 
 def _keys(*texts: str) -> list[str]:
     return canonical_texts(pl.Series(list(texts))).to_list()
+
+
+# a daily routine whose subject is filled in: written for these tests, not taken from a benchmark set
+ROUTINE = "{who}は毎朝六時に起きて、駅まで歩いてから電車で会社に通っています。帰りは夕方七時ごろになります。"
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("彼", "彼女"), ("彼女", "彼"),                  # he / she: one kanji added or dropped
+    ("私", "あなた"), ("僕", "君"),                  # I / you
+    ("父", "母"), ("お父さん", "お母さん"),          # father / mother
+    ("兄", "姉"), ("弟", "妹"), ("息子", "娘"), ("夫", "妻"), ("祖父", "父"),
+    ("彼", "彼ら"), ("私", "私たち"),                # one person / several
+    ("男の子", "女の子"), ("長男", "長女"), ("男性", "女性"),
+    ("私の父", "私"),                                # a person dropped whole
+])
+def test_another_person_keeps_a_minimal_pair_apart(first, second):
+    assert _verdict(ROUTINE.format(who=first), ROUTINE.format(who=second))[0] == PERSON
+    assert _verdict(ROUTINE.format(who=second), ROUTINE.format(who=first))[0] == PERSON
+
+
+def test_a_person_added_inside_a_sentence_is_another_record():
+    base = ROUTINE.format(who="私")
+    assert _verdict(base, base.replace("駅まで歩いて", "駅まで父と歩いて"))[0] == PERSON
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("あなたの誕生日はいつですか。", "誕生日はいつですか。"),          # the understood "you" left out
+    ("私は息子を医者にしたいと思っています。", "私は私の息子を医者にしたいと思っています。"),
+])
+def test_a_pronoun_left_out_is_the_same_sentence(first, second):
+    # Japanese drops a pronoun whose referent is understood: no other person
+    assert _verdict(first, second, 0.7)[0] == ACCEPTED
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("私", "僕"), ("父", "お父さん"), ("母", "母親"), ("兄", "兄さん"),  # one person, another register
+    ("おじ", "叔父"),                                                   # ... or another script
+    ("あなた", "あなだ"), ("お母さん", "お母さ"),                       # a typo inside the word
+    ("彼女", "彼女"),                                                   # the typos are elsewhere (below)
+])
+def test_one_person_in_another_form_or_with_a_typo_is_a_copy(first, second):
+    copy = ROUTINE.format(who=second)
+    if first == second:
+        copy = copy.replace("彼女は", "彼女わ").replace("駅まで", "駅までで")
+    assert _verdict(ROUTINE.format(who=first), copy)[0] == ACCEPTED
+
+
+def test_a_person_kanji_inside_another_word_is_no_person():
+    # 夫 in 大丈夫: a typo there (夫 → 失) changes no one
+    text = "明日の会議は大丈夫ですか。資料は三部用意して、会議室の机に置いておきます。"
+    assert _verdict(text, text.replace("大丈夫", "大丈失"))[0] == ACCEPTED

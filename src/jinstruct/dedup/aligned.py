@@ -11,11 +11,12 @@ UTF-32 code-point arrays:
 1. ``_prepare`` (compiled): each pair's units (its fields when both keys hold the same number
    of fields, else the whole keys); per unit the digit runs compared, the sentence split, the
    sentences both sides hold (as a multiset) and what is left of each side;
-2. the Levenshtein opcodes of what is left, by rapidfuzz exactly as edit_verdict computes them
-   (the alignment is compiled already and ~14 µs a pair; re-implementing it would risk another
-   choice among equal-cost alignments, and with it other verdicts);
+2. the Levenshtein opcodes of what is left (``_opcodes``, compiled): the alignment rapidfuzz's
+   ``Levenshtein.opcodes`` gives, which edit_verdict uses, chosen the same way among equal-cost
+   ones (another choice would give other verdicts); units that rapidfuzz aligns with Hirschberg's
+   algorithm keep rapidfuzz's opcodes;
 3. ``_judge`` (compiled): small edits joined, whole sentences dropped, added or moved, the
-   number, negation, word and list-item guards, the shared share, then the field rule.
+   number, negation, person, word and list-item guards, the shared share, then the field rule.
 
 The compiled steps release the GIL (``nogil``) and are cached on disk (``cache``), like the
 sketch loop in minhash.py.
@@ -30,7 +31,17 @@ import numba
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from jinstruct.dedup.edits import ACCEPTED, ITEM, KANJI_WORD, NEGATION, NUMBER, TOO_DIFFERENT
+from jinstruct.dedup.edits import (
+    ACCEPTED,
+    ITEM,
+    KANJI_WORD,
+    NEGATION,
+    NUMBER,
+    PERSON,
+    PERSON_LABEL,
+    PRONOUNS,
+    TOO_DIFFERENT,
+)
 
 _LARGE = 8
 _GAP = 1
@@ -55,6 +66,26 @@ def _unicode_digits() -> np.ndarray:
     """Code points for which str.isdigit() holds (edits._opens_item asks it of the character before
     "." of a numbering); sorted. Built once, when a batch is first judged."""
     return np.array([point for point in range(0x110000) if chr(point).isdigit()], dtype=np.uint32)
+
+
+@lru_cache(maxsize=1)
+def _person_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """edits.PERSON_LABEL as arrays: (first code point of each form, form offsets into the points,
+    the forms' code points run together, referent number (0: no referent), per referent number
+    whether it is a pronoun (edits.PRONOUNS)), forms ordered by first
+    character, then longest first, so that the first match at a position is the longest (as
+    edits._PERSON reads). Passed to the compiled code as arguments, not read as globals: numba's
+    disk cache would keep a table compiled in after edits.py changed it."""
+    forms = sorted(PERSON_LABEL, key=lambda form: (form[0], -len(form), form))
+    referents = sorted({label for label in PERSON_LABEL.values() if label})
+    number = {label: k + 1 for k, label in enumerate(referents)}
+    offsets = np.zeros(len(forms) + 1, dtype=np.int64)
+    np.cumsum([len(form) for form in forms], out=offsets[1:])
+    points = np.array([ord(ch) for form in forms for ch in form], dtype=np.uint32)
+    first = np.array([ord(form[0]) for form in forms], dtype=np.uint32)
+    labels = np.array([number.get(PERSON_LABEL[form], 0) for form in forms], dtype=np.int64)
+    pronoun = np.array([False] + [label in PRONOUNS for label in referents], dtype=np.bool_)
+    return first, offsets, points, labels, pronoun
 
 
 @numba.njit(inline="always")
@@ -358,7 +389,63 @@ def _indel_similarity(text, a0, a1, b0, b1):
 
 
 @numba.njit(nogil=True, cache=True)
-def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits):
+def _persons(text, t0, t1, start, stop, person, counts, within):
+    """edits._persons of the edit text[t0 + start:t0 + stop] (positions relative to t0, the text ending
+    at t1): per referent number, how many person words in the window (``counts``) and whether one lies
+    wholly within the edit (``within``); ``person``: _person_tables()."""
+    first, offsets, points, labels, _ = person
+    context = np.max(offsets[1:] - offsets[:-1]) - 1  # edits._PERSON_CONTEXT: the longest form less one
+    position = t0 + max(start - context, 0)
+    end = min(t0 + stop + context, t1)
+    while position < end:
+        at = np.searchsorted(first, text[position])
+        matched = 0
+        while at < first.size and first[at] == text[position]:
+            size = offsets[at + 1] - offsets[at]
+            if position + size <= end:
+                same = True
+                for offset in range(1, size):
+                    if text[position + offset] != points[offsets[at] + offset]:
+                        same = False
+                        break
+                if same:
+                    matched = size
+                    label = labels[at]
+                    if label:
+                        counts[label] += 1
+                        if t0 + start <= position and position + size <= t0 + stop:
+                            within[label] = True
+                    break
+            at += 1
+        position += matched if matched else 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _person_changed(rest, a0, a1, b0, b1, i1, i2, j1, j2, person):
+    """edits._person_changed(edits._persons(a, i1, i2), edits._persons(b, j1, j2))."""
+    referents = person[3].max() + 1
+    counts_a = np.zeros(referents, dtype=np.int64)
+    counts_b = np.zeros(referents, dtype=np.int64)
+    within_a = np.zeros(referents, dtype=np.bool_)
+    within_b = np.zeros(referents, dtype=np.bool_)
+    _persons(rest, a0, a1, i1, i2, person, counts_a, within_a)
+    _persons(rest, b0, b1, j1, j2, person, counts_b, within_b)
+    pronoun = person[4]
+    only_a = only_b = False
+    for label in range(1, referents):
+        if counts_a[label] > counts_b[label]:
+            only_a = True
+            if within_a[label] and not pronoun[label]:
+                return True
+        elif counts_b[label] > counts_a[label]:
+            only_b = True
+            if within_b[label] and not pronoun[label]:
+                return True
+    return only_a and only_b
+
+
+@numba.njit(nogil=True, cache=True)
+def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits, person):
     """edits._guard of the small edit a[i1:i2] → b[j1:j2] of the rests rest[a0:a1], rest[b0:b1]."""
     if digits:
         for position in range(i1, i2):
@@ -383,6 +470,8 @@ def _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits
     if _negations(rest, a0 + max(i1 - _CONTEXT, 0), a0 + min(i2 + _CONTEXT, length_a)) != \
             _negations(rest, b0 + max(j1 - _CONTEXT, 0), b0 + min(j2 + _CONTEXT, length_b)):
         return NEGATION
+    if _person_changed(rest, a0, a1, b0, b1, i1, i2, j1, j2, person):
+        return PERSON
     word_old = word_new = 0
     for position in range(i1, i2):
         word_old += _word_char(rest[a0 + position])
@@ -420,7 +509,7 @@ def _contains(rest, h0, h1, n0, n1):
 
 
 @numba.njit(nogil=True, cache=True)
-def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
+def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits, person):
     """edits._key_verdict's loop over the opcodes ops[first:last] of one unit; (verdict, measured)."""
     shorter, digits, shared = unit[2], unit[3] == 1, unit[4]
     if shorter == 0:
@@ -467,7 +556,7 @@ def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
                 changed_a += i2 - i1
                 changed_b += j2 - j1
         else:
-            verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits)
+            verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits, person)
             if verdict != ACCEPTED:
                 return verdict, shared / shorter
             changed_a += i2 - i1
@@ -476,30 +565,219 @@ def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits):
     return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
 
 
+# rapidfuzz aligns long, very different texts with Hirschberg's algorithm, whose split points choose
+# other alignments among equal-cost ones: such units (rare) keep rapidfuzz itself (_reference_units)
+_HIRSCHBERG_CELLS = 4_194_304  # len1·len2 from which rapidfuzz 3.x switches, after the common affix
+
+
+@numba.njit(inline="always")
+def _affix(text, a0, a1, b0, b1):
+    """(common prefix length, common suffix length) of text[a0:a1] and text[b0:b1], as rapidfuzz
+    removes them before aligning (the suffix within what the prefix leaves)."""
+    prefix = 0
+    while a0 + prefix < a1 and b0 + prefix < b1 and text[a0 + prefix] == text[b0 + prefix]:
+        prefix += 1
+    suffix = 0
+    while a1 - suffix > a0 + prefix and b1 - suffix > b0 + prefix and text[a1 - 1 - suffix] == text[b1 - 1 - suffix]:
+        suffix += 1
+    return prefix, suffix
+
+
+@numba.njit(inline="always")
+def _hirschberg(length_a, length_b):
+    return length_a >= 65 and length_b >= 10 and length_a * length_b >= _HIRSCHBERG_CELLS
+
+
 @numba.njit(nogil=True, cache=True)
-def _judge(rest, units, ops, op_start, unit_start, key_lengths, share, field_share, numbers, unicode_digits,
-           verdicts, measured):
+def _opcodes(text, a0, a1, b0, b1, out):
+    """Levenshtein.opcodes(text[a0:a1], text[b0:b1]) of rapidfuzz 3.x, written to ``out`` (rows of
+    tag, i1, i2, j1, j2; at least 2·(|a| + |b|) + 1 rows); returns the row count.
+
+    The same steps as rapidfuzz (read in rapidfuzz-cpp, Levenshtein_impl.hpp, and rewritten here):
+    the common prefix and suffix set aside; Hyyrö's bit-parallel recurrence (2003) over 64-bit words
+    of the first text, one row per character of the second, recording each row's vertical deltas
+    (VP: +1, VN: −1); the edit operations recovered from the last cell back, preferring a deletion
+    where the delta to the left is +1, then an insertion where the row above has −1 there, else the
+    diagonal (a replacement when the characters differ); then runs of one kind of operation joined
+    into opcodes with the equal stretches between them. Among alignments of equal cost this picks
+    the one rapidfuzz picks, which the verdicts depend on (tests/dedup/test_aligned.py compares the
+    opcodes with rapidfuzz's on generated pairs). Not for units _hirschberg() selects."""
+    length_a, length_b = a1 - a0, b1 - b0
+    prefix, suffix = _affix(text, a0, a1, b0, b1)
+    s1, n1 = a0 + prefix, length_a - prefix - suffix
+    s2, n2 = b0 + prefix, length_b - prefix - suffix
+    kinds = np.empty(max(n1 + n2, 1), dtype=np.int64)
+    sources = np.empty(max(n1 + n2, 1), dtype=np.int64)
+    targets = np.empty(max(n1 + n2, 1), dtype=np.int64)
+    col, row = n1, n2
+    if n1 > 0 and n2 > 0:
+        words = (n1 + 63) // 64
+        # the characters of the first text (an open-addressing table: slot → character, its letter
+        # number) with their position bits per word; a sort or a binary search per row cost more
+        # than the recurrence itself
+        size = 16
+        while size < 2 * n1:
+            size *= 2
+        slot_point = np.empty(size, dtype=np.uint32)
+        slot_letter = np.full(size, -1, dtype=np.int64)
+        masks = np.zeros((n1, words), dtype=np.uint64)
+        letters = 0
+        for position in range(n1):
+            point = text[s1 + position]
+            slot = (point * 2654435761) & (size - 1)
+            while slot_letter[slot] >= 0 and slot_point[slot] != point:
+                slot = (slot + 1) & (size - 1)
+            if slot_letter[slot] < 0:
+                slot_point[slot] = point
+                slot_letter[slot] = letters
+                letters += 1
+            masks[slot_letter[slot], position >> 6] |= np.uint64(1) << np.uint64(position & 63)
+        vp = np.empty((n2, words), dtype=np.uint64)
+        vn = np.empty((n2, words), dtype=np.uint64)
+        up = np.full(words, ~np.uint64(0), dtype=np.uint64)
+        un = np.zeros(words, dtype=np.uint64)
+        one = np.uint64(1)
+        shift = np.uint64(63)
+        for i in range(n2):
+            point = text[s2 + i]
+            slot = (point * 2654435761) & (size - 1)
+            while slot_letter[slot] >= 0 and slot_point[slot] != point:
+                slot = (slot + 1) & (size - 1)
+            letter = slot_letter[slot]
+            known = letter >= 0
+            hp_carry = one
+            hn_carry = np.uint64(0)
+            for word in range(words):
+                match = masks[letter, word] if known else np.uint64(0)
+                x = match | hn_carry
+                d0 = (((x & up[word]) + up[word]) ^ up[word]) | x | un[word]
+                hp = un[word] | ~(d0 | up[word])
+                hn = d0 & up[word]
+                hp_out, hn_out = hp >> shift, hn >> shift
+                hp = (hp << one) | hp_carry
+                hn = (hn << one) | hn_carry
+                hp_carry, hn_carry = hp_out, hn_out
+                up[word] = hn | ~(d0 | hp)
+                un[word] = hp & d0
+                vp[i, word] = up[word]
+                vn[i, word] = un[word]
+        count = 0
+        while row and col:
+            bit = np.uint64((col - 1) & 63)
+            if (vp[row - 1, (col - 1) >> 6] >> bit) & one:
+                col -= 1
+                kinds[count], sources[count], targets[count] = _DELETE, col, row
+                count += 1
+            else:
+                row -= 1
+                if row and (vn[row - 1, (col - 1) >> 6] >> bit) & one:
+                    kinds[count], sources[count], targets[count] = _INSERT, col, row
+                    count += 1
+                else:
+                    col -= 1
+                    if text[s1 + col] != text[s2 + row]:
+                        kinds[count], sources[count], targets[count] = _REPLACE, col, row
+                        count += 1
+    else:
+        count = 0
+    while col:
+        col -= 1
+        kinds[count], sources[count], targets[count] = _DELETE, col, row
+        count += 1
+    while row:
+        row -= 1
+        kinds[count], sources[count], targets[count] = _INSERT, col, row
+        count += 1
+    # the operations were recovered last first; positions in the whole texts
+    rows = 0
+    source = target = 0
+    k = count - 1
+    while k >= 0:
+        kind, at_source, at_target = kinds[k], sources[k] + prefix, targets[k] + prefix
+        if source < at_source or target < at_target:
+            out[rows, 0], out[rows, 1], out[rows, 2], out[rows, 3], out[rows, 4] = \
+                _EQUAL, source, at_source, target, at_target
+            rows += 1
+            source, target = at_source, at_target
+        begin_source, begin_target = source, target
+        while True:
+            if kind == _REPLACE:
+                source += 1
+                target += 1
+            elif kind == _INSERT:
+                target += 1
+            else:
+                source += 1
+            k -= 1
+            if not (k >= 0 and kinds[k] == kind and sources[k] + prefix == source and targets[k] + prefix == target):
+                break
+        out[rows, 0], out[rows, 1], out[rows, 2], out[rows, 3], out[rows, 4] = \
+            kind, begin_source, source, begin_target, target
+        rows += 1
+    if source < length_a or target < length_b:
+        out[rows, 0], out[rows, 1], out[rows, 2], out[rows, 3], out[rows, 4] = \
+            _EQUAL, source, length_a, target, length_b
+        rows += 1
+    return rows
+
+
+def levenshtein_opcodes(a: str, b: str) -> list[tuple[str, int, int, int, int]]:
+    """_opcodes of two strings as rapidfuzz's Opcodes.as_list() gives them (for tests and benchmarks)."""
+    points, offsets = code_points([a, b])
+    if _hirschberg(*[length - sum(_affix(points, 0, offsets[1], offsets[1], offsets[2]))
+                     for length in (len(a), len(b))]):
+        return Levenshtein.opcodes(a, b).as_list()
+    out = np.empty((2 * (len(a) + len(b)) + 1, 5), dtype=np.int64)
+    rows = _opcodes(points, 0, offsets[1], offsets[1], offsets[2], out)
+    names = {_EQUAL: "equal", _REPLACE: "replace", _INSERT: "insert", _DELETE: "delete"}
+    return [(names[int(tag)], int(i1), int(i2), int(j1), int(j2)) for tag, i1, i2, j1, j2 in out[:rows].tolist()]
+
+
+@numba.njit(nogil=True, cache=True)
+def _hirschberg_units(rest, units):
+    """Per unit: are its rests aligned by rapidfuzz with Hirschberg's algorithm (_HIRSCHBERG_CELLS)?
+    Those few keep rapidfuzz's own opcodes (_batch_verdicts)."""
+    found = np.zeros(units.shape[0], dtype=np.bool_)
+    for row in range(units.shape[0]):
+        a0, a1, b0, b1 = units[row, 5], units[row, 6], units[row, 7], units[row, 8]
+        if units[row, 2] > 0 and (a1 > a0 or b1 > b0):
+            prefix, suffix = _affix(rest, a0, a1, b0, b1)
+            found[row] = _hirschberg(a1 - a0 - prefix - suffix, b1 - b0 - prefix - suffix)
+    return found
+
+
+@numba.njit(nogil=True, cache=True)
+def _judge(rest, units, ops, op_start, hirschberg, unit_start, key_lengths, share, field_share, numbers,
+           unicode_digits, person, verdicts, measured):
     """Per pair: edits.edit_verdict from its units' verdicts (fields: each accepted at field_share,
-    then the shared characters over the shorter key's, less the separators)."""
+    then the shared characters over the shorter key's, less the separators). Each unit's opcodes are
+    _opcodes of its rests, or for units ``hirschberg`` marks, rapidfuzz's in ops[op_start[row]:…]."""
     for pair in range(unit_start.size - 1):
         first, stop = unit_start[pair], unit_start[pair + 1]
-        if units[first, 1] == 0:
-            verdicts[pair], measured[pair] = _unit_verdict(rest, units[first], ops, op_start[first],
-                                                           op_start[first + 1], share, numbers, unicode_digits)
-            continue
         shared = 0.0
         verdict = ACCEPTED
         for row in range(first, stop):
-            if units[row, 11] == 1:  # both fields empty
+            if units[row, 1] == 1 and units[row, 11] == 1:  # both fields empty
                 continue
-            unit_verdict, unit_measured = _unit_verdict(rest, units[row], ops, op_start[row], op_start[row + 1],
-                                                        field_share, numbers, unicode_digits)
+            a0, a1, b0, b1 = units[row, 5], units[row, 6], units[row, 7], units[row, 8]
+            unit_share = field_share if units[row, 1] == 1 else share
+            if hirschberg[row]:
+                unit_verdict, unit_measured = _unit_verdict(rest, units[row], ops, op_start[row], op_start[row + 1],
+                                                            unit_share, numbers, unicode_digits, person)
+            else:
+                own = np.empty((2 * (a1 - a0 + b1 - b0) + 1, 5), dtype=np.int64)
+                count = _opcodes(rest, a0, a1, b0, b1, own) if units[row, 2] > 0 and (a1 > a0 or b1 > b0) else 0
+                unit_verdict, unit_measured = _unit_verdict(rest, units[row], own, 0, count, unit_share, numbers,
+                                                            unicode_digits, person)
+            if units[row, 1] == 0:  # the whole keys: one unit
+                verdict, measured[pair] = unit_verdict, unit_measured
+                break
             if unit_verdict != ACCEPTED:
                 verdict = unit_verdict
                 measured[pair] = unit_measured
                 break
             shared += unit_measured * min(units[row, 9], units[row, 10])
-        if verdict != ACCEPTED:
+        if units[first, 1] == 0 or verdict != ACCEPTED:
             verdicts[pair] = verdict
             continue
         fields = stop - first
@@ -536,21 +814,23 @@ _BATCH_PAIRS = 16_384
 
 
 def verdicts(keys: list[str], left: list[int] | np.ndarray, right: list[int] | np.ndarray, share: float,
-             numbers: bool = True, field_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+             numbers: bool = True, field_share: float = 0.0, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(verdict code, measured share) of edits.edit_verdict(keys[left[i]], keys[right[i]], …) for every i,
-    judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing)."""
+    judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing).
+    ``rapidfuzz``: align every unit with rapidfuzz itself, as edit_verdict does (the reference that
+    tests and bench/dedup_verify.py compare the compiled alignment with)."""
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
     for start in range(0, left.size, _BATCH_PAIRS):
         stop = min(start + _BATCH_PAIRS, left.size)
         found[start:stop], measured[start:stop] = _batch_verdicts(keys, left[start:stop], right[start:stop], share,
-                                                                  numbers, field_share)
+                                                                  numbers, field_share, rapidfuzz)
     return found, measured
 
 
 def _batch_verdicts(keys: list[str], left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
-                    field_share: float) -> tuple[np.ndarray, np.ndarray]:
+                    field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
     involved = np.unique(np.concatenate([left, right]))
     points, offsets = code_points([keys[k] for k in involved.tolist()])
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
@@ -562,19 +842,22 @@ def _batch_verdicts(keys: list[str], left: np.ndarray, right: np.ndarray, share:
     units = np.zeros((int(unit_start[-1]), 12), dtype=np.int64)
     rest = np.empty(max(int(rest_start[-1]), 1), dtype=np.uint32)
     _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest)
-    # the alignment of what is left of each unit: rapidfuzz, exactly as edits._key_verdict calls it
+    # the alignment of what is left of each unit: compiled (_opcodes), except for the rare units that
+    # rapidfuzz aligns with Hirschberg's algorithm, which keep rapidfuzz's opcodes
+    hirschberg = np.ones(units.shape[0], dtype=np.bool_) if rapidfuzz else _hirschberg_units(rest, units)
     ops: list[tuple[str, int, int, int, int]] = []
     op_start = np.zeros(units.shape[0] + 1, dtype=np.int64)
-    opcodes = Levenshtein.opcodes
-    for row, (shorter, a0, a1, b0, b1) in enumerate(units[:, [2, 5, 6, 7, 8]].tolist()):
+    for row in np.flatnonzero(hirschberg).tolist():
+        shorter, a0, a1, b0, b1 = units[row, [2, 5, 6, 7, 8]].tolist()
+        op_start[row] = len(ops)
         if shorter > 0 and (a1 > a0 or b1 > b0):  # nothing left on either side: no opcodes
-            ops.extend(opcodes(rest[a0:a1].tobytes().decode("utf-32-le"),
-                               rest[b0:b1].tobytes().decode("utf-32-le")).as_list())
+            ops.extend(Levenshtein.opcodes(rest[a0:a1].tobytes().decode("utf-32-le"),
+                                           rest[b0:b1].tobytes().decode("utf-32-le")).as_list())
         op_start[row + 1] = len(ops)
     op_array = _op_array(ops)
     key_lengths = np.stack([offsets[left + 1] - offsets[left], offsets[right + 1] - offsets[right]], axis=1)
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
-    _judge(rest, units, op_array, op_start, unit_start, key_lengths, share, field_share, numbers,
-           _unicode_digits(), found, measured)
+    _judge(rest, units, op_array, op_start, hirschberg, unit_start, key_lengths, share, field_share, numbers,
+           _unicode_digits(), _person_tables(), found, measured)
     return found, measured

@@ -8,6 +8,8 @@ keys share cover at least ``edit_share`` of the shorter key, and no small edit
 - changes a number: a digit or kanji numeral (〇一二…十百千万億) in or next to it
   (dates and quantities are often written in kanji: 三月十日, 五人);
 - adds or removes a negation (ない, ません, ず, ぬ, 不, 非, 無, 未) around it;
+- changes who is meant: a personal pronoun replaced (彼 → 彼女), a kin or sex noun replaced,
+  added or dropped (兄 → 姉, 先生と → 先生と父と) (_PERSON_WORDS, _person_changed);
 - replaces a kanji word: both sides hold kanji and one side two or more, and the
   two sides are not the same characters swapped (佐藤→加藤 健一→浩二, 秋田→宮城,
   床→牛乳; a one-kanji typo or 思い→考え passes).
@@ -51,7 +53,75 @@ _GAP = 1  # equal characters between two small edits that make them one edit (se
 _CONTEXT = 2  # characters either side of a small edit read by the negation guard
 _ITEM = 12  # longest list item (between separators) whose replacement the item guard refuses
 
-ACCEPTED, NUMBER, NEGATION, KANJI_WORD, ITEM, TOO_DIFFERENT = range(6)
+ACCEPTED, NUMBER, NEGATION, KANJI_WORD, ITEM, TOO_DIFFERENT, PERSON = range(7)
+
+# Words that say who is meant, by referent. Japanese marks person and kin with closed classes of
+# nouns rather than with inflection: the personal pronouns (first, second and third person and
+# their plurals, each in several registers: 私/僕/俺 all mean the speaker) and the kinship terms,
+# each in a plain form for one's own family and a polite one for others' (父/お父さん, 妻/奥さん),
+# see Kaiser, Ichikawa, Kobayashi & Yamamoto, Japanese: A Comprehensive Grammar (2nd ed.,
+# Routledge 2013), the chapters on pronouns and on kinship and address terms, and Suzuki Takao,
+# 『ことばと文化』 (Iwanami 1973) on self- and other-reference. Plus the nouns that say a person's
+# sex (男/女, 男性/女性, 少年/少女). Changing one of these is one or two characters (彼 → 彼女,
+# 兄 → 姉, 長男 → 長女) that no other guard reads, and it makes another statement: 「彼は医者です」 and
+# 「彼女は医者です」 are two records. Forms of one referent (父, 父親, お父さん, パパ) are one label, so
+# a change of register (私 → 僕, 父 → お父さん) is no change of who. Left out, because they are far
+# more often part of other words than a person on their own: 子 (様子, 椅子), 親 (親切), 我 (我慢),
+# 人; kana forms that are also other words (おれ in たおれる, きみ in きみょう). A few common words
+# that hold a person kanji without meaning a person are listed with no referent, so that a typo in
+# them (大丈夫, 工夫, 母音) is no person changed.
+_PERSON_WORDS = {
+    "speaker": "私 わたし わたくし あたし 僕 ぼく 俺 儂 小生",
+    "speakers": "私たち 私達 わたしたち 私ども 僕たち 僕達 僕ら ぼくたち ぼくら 俺たち 俺達 俺ら 我々 われわれ 我ら",
+    "addressee": "あなた 貴方 貴女 あんた 君 お前 おまえ 貴様",
+    "addressees": "あなたたち あなた達 あなた方 あなたがた 君たち 君達 君ら お前たち お前ら おまえたち おまえら",
+    "he": "彼",
+    "she": "彼女",
+    "they": "彼ら 彼等",
+    "they_female": "彼女ら 彼女たち 彼女達",
+    "boyfriend": "彼氏",
+    "father": "父 父親 お父さん 父さん お父様 父上 親父 おやじ パパ おとうさん",
+    "mother": "母 母親 お母さん 母さん お母様 母上 お袋 おふくろ ママ おかあさん",
+    "parents": "両親 ご両親 父母",
+    "elder_brother": "兄 兄貴 お兄さん 兄さん お兄ちゃん 兄上 おにいさん",
+    "elder_sister": "姉 姉貴 お姉さん 姉さん お姉ちゃん 姉上 おねえさん",
+    "younger_brother": "弟 弟さん おとうと",
+    "younger_sister": "妹 妹さん いもうと",
+    "brothers": "兄弟",
+    "sisters": "姉妹",
+    "son": "息子 息子さん むすこ",
+    "daughter": "娘 娘さん むすめ お嬢さん",
+    "eldest_son": "長男",
+    "second_son": "次男",
+    "eldest_daughter": "長女",
+    "second_daughter": "次女",
+    "child": "子供 子ども こども お子さん",
+    "husband": "夫 ご主人 旦那 旦那さん おっと",
+    "wife": "妻 家内 奥さん 奥様 女房 嫁",
+    "couple": "夫婦 夫妻",
+    "grandfather": "祖父 おじいさん おじいちゃん お祖父さん 祖父さん じいさん 爺さん お爺さん",
+    "grandmother": "祖母 おばあさん おばあちゃん お祖母さん 祖母さん ばあさん 婆さん お婆さん",
+    "grandparents": "祖父母",
+    "grandchild": "孫 お孫さん",
+    "uncle": "叔父 伯父 おじ おじさん 叔父さん 伯父さん",
+    "aunt": "叔母 伯母 おば おばさん 叔母さん 伯母さん",
+    "nephew": "甥 甥っ子",
+    "niece": "姪 姪っ子",
+    "male": "男 男性 男の人 男の方 男子 男児 男の子 少年 紳士",
+    "female": "女 女性 女の人 女の方 女子 女児 女の子 少女 婦人 淑女",
+    "": "大丈夫 丈夫 工夫 母国 母語 母音 酵母 私立 私鉄",  # not a person (see above)
+}
+PERSON_LABEL = {form: label for label, forms in _PERSON_WORDS.items() for form in forms.split()}
+# Japanese leaves out a pronoun whose referent is understood (the subject or object "zero pronoun",
+# Shibatani, The Languages of Japan, Cambridge 1990, ch. 11; Kaiser et al. 2013 on ellipsis):
+# 「あなたの誕生日はいつですか」 and 「誕生日はいつですか」 ask the same thing. So a pronoun added or
+# dropped is no other person; a pronoun replaced (彼 → 彼女, 私 → 私たち) and a kin or sex noun
+# added or dropped (先生と話した → 先生と父と話した) are.
+PRONOUNS = frozenset({"speaker", "speakers", "addressee", "addressees", "he", "she", "they", "they_female"})
+# longest form first: at each position the longest form that matches is read (彼女 before 彼, 祖父 before 父)
+_PERSON = re.compile("|".join(sorted(PERSON_LABEL, key=lambda form: (-len(form), form))))
+# characters either side of a small edit read by the person guard: a form overlapping the edit fits
+_PERSON_CONTEXT = max(map(len, PERSON_LABEL)) - 1
 
 
 def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, numbers: bool) -> int:
@@ -66,6 +136,8 @@ def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, num
         return ACCEPTED
     if len(_NEGATION.findall(left)) != len(_NEGATION.findall(right)):
         return NEGATION
+    if _person_changed(_persons(a, i1, i2), _persons(b, j1, j2)):
+        return PERSON
     # a word replaced: both sides hold word characters (kanji, katakana, Latin letters) and one
     # side two or more (学校 → ホテル, 佐藤 → 加藤, apples → oranges); a one-character typo,
     # とても → 非常に, ください → 下さい (kana on one side) pass
@@ -77,6 +149,32 @@ def _guard(a: str, b: str, i1: int, i2: int, j1: int, j2: int, digits: bool, num
             and Indel.normalized_similarity(item_a, item_b) < 0.5):
         return ITEM
     return ACCEPTED
+
+
+def _persons(text: str, start: int, stop: int) -> tuple[Counter, set[str]]:
+    """Who the person words around the edit text[start:stop] refer to (_PERSON_WORDS), read left to
+    right, longest form first, in the edit and ``_PERSON_CONTEXT`` characters either side: (the
+    referents counted, the referents of the words wholly within the edit)."""
+    offset = max(start - _PERSON_CONTEXT, 0)
+    found, within = Counter(), set()
+    for match in _PERSON.finditer(text, offset, stop + _PERSON_CONTEXT):
+        label = PERSON_LABEL[match.group()]
+        if label:
+            found[label] += 1
+            if start <= match.start() and match.end() <= stop:
+                within.add(label)
+    return found, within
+
+
+def _person_changed(a: tuple[Counter, set[str]], b: tuple[Counter, set[str]]) -> bool:
+    """Does the edit add, drop or replace a person (_persons of each side)? Replaced: each side refers
+    to someone the other does not (彼 → 彼女, 兄 → 姉, 私たち → 私). Added or dropped: a kin or sex
+    noun the other side lacks lies wholly within the edit (先生と → 先生と父と); a pronoun added or
+    dropped is not (PRONOUNS: Japanese drops understood ones). A typo inside a word (あなた → あなよ,
+    お子さん → お子ん) breaks the word without naming anyone else: no change."""
+    (found_a, within_a), (found_b, within_b) = a, b
+    only_a, only_b = found_a - found_b, found_b - found_a
+    return bool(only_a and only_b or (within_a & only_a.keys()) - PRONOUNS or (within_b & only_b.keys()) - PRONOUNS)
 
 
 def _counted(text: str, start: int, stop: int) -> str:
