@@ -1,5 +1,6 @@
 import hashlib
 import json
+import random
 
 import polars as pl
 import pytest
@@ -123,3 +124,26 @@ def test_jsonl_is_one_json_dumps_line_per_row_across_write_batches(tmp_path):
     write_jsonl(pl.DataFrame(rows), path)
     expected = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     assert path.read_text(encoding="utf-8") == expected
+
+
+@pytest.mark.parametrize("rows", [3, 1_999, 2_000, 16_385])
+def test_jsonl_bytes_equal_json_dumps_for_every_ascii_byte_and_any_text(tmp_path, rows):
+    # both paths (row by row under 2,000 rows, compiled from 2,000 and across 16,384-row blocks):
+    # every byte below 0x80 (controls with and without a short escape, quote, backslash, DEL),
+    # non-ASCII including U+2028/U+2029 that json leaves as they are, empty texts and nulls,
+    # and a column name that needs escaping
+    rng = random.Random(rows)
+    alphabet = [chr(point) for point in range(0x80)] + list("「引用」é\u2028\u2029\u00a0漢字カタカナ😀\ufeff")
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(rows)]
+    frame = pl.DataFrame({"id": [f"r:{i}" for i in range(rows)],
+                          'te"xt\n': [None if i % 11 == 3 else text for i, text in enumerate(texts)],
+                          "n": [None if i % 5 == 1 else i - 7 for i in range(rows)],
+                          "score": [float("nan") if i == 1 else i / 3 for i in range(rows)],
+                          "ok": [i % 3 == 0 for i in range(rows)],
+                          "tags": [["a", texts[i][:3]] for i in range(rows)]})
+    path = tmp_path / "out.jsonl"
+    write_jsonl(frame, path)
+    expected = "".join(json.dumps(dict(zip(frame.columns, row)), ensure_ascii=False) + "\n"
+                       for row in frame.iter_rows())
+    assert path.read_bytes() == expected.encode("utf-8")
+    assert all(chr(point) in "".join(texts) for point in range(0x80)) or rows < 2_000

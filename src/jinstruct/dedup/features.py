@@ -22,11 +22,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import xxhash
 
-from jinstruct.dedup.keys import canonical_key_expr, canonical_texts, joined_names, numbers_expr, stable_hashes
-from jinstruct.dedup.minhash import SketchSpec, sketch_texts
+from jinstruct.dedup.keys import _FUSED, _write_names, canonical_key_expr, canonical_texts, nfkc_where_needed
+from jinstruct.dedup.minhash import _sketch_text, permutations, utf8_code_point
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
 
@@ -55,41 +58,163 @@ def canonical_keys(df: pl.DataFrame, settings: DedupSettings, separator: str = "
     return fields.select(canonical_key_expr(fields.columns, separator)).to_series()
 
 
+@numba.njit(nogil=True, cache=True)
+def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, signatures, shingles, fields, sizes,
+                    key_chars):
+    """Everything key_features needs of a chunk, one decode of each field.
+
+    offsets (fields × texts + 1) index ``data``: each field's text as UTF-8, NFKC'd where the fold
+    table cannot do it (keys.nfkc_where_needed). Per text, the fields are decoded, folded
+    (keys.canonical_texts) and put end to end: the key's code points (keys.canonical_key_expr),
+    from which its MinHash and distinct n-gram count (minhash.sketch_texts), each field's bigram
+    sketch and count, its length, its digit runs (keys.numbers_expr) and katakana words
+    (keys.joined_names) all come. Returns the key's UTF-8 (for its xxh3-128), the digit runs
+    joined by spaces and the joined words, each as (offsets, bytes)."""
+    field_count, texts = offsets.shape[0], offsets.shape[1] - 1
+    longest = 1
+    for text in range(texts):
+        size = 0
+        for field in range(field_count):
+            size += offsets[field, text + 1] - offsets[field, text]
+        longest = max(longest, size)
+    total = 0
+    for field in range(field_count):
+        total += offsets[field, texts] - offsets[field, 0]
+    points = np.empty(longest, dtype=np.uint32)
+    bounds = np.empty(field_count + 1, dtype=np.int64)
+    starts = np.empty(longest, dtype=np.int64)
+    stops = np.empty(longest, dtype=np.int64)
+    size = 1
+    while size < 2 * longest:
+        size *= 2
+    table = np.empty(size, dtype=np.uint64)
+    stamps = np.zeros(size, dtype=np.int64)
+    signature = np.empty(a.size, dtype=np.uint32)
+    field_signature = np.empty(field_a.size, dtype=np.uint32)
+    # a folded character takes at most 3 bytes where it took at least 2 (ASCII stays ASCII): 1.5 × is room
+    key_out = np.empty(total * 3 // 2 + 4, dtype=np.uint8)
+    key_offsets = np.zeros(texts + 1, dtype=np.int64)
+    digits_out = np.empty(total + texts + 1, dtype=np.uint8)  # a digit is a byte, a space follows a run
+    digit_offsets = np.zeros(texts + 1, dtype=np.int64)
+    names_out = np.empty(total * 3 // 2 + texts + 1, dtype=np.uint8)
+    name_offsets = np.zeros(texts + 1, dtype=np.int64)
+    key_written = digits_written = names_written = 0
+    stamp = 0
+    for text in range(texts):
+        length = 0
+        for field in range(field_count):
+            bounds[field] = length
+            position = offsets[field, text]
+            while position < offsets[field, text + 1]:
+                point, width = utf8_code_point(data, position)
+                position += width
+                if point < 0x10000:
+                    point = fold[point]
+                    if point < 0:
+                        continue
+                points[length] = point
+                length += 1
+                if point < 0x80:
+                    key_out[key_written] = point
+                    key_written += 1
+                elif point < 0x800:
+                    key_out[key_written] = 0xC0 | (point >> 6)
+                    key_out[key_written + 1] = 0x80 | (point & 0x3F)
+                    key_written += 2
+                elif point < 0x10000:
+                    key_out[key_written] = 0xE0 | (point >> 12)
+                    key_out[key_written + 1] = 0x80 | ((point >> 6) & 0x3F)
+                    key_out[key_written + 2] = 0x80 | (point & 0x3F)
+                    key_written += 3
+                else:
+                    key_out[key_written] = 0xF0 | (point >> 18)
+                    key_out[key_written + 1] = 0x80 | ((point >> 12) & 0x3F)
+                    key_out[key_written + 2] = 0x80 | ((point >> 6) & 0x3F)
+                    key_out[key_written + 3] = 0x80 | (point & 0x3F)
+                    key_written += 4
+        bounds[field_count] = length
+        key_offsets[text + 1] = key_written
+        key_chars[text] = length
+        stamp += 1
+        shingles[text] = _sketch_text(points, length, n, a, b, signature, table, stamps, stamp)
+        for permutation in range(a.size):
+            signatures[text, permutation] = np.uint16(signature[permutation] & np.uint32(0xFFFF))
+        for field in range(field_count):
+            stamp += 1
+            sizes[text, field] = _sketch_text(points[bounds[field]:bounds[field + 1]],
+                                              bounds[field + 1] - bounds[field], field_n, field_a, field_b,
+                                              field_signature, table, stamps, stamp)
+            for permutation in range(field_a.size):
+                fields[text, field * field_a.size + permutation] = \
+                    np.uint16(field_signature[permutation] & np.uint32(0xFFFF))
+        in_run = False
+        for at in range(length):
+            if 0x30 <= points[at] <= 0x39:
+                if not in_run and digits_written > digit_offsets[text]:
+                    digits_out[digits_written] = 32
+                    digits_written += 1
+                digits_out[digits_written] = points[at]
+                digits_written += 1
+                in_run = True
+            else:
+                in_run = False
+        digit_offsets[text + 1] = digits_written
+        names_written = _write_names(points, length, starts, stops, names_out, names_written)
+        name_offsets[text + 1] = names_written
+    return (key_offsets, key_out[:key_written], digit_offsets, digits_out[:digits_written], name_offsets,
+            names_out[:names_written])
+
+
+def _hashes(offsets: np.ndarray, data: np.ndarray, digest) -> list:
+    """``digest`` of each text's bytes (keys.stable_hashes' values, straight from the buffer)."""
+    view = memoryview(data)
+    return [digest(view[start:stop]) for start, stop in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
 def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
     """Everything dedup needs of each record's key, in one chunked pass on ``n_jobs`` threads.
 
     Sketches keep the low 16 bits of each MinHash value: b-bit minwise hashing (Li and König,
     WWW 2010). Two different values agree in 16 bits with probability 2^-16, which raises a
     Jaccard estimate by at most 0.00002, far below its sampling error (≈ 0.035 at 128
-    permutations), and halves the sketches: 0.64 GB instead of 1.28 at 2.5M records."""
+    permutations), and halves the sketches: 0.64 GB instead of 1.28 at 2.5M records.
+
+    Per chunk, polars NFKCs the texts the fold table cannot (keys.nfkc_where_needed) and one
+    compiled pass (_chunk_features) does the rest; tests/dedup/test_features.py checks it equals
+    the separate steps (canonical_texts, concat_str, sketch_texts, numbers_expr, names_expr)."""
     total, field_count = df.height, len(settings.fields)
-    key_spec = SketchSpec(settings.ngram, settings.num_perm, settings.seed)
-    field_spec = SketchSpec(FIELD_NGRAM, FIELD_PERM, settings.seed + 1)
-    signatures = np.empty((total, key_spec.num_perm), dtype=np.uint16)
+    a, b = permutations(settings.num_perm, settings.seed)
+    field_a, field_b = permutations(FIELD_PERM, settings.seed + 1)
+    signatures = np.empty((total, settings.num_perm), dtype=np.uint16)
     fields = np.empty((total, field_count * FIELD_PERM), dtype=np.uint16)
     sizes = np.empty((total, field_count), dtype=np.int32)
+    no_numbers = xxhash.xxh3_64_intdigest(b"")
 
     def measure(start: int) -> tuple[int, pl.DataFrame]:
         stop = min(start + settings.chunk_records, total)
-        canonical = canonical_fields(df.slice(start, stop - start), settings)
-        key = canonical.select(canonical_key_expr(canonical.columns)).to_series()
-        if field_count == 1:  # the key is its only field: both sketches from one pass over it
-            signatures[start:stop], shingles, fields[start:stop], sizes[start:stop, 0] = \
-                sketch_texts(key, key_spec, field_spec)
-        else:
-            signatures[start:stop], shingles = sketch_texts(key, key_spec)
-            for position, column in enumerate(canonical.columns):
-                fields[start:stop, position * FIELD_PERM:(position + 1) * FIELD_PERM], \
-                    sizes[start:stop, position] = sketch_texts(canonical[column], field_spec)
-        numbers = key.to_frame().select(numbers_expr(pl.col(key.name))).to_series() if settings.numbers_must_match \
-            else pl.Series([""] * key.len())
+        chunk = df.slice(start, stop - start)
+        raw = [nfkc_where_needed(chunk[name]) for name in settings.fields]
+        if field_count == 1:
+            offsets, data = raw[0].offsets[None, :], raw[0].data
+        else:  # the fields' bytes end to end, each field's offsets moved by the bytes before it
+            bases = np.cumsum([0] + [texts.data.size for texts in raw[:-1]])
+            offsets = np.stack([texts.offsets + base for texts, base in zip(raw, bases)])
+            data = np.concatenate([texts.data for texts in raw])
+        shingles = np.empty(stop - start, dtype=np.int32)
+        key_chars = np.empty(stop - start, dtype=np.int64)
+        key_offsets, key_bytes, digit_offsets, digits, name_offsets, names = _chunk_features(
+            np.ascontiguousarray(offsets), data, _FUSED, settings.ngram, a, b, FIELD_NGRAM, field_a, field_b,
+            signatures[start:stop], shingles, fields[start:stop], sizes[start:stop], key_chars)
+        numbers = _hashes(digit_offsets, digits, xxhash.xxh3_64_intdigest) if settings.numbers_must_match \
+            else [no_numbers] * (stop - start)
         return start, pl.DataFrame({
-            "_key_hash": stable_hashes(key, bits=128),
-            "_numbers_hash": stable_hashes(numbers),
-            "_key_chars": key.str.len_chars().cast(pl.Int64),
+            "_key_hash": pl.Series(_hashes(key_offsets, key_bytes, xxhash.xxh3_128_hexdigest), dtype=pl.String),
+            "_numbers_hash": pl.Series(numbers, dtype=pl.UInt64),
+            "_key_chars": key_chars,
             "_shingles": shingles,
             # even with names_must_match off: the index must let a later build apply the rule
-            "_names": joined_names(key),
+            "_names": pl.Series(pa.LargeStringArray.from_buffers(stop - start, pa.py_buffer(name_offsets),
+                                                                  pa.py_buffer(names)), dtype=pl.String),
         })
 
     parts: dict[int, pl.DataFrame] = {}

@@ -191,6 +191,18 @@ def _fold_utf8(offsets, data, table):
     return out_offsets, out[:written]
 
 
+def nfkc_where_needed(values: pl.Series) -> Utf8Texts:
+    """The texts (nulls as empty) as UTF-8 buffers, NFKC'd by polars where the fold table cannot do
+    it (_nfkc_tables): folding these with ``_FUSED`` gives the canonical form."""
+    texts = values.cast(pl.String).fill_null("").rechunk()
+    raw = Utf8Texts.from_series(texts)
+    unsafe = np.flatnonzero(_unsafe_texts(raw.offsets, raw.data, _SAFE))
+    if unsafe.size:  # polars' NFKC (5M characters/s) only for the texts the table cannot do
+        texts = texts.scatter(unsafe, texts.gather(unsafe).str.normalize("NFKC"))
+        raw = Utf8Texts.from_series(texts)
+    return raw
+
+
 def canonical_texts(values: pl.Series) -> pl.Series:
     """The canonical form of one text column (rules in the module docstring).
 
@@ -199,12 +211,7 @@ def canonical_texts(values: pl.Series) -> pl.Series:
     of characters whose NFKC needs no context (_nfkc_tables); other texts are NFKC'd by
     polars first. tests/dedup/test_dedup_records.py checks both paths give polars' NFKC + the fold.
     """
-    texts = values.cast(pl.String).fill_null("").rechunk()
-    raw = Utf8Texts.from_series(texts)
-    unsafe = np.flatnonzero(_unsafe_texts(raw.offsets, raw.data, _SAFE))
-    if unsafe.size:  # polars' NFKC (5M characters/s) only for the texts the table cannot do
-        texts = texts.scatter(unsafe, texts.gather(unsafe).str.normalize("NFKC"))
-        raw = Utf8Texts.from_series(texts)
+    raw = nfkc_where_needed(values)
     offsets, data = _fold_utf8(raw.offsets, raw.data, _FUSED)
     folded = pa.LargeStringArray.from_buffers(len(raw), pa.py_buffer(offsets), pa.py_buffer(data))
     return pl.Series(values.name, folded, dtype=pl.String)
@@ -280,10 +287,56 @@ def _word_less(points, first_start, first_stop, second_start, second_stop):
     return first_stop - first_start < second_stop - second_start
 
 
+@numba.njit(inline="always")
+def _write_names(points, length, starts, stops, out, written):
+    """The katakana words of points[:length] (_KATAKANA_WORD, leftmost and longest), trailing ー
+    dropped, unique, sorted, joined by a space, as UTF-8 into out[written:]; returns the new end.
+    ``starts`` and ``stops`` are scratch of at least ``length``."""
+    words = 0
+    at = 0
+    while at < length:
+        if _katakana_start(points[at]) and at + 1 < length and \
+                (_katakana_start(points[at + 1]) or points[at + 1] == _LONG_VOWEL):
+            stop = at + 1
+            while stop < length and (_katakana_start(points[stop]) or points[stop] == _LONG_VOWEL):
+                stop += 1
+            end = stop
+            while end > at and points[end - 1] == _LONG_VOWEL:
+                end -= 1
+            # insertion sort by code points, equal words once
+            slot = words
+            duplicate = False
+            while slot > 0 and not duplicate:
+                if _word_less(points, at, end, starts[slot - 1], stops[slot - 1]):
+                    slot -= 1
+                elif not _word_less(points, starts[slot - 1], stops[slot - 1], at, end):
+                    duplicate = True
+                else:
+                    break
+            if not duplicate:
+                for moved in range(words, slot, -1):
+                    starts[moved], stops[moved] = starts[moved - 1], stops[moved - 1]
+                starts[slot], stops[slot] = at, end
+                words += 1
+            at = stop
+        else:
+            at += 1
+    for word in range(words):
+        if word:
+            out[written] = 32
+            written += 1
+        for k in range(starts[word], stops[word]):
+            point = np.int64(points[k])  # katakana: three UTF-8 bytes
+            out[written] = 0xE0 | (point >> 12)
+            out[written + 1] = 0x80 | ((point >> 6) & 0x3F)
+            out[written + 2] = 0x80 | (point & 0x3F)
+            written += 3
+    return written
+
+
 @numba.njit(nogil=True, cache=True)
 def _joined_names(offsets, data):
-    """joined_names_expr in one compiled pass: per text, its katakana words (_KATAKANA_WORD,
-    leftmost and longest), trailing ー dropped, unique, sorted, joined by a space; UTF-8 out."""
+    """joined_names_expr in one compiled pass: per text, its katakana words (_write_names); UTF-8 out."""
     texts = offsets.size - 1
     longest = 1
     for text in range(texts):
@@ -302,45 +355,7 @@ def _joined_names(offsets, data):
             points[length] = point
             length += 1
             position += width
-        words = 0
-        at = 0
-        while at < length:
-            if _katakana_start(points[at]) and at + 1 < length and \
-                    (_katakana_start(points[at + 1]) or points[at + 1] == _LONG_VOWEL):
-                stop = at + 1
-                while stop < length and (_katakana_start(points[stop]) or points[stop] == _LONG_VOWEL):
-                    stop += 1
-                end = stop
-                while end > at and points[end - 1] == _LONG_VOWEL:
-                    end -= 1
-                # insertion sort by code points, equal words once
-                slot = words
-                duplicate = False
-                while slot > 0 and not duplicate:
-                    if _word_less(points, at, end, starts[slot - 1], stops[slot - 1]):
-                        slot -= 1
-                    elif not _word_less(points, starts[slot - 1], stops[slot - 1], at, end):
-                        duplicate = True
-                    else:
-                        break
-                if not duplicate:
-                    for moved in range(words, slot, -1):
-                        starts[moved], stops[moved] = starts[moved - 1], stops[moved - 1]
-                    starts[slot], stops[slot] = at, end
-                    words += 1
-                at = stop
-            else:
-                at += 1
-        for word in range(words):
-            if word:
-                out[written] = 32
-                written += 1
-            for k in range(starts[word], stops[word]):
-                point = points[k]  # katakana: three UTF-8 bytes
-                out[written] = 0xE0 | (point >> 12)
-                out[written + 1] = 0x80 | ((point >> 6) & 0x3F)
-                out[written + 2] = 0x80 | (point & 0x3F)
-                written += 3
+        written = _write_names(points, length, starts, stops, out, written)
         out_offsets[text + 1] = written
     return out_offsets, out[:written]
 

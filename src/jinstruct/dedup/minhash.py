@@ -169,6 +169,22 @@ def _signature_rows(offsets, data, first_text, stop_text, n, a, b, out):
         out[text - first_text, :] = signature
 
 
+@numba.njit(inline="always")
+def _first_seen(h, table, stamps, stamp, mask):
+    """1 when hash ``h`` is not yet in the current text's part of the open-addressing table (and
+    put it there), else 0. A slot belongs to the current text when its stamp is ``stamp``, so the
+    table is reused for every text without clearing; linear probing, ``mask`` + 1 slots."""
+    slot = np.int64(h & np.uint64(mask))
+    while True:
+        if stamps[slot] != stamp:
+            stamps[slot] = stamp
+            table[slot] = h
+            return 1
+        if table[slot] == h:
+            return 0
+        slot = (slot + 1) & mask
+
+
 @numba.njit(nogil=True, cache=True)
 def _distinct_counts(offsets, data, n, out):
     """Per text: how many *distinct* n-grams it has (by 64-bit hash; a collision among
@@ -193,20 +209,9 @@ def _distinct_counts(offsets, data, n, out):
         while mask < 2 * windows:
             mask *= 2
         mask -= 1
-        stamp = text + 1
         distinct = 0
         for first in range(windows):
-            h = _window_hash(points, first, n)
-            slot = np.int64(h & np.uint64(mask))
-            while True:
-                if stamps[slot] != stamp:
-                    stamps[slot] = stamp
-                    table[slot] = h
-                    distinct += 1
-                    break
-                if table[slot] == h:
-                    break
-                slot = (slot + 1) & mask
+            distinct += _first_seen(_window_hash(points, first, n), table, stamps, text + 1, mask)
         out[text] = distinct
 
 
@@ -228,16 +233,7 @@ def _sketch_text(points, length, n, a, b, signature, table, stamps, stamp):
         for permutation in range(a.size):
             value = np.uint32(a[permutation] * premixed + b[permutation])
             signature[permutation] = min(signature[permutation], value)
-        slot = np.int64(h & np.uint64(mask))
-        while True:
-            if stamps[slot] != stamp:
-                stamps[slot] = stamp
-                table[slot] = h
-                distinct += 1
-                break
-            if table[slot] == h:
-                break
-            slot = (slot + 1) & mask
+        distinct += _first_seen(h, table, stamps, stamp, mask)
     return distinct
 
 
