@@ -69,31 +69,12 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike) -> None:
         df.write_parquet(tmp, **_PARQUET_OPTIONS)
 
 
-# below this many rows JSON Lines are encoded row by row in Python: the compiled path needs numba,
-# whose import (~0.5 s) costs more than encoding a small file
-_COMPILED_JSONL_ROWS = 2_000
-_JSONL_BLOCK_ROWS = 16_384
-
-
 def write_jsonl(df: pl.DataFrame, path: str | os.PathLike) -> None:
-    """One line per row, the bytes of ``json.dumps(row, ensure_ascii=False)``: UTF-8 unescaped,
-    the frame's column order, json's separators and float repr, nested values as json writes them.
-
-    Large frames are encoded by compiled loops over their Arrow buffers, 16,384 rows at a time
-    (``_jsonl.jsonl_bytes``, the same bytes; json.dumps per row took ~2 s of CPU per 100k records
-    of 1.3 KB, docs/benchmarks.md); small ones by one encoder and one write per 4,096 lines."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        if df.height >= _COMPILED_JSONL_ROWS and df.width:
-            from jinstruct._jsonl import jsonl_bytes
-
-            for start in range(0, df.height, _JSONL_BLOCK_ROWS):
-                handle.write(jsonl_bytes(df.slice(start, _JSONL_BLOCK_ROWS)))
-            return
-        encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds one per call
-        columns = df.columns
-        for start in range(0, df.height, 4_096):
-            handle.write("".join([encode(dict(zip(columns, row))) + "\n"
-                                  for row in df.slice(start, 4_096).iter_rows()]).encode("utf-8"))
+    """One JSON object per row and line, by polars' NDJSON writer: UTF-8 unescaped, the frame's
+    column order, compact separators, NaN written as null. Line-oriented, so frames written one
+    after the other give the bytes of their concatenation (engine/shards.py relies on it)."""
+    with atomic_path(path) as tmp:
+        df.write_ndjson(tmp)
 
 
 OUTPUT_SUFFIXES = (".jsonl", ".json", ".parquet")

@@ -58,13 +58,13 @@ class _Signed:
     rows: np.ndarray          # the rows taking part in LSH: one per distinct (task, key), not short
 
 
-def _prepared(df: pl.DataFrame, settings: DedupSettings, engine=None) -> tuple[pl.DataFrame, _Signed]:
+def _prepared(df: pl.DataFrame, settings: DedupSettings) -> tuple[pl.DataFrame, _Signed]:
     """The small per-record columns dedup works on, and the sketches of every record."""
     missing = [name for name in settings.fields if name not in df.columns]
     if missing:
         raise InputError(f"dedup: no column {', '.join(map(repr, missing))} to build the dedup key from "
                          f"(columns: {', '.join(df.columns)}); set dedup.fields or --text-field")
-    features = (engine.key_features if engine else key_features)(df, settings)
+    features = key_features(df, settings)
     task = pl.col("task").cast(pl.String).fill_null("") if "task" in df.columns else pl.lit("")
     group = pl.col("group").cast(pl.String).fill_null(pl.col("id")) if "group" in df.columns else pl.col("id")
     work = pl.concat([
@@ -99,15 +99,10 @@ def _row_sketches(work: pl.DataFrame, signed: _Signed) -> RowSketches:
 
 
 def _confirmed_near_pairs(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, settings: DedupSettings,
-                          excluded: np.ndarray, engine=None) -> tuple[np.ndarray, int, int]:
+                          excluded: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Verified near-duplicate pairs as record rows, the number of LSH candidates, and how many
-    otherwise confirmed pairs names_must_match refused. An engine with ``confirmed_near_pairs``
-    finds and verifies the candidates itself, with ``verify_candidates`` on each part of them
-    (no engine of this project passes one any more: dedup on Ray is engine/dedup_bounded.py)."""
-    if engine is not None and hasattr(engine, "confirmed_near_pairs"):
-        return engine.confirmed_near_pairs(df, work, signed, settings, excluded)
-    find_pairs = engine.candidate_pairs if engine else candidate_pairs
-    pairs = find_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
+    otherwise confirmed pairs names_must_match refused."""
+    pairs = candidate_pairs(signed.matrix, work["_task_code"].to_numpy(), settings.bands, settings.rows,
                        settings.bucket_window, settings.n_jobs, members=signed.rows)
     verified, names_refused = verify_candidates(df, work, signed, settings, excluded, pairs)
     return verified, int(pairs.shape[0]), names_refused
@@ -127,22 +122,18 @@ def verify_candidates(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, set
     return verified.pairs, int(verified.names_refused.shape[0])
 
 
-def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None,
-                  engine=None) -> DedupOutcome:
-    """Remove exact and near duplicates from ``df`` (see the module docstring).
-
-    ``engine``: None (this process) or an object whose ``key_features`` and
-    ``candidate_pairs`` stand in for features.key_features and lsh.candidate_pairs
-    with the same results (none in this project since dedup on Ray runs engine/dedup_bounded.py)."""
+def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None) -> DedupOutcome:
+    """Remove exact and near duplicates from ``df`` in this process (see the module docstring;
+    on Ray the same steps run in tasks: engine/dedup_bounded.py)."""
     settings = resolve_settings(params, text_fields)
     identity = settings.index_identity()
-    work, signed = _prepared(df, settings, engine)
+    work, signed = _prepared(df, settings)
     previous, previous_names_refused = previous_release_matches(work, _row_sketches(work, signed), signed.rows,
                                                                 settings, identity)
     excluded = np.zeros(work.height, dtype=bool)
     excluded[previous["_row"].to_numpy()] = True
 
-    near_pairs, candidates, names_refused = _confirmed_near_pairs(df, work, signed, settings, excluded, engine)
+    near_pairs, candidates, names_refused = _confirmed_near_pairs(df, work, signed, settings, excluded)
     exact_pairs = (
         work.filter(~pl.Series(excluded))
         .select(pl.col("_row").min().over("_task", "_key_hash").alias("_root"), "_row")

@@ -24,7 +24,6 @@ output set's lock.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -150,14 +149,10 @@ class Shards:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def write_jsonl(self, path: Path) -> None:
-        """The bytes of ``records.write_jsonl`` of the concatenated frame (one line per row)."""
-        encode = json.JSONEncoder(ensure_ascii=False).encode
-        columns = list(self.schema)
-        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        """The bytes of ``records.write_jsonl`` of the concatenated frame, one frame at a time."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             for frame in self.frames():
-                for start in range(0, frame.height, 4_096):
-                    handle.write("".join([encode(dict(zip(columns, row))) + "\n"
-                                          for row in frame.slice(start, 4_096).iter_rows()]))
+                frame.write_ndjson(handle)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def writer(self, target: Path):

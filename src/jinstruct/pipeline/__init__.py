@@ -33,7 +33,6 @@ class RunSettings:
     fields_given: bool = False                   # text_fields came from --text-field (dedup: overrides dedup.fields)
     eval_dir: Path | None = None                 # filter: fetched eval sets to decontaminate against
     eval_sets: dict | None = None                # filter: the eval_sets section (None: every folder of eval_dir)
-    cluster: object | None = None                # dedup: dedup_records' engine (unset: Ray runs engine.dedup_bounded)
 
 
 def _stage_arguments(stage: str, artifacts: tuple[str, ...]) -> argparse.Namespace:

@@ -19,8 +19,7 @@ ARTIFACTS = ("clusters", "index")
 
 def transform(frame: pl.DataFrame, run: RunSettings) -> StageResult:
     # --text-field replaces dedup.fields; in the pipeline the key fields come from params
-    outcome = dedup_records(frame, run.params.as_params(), list(run.text_fields) if run.fields_given else None,
-                            engine=run.cluster)
+    outcome = dedup_records(frame, run.params.as_params(), list(run.text_fields) if run.fields_given else None)
     return replace(outcome.result, artifacts={
         "clusters": outcome.clusters,
         "index": lambda path: write_index(outcome.index, outcome.identity, path),
