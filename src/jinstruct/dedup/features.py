@@ -29,7 +29,7 @@ import pyarrow as pa
 import xxhash
 
 from jinstruct.dedup.keys import _FUSED, _write_names, canonical_key_expr, canonical_texts, nfkc_where_needed
-from jinstruct.dedup.minhash import _sketch_text, permutations, utf8_code_point
+from jinstruct.dedup.minhash import _sketch_text, permutations, put_utf8, seen_table, utf8_code_point
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
 
@@ -84,11 +84,7 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
     bounds = np.empty(field_count + 1, dtype=np.int64)
     starts = np.empty(longest, dtype=np.int64)
     stops = np.empty(longest, dtype=np.int64)
-    size = 1
-    while size < 2 * longest:
-        size *= 2
-    table = np.empty(size, dtype=np.uint64)
-    stamps = np.zeros(size, dtype=np.int64)
+    table, stamps = seen_table(longest)
     signature = np.empty(a.size, dtype=np.uint32)
     field_signature = np.empty(field_a.size, dtype=np.uint32)
     # a folded character takes at most 3 bytes where it took at least 2 (ASCII stays ASCII): 1.5 × is room
@@ -114,24 +110,7 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
                         continue
                 points[length] = point
                 length += 1
-                if point < 0x80:
-                    key_out[key_written] = point
-                    key_written += 1
-                elif point < 0x800:
-                    key_out[key_written] = 0xC0 | (point >> 6)
-                    key_out[key_written + 1] = 0x80 | (point & 0x3F)
-                    key_written += 2
-                elif point < 0x10000:
-                    key_out[key_written] = 0xE0 | (point >> 12)
-                    key_out[key_written + 1] = 0x80 | ((point >> 6) & 0x3F)
-                    key_out[key_written + 2] = 0x80 | (point & 0x3F)
-                    key_written += 3
-                else:
-                    key_out[key_written] = 0xF0 | (point >> 18)
-                    key_out[key_written + 1] = 0x80 | ((point >> 12) & 0x3F)
-                    key_out[key_written + 2] = 0x80 | ((point >> 6) & 0x3F)
-                    key_out[key_written + 3] = 0x80 | (point & 0x3F)
-                    key_written += 4
+                key_written = put_utf8(key_out, key_written, point)
         bounds[field_count] = length
         key_offsets[text + 1] = key_written
         key_chars[text] = length

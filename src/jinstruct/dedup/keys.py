@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
+from jinstruct.dedup.minhash import Utf8Texts, put_utf8, utf8_code_point
 
 _PUNCTUATION_FOLD = {
     "。": ".", "．": ".", "、": ",", "，": ",",
@@ -169,24 +169,7 @@ def _fold_utf8(offsets, data, table):
                 point = table[point]
                 if point < 0:
                     continue
-            if point < 0x80:
-                out[written] = point
-                written += 1
-            elif point < 0x800:
-                out[written] = 0xC0 | (point >> 6)
-                out[written + 1] = 0x80 | (point & 0x3F)
-                written += 2
-            elif point < 0x10000:
-                out[written] = 0xE0 | (point >> 12)
-                out[written + 1] = 0x80 | ((point >> 6) & 0x3F)
-                out[written + 2] = 0x80 | (point & 0x3F)
-                written += 3
-            else:
-                out[written] = 0xF0 | (point >> 18)
-                out[written + 1] = 0x80 | ((point >> 12) & 0x3F)
-                out[written + 2] = 0x80 | ((point >> 6) & 0x3F)
-                out[written + 3] = 0x80 | (point & 0x3F)
-                written += 4
+            written = put_utf8(out, written, point)
         out_offsets[text + 1] = written
     return out_offsets, out[:written]
 

@@ -112,6 +112,38 @@ def utf8_code_point(data, position):
     return point, width
 
 
+@numba.njit(inline="always")
+def put_utf8(out, written, point):
+    """Write code point ``point`` as UTF-8 at out[written:]; returns the position after it."""
+    if point < 0x80:
+        out[written] = point
+        return written + 1
+    if point < 0x800:
+        out[written] = 0xC0 | (point >> 6)
+        out[written + 1] = 0x80 | (point & 0x3F)
+        return written + 2
+    if point < 0x10000:
+        out[written] = 0xE0 | (point >> 12)
+        out[written + 1] = 0x80 | ((point >> 6) & 0x3F)
+        out[written + 2] = 0x80 | (point & 0x3F)
+        return written + 3
+    out[written] = 0xF0 | (point >> 18)
+    out[written + 1] = 0x80 | ((point >> 12) & 0x3F)
+    out[written + 2] = 0x80 | ((point >> 6) & 0x3F)
+    out[written + 3] = 0x80 | (point & 0x3F)
+    return written + 4
+
+
+@numba.njit(inline="always")
+def seen_table(longest):
+    """The open-addressing table ``_first_seen`` probes and its stamps: a power of two at least
+    twice the n-grams of the longest text, so it is at most half full."""
+    size = 1
+    while size < 2 * longest:
+        size *= 2
+    return np.empty(size, dtype=np.uint64), np.zeros(size, dtype=np.int64)
+
+
 @numba.njit(nogil=True, cache=True)
 def _code_points(data, start, stop, out):
     """Decode UTF-8 bytes data[start:stop] into ``out``; returns the number of code points."""
@@ -197,11 +229,7 @@ def _distinct_counts(offsets, data, n, out):
     for text in range(offsets.size - 1):
         longest = max(longest, offsets[text + 1] - offsets[text])
     points = np.empty(longest, dtype=np.uint32)
-    size = 1
-    while size < 2 * longest:
-        size *= 2
-    table = np.empty(size, dtype=np.uint64)
-    stamps = np.zeros(size, dtype=np.int64)
+    table, stamps = seen_table(longest)
     for text in range(offsets.size - 1):
         length = _code_points(data, offsets[text], offsets[text + 1], points)
         windows = max(length - n + 1, 0)
@@ -247,11 +275,7 @@ def _sketch_rows(offsets, data, n, a, b, n_second, a_second, b_second, low_bits,
     for text in range(offsets.size - 1):
         longest = max(longest, offsets[text + 1] - offsets[text])
     points = np.empty(longest, dtype=np.uint32)
-    size = 1
-    while size < 2 * longest:
-        size *= 2
-    table = np.empty(size, dtype=np.uint64)
-    stamps = np.zeros(size, dtype=np.int64)
+    table, stamps = seen_table(longest)
     signature = np.empty(a.size, dtype=np.uint32)
     second = np.empty(a_second.size, dtype=np.uint32)
     stamp = 0
