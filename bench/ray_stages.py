@@ -166,6 +166,8 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
                      "shards_mb": int(shards.group(1)) / 2**20 if shards else None,
                      "phases": re.findall(r"ray driver peak after ([a-z ]+): (\d+ MB(?: \([^)]*\))?)", err),
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
+        # each stage's figures as soon as it ends: a run stopped in a later stage keeps them
+        print(f"{work.name} {stage} figures: {json.dumps(rows[-1])}")
     return rows
 
 
