@@ -45,6 +45,9 @@ def _string_end(data, position, stop):
     position += 1
     while position < stop:
         byte = data[position]
+        if byte > 92:  # most bytes of a text (all of UTF-8's multi-byte ones): nothing to look at
+            position += 1
+            continue
         if byte == 34:  # "
             return position + 1
         if byte == 10:  # a string never spans lines
