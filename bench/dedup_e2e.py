@@ -8,6 +8,15 @@ labelled records lengthened to ~1.3 KB of text each (every record of one truth
 cluster gets the same filler sentences, so copies stay copies) as text.jsonl and
 text.parquet ({"id", "text"}), then times, one after the other in this run:
 
+--filler says how a cluster's filler sentences are drawn from the one pool of
+76,454 Dolly-ja sentences. ``sampled`` (default): at random, seeded by the
+cluster, so two unrelated clusters share a sentence now and then, as unrelated
+records of a real corpus do. ``runs`` (the corpus of the figures before
+2026-12-02 06:30): consecutive positions seed + 7919·k, so clusters whose seeds
+differ by a small multiple of 7919 share runs of up to six of their seven
+sentences; the number of such neighbours grows with the corpus (about 10 per
+cluster at 100k, 50 at 500k), which made candidate pairs grow with its square.
+
 - ``jinstruct dedup --input text.jsonl --output … --rejects … --text-field text``;
 - the same with text.parquet in and out;
 - HojiChar (its own venv): read the JSONL, GenerateDedupLSH + InlineDeduplicator
@@ -33,8 +42,9 @@ HOJICHAR_PYTHON = Path("/work/bench-venvs/hojichar/bin/python")
 TARGET_BYTES = 1300
 
 
-def build(size: int, folder: Path) -> None:
+def build(size: int, folder: Path, filler_draw: str = "sampled") -> None:
     import hashlib
+    import random
 
     import polars as pl
     sys.path.insert(0, str(HERE))
@@ -46,9 +56,13 @@ def build(size: int, folder: Path) -> None:
     for row in corpus.iter_rows(named=True):
         text = "\n".join(part for part in (row["instruction"], row["input"], row["output"]) if part)
         seed = int.from_bytes(hashlib.blake2b(row["truth"].encode(), digest_size=8).digest(), "little")
+        draw = random.Random(seed)
         step = 0
         while len(text.encode()) < TARGET_BYTES:
-            text += filler[(seed + step * 7919) % len(filler)]
+            if filler_draw == "runs":
+                text += filler[(seed + step * 7919) % len(filler)]
+            else:
+                text += filler[draw.randrange(len(filler))]
             step += 1
         texts.append(text)
     frame = pl.DataFrame({"id": corpus["id"], "text": texts})
@@ -86,6 +100,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jinstruct-dedup-e2e"))
+    parser.add_argument("--filler", choices=("sampled", "runs"), default="sampled",
+                        help="how clusters draw filler sentences (docstring); runs: the corpus until 2026-12-02")
     parser.add_argument("--signature", action="store_true",
                         help="also time Parquet with verify: signature, lsh_threshold 0.6 (the pre-#16 defaults)")
     parser.add_argument("--hojichar", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
@@ -97,9 +113,9 @@ def main() -> int:
     jinstruct = [sys.executable, "-m", "jinstruct.cli"]
     print(f"{'size':>8} {'run':<22} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12} {'load (1 min)':>12}")
     for size in args.sizes:
-        folder = args.workdir / str(size)
+        folder = args.workdir / (str(size) if args.filler == "runs" else f"{size}-sampled")
         if not (folder / "text.parquet").is_file():
-            build(size, folder)
+            build(size, folder, args.filler)
         runs = {
             "jinstruct jsonl": jinstruct + ["dedup", "--input", str(folder / "text.jsonl"), "--output",
                                             str(folder / "out.jsonl"), "--rejects", str(folder / "rej.jsonl"),
