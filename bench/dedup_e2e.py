@@ -23,7 +23,11 @@ cluster at 100k, 50 at 500k), which made candidate pairs grow with its square.
   with its defaults, write the kept records as JSONL.
 
 Wall time and peak RSS are the child process's (os.wait4). Run under load, compare
-the ratios of one run, not absolute figures across runs.
+the ratios of one run, not absolute figures across runs. After each size, what
+every tool removed is held against the corpus's truth clusters (truth.parquet):
+records removed, records lost (removed while no record of their cluster was kept:
+content gone) and copies missed (kept records beyond one per cluster), so a speed
+ratio is never read without what each tool did for it.
 """
 
 from __future__ import annotations
@@ -67,8 +71,34 @@ def build(size: int, folder: Path, filler_draw: str = "sampled") -> None:
         texts.append(text)
     frame = pl.DataFrame({"id": corpus["id"], "text": texts})
     folder.mkdir(parents=True, exist_ok=True)
+    corpus.select("id", "truth", "kind").write_parquet(folder / "truth.parquet")
     frame.write_ndjson(folder / "text.jsonl")
     frame.write_parquet(folder / "text.parquet")
+
+
+def truth_of(size: int, folder: Path):
+    """id → truth cluster of the corpus in ``folder`` (rebuilt from the seed for corpora written before)."""
+    import polars as pl
+    if not (folder / "truth.parquet").is_file():
+        sys.path.insert(0, str(HERE))
+        from dedup_corpus import build_corpus
+        build_corpus(size).select("id", "truth", "kind").write_parquet(folder / "truth.parquet")
+    return pl.read_parquet(folder / "truth.parquet")
+
+
+def removal_quality(truth, kept_file: Path) -> dict:
+    """What a tool's kept file did to the truth clusters: removed, lost (a whole cluster gone), missed
+    (kept beyond one per cluster)."""
+    import polars as pl
+    kept = (pl.read_parquet(kept_file, columns=["id"]) if kept_file.suffix == ".parquet"
+            else pl.read_ndjson(kept_file, schema={"id": pl.String}))["id"]
+    unknown = kept.filter(~kept.is_in(truth["id"].implode()))
+    if unknown.len():
+        raise SystemExit(f"{kept_file}: {unknown.len()} kept ids are not in the corpus")
+    kept_truths = truth.filter(pl.col("id").is_in(kept.implode()))["truth"]
+    return {"removed": truth.height - kept.len(),
+            "lost": truth["truth"].n_unique() - kept_truths.n_unique(),
+            "missed": kept.len() - kept_truths.n_unique()}
 
 
 def timed(command: list[str], env: dict | None = None) -> dict:
@@ -125,8 +155,10 @@ def main() -> int:
                                               "--text-field", "text"],
         }
         if args.signature:  # the faster verification of main before issue #16, for the cost of verify: edits
-            runs["jinstruct parquet sig"] = runs["jinstruct parquet"] + ["--set", "verify=signature",
-                                                                         "--set", "lsh_threshold=0.6"]
+            runs["jinstruct parquet sig"] = jinstruct + [
+                "dedup", "--input", str(folder / "text.parquet"), "--output", str(folder / "out-sig.parquet"),
+                "--rejects", str(folder / "rej-sig.parquet"), "--text-field", "text",
+                "--set", "verify=signature", "--set", "lsh_threshold=0.6"]
         if HOJICHAR_PYTHON.exists():
             runs["hojichar jsonl"] = [str(HOJICHAR_PYTHON), __file__, "--hojichar", str(folder / "text.jsonl"),
                                       str(folder / "hojichar.jsonl")]
@@ -135,6 +167,16 @@ def main() -> int:
             results[name] = result = timed(command, env if name.startswith("jinstruct") else None)
             print(f"{size:>8} {name:<22} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
                   f"{result['peak_rss_mb']:>12,} {result['load']:>12} {' '.join(result['error'])}", flush=True)
+        truth = truth_of(size, folder)
+        ideal = truth.height - truth["truth"].n_unique()
+        print(f"{size:>8} truth: {truth['truth'].n_unique():,} clusters, {ideal:,} records to remove", flush=True)
+        outputs = {"jinstruct jsonl": folder / "out.jsonl", "jinstruct parquet": folder / "out.parquet",
+                   "jinstruct parquet sig": folder / "out-sig.parquet", "hojichar jsonl": folder / "hojichar.jsonl"}
+        for name in results:
+            if not results[name]["error"]:
+                quality = removal_quality(truth, outputs[name])
+                print(f"{size:>8} {name:<22} removed {quality['removed']:,}, lost {quality['lost']:,} "
+                      f"clusters, missed {quality['missed']:,} copies", flush=True)
         if "hojichar jsonl" in results:
             for name in [name for name in results if name.startswith("jinstruct")]:
                 ratio = results["hojichar jsonl"]["seconds"] / max(results[name]["seconds"], 0.1)
