@@ -24,11 +24,13 @@ sketch loop in minhash.py.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import chain
 
 import numba
 import numpy as np
+import polars as pl
 from rapidfuzz.distance import Levenshtein
 
 from jinstruct.dedup.edits import (
@@ -42,6 +44,7 @@ from jinstruct.dedup.edits import (
     PRONOUNS,
     TOO_DIFFERENT,
 )
+from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
 _LARGE = 8
 _GAP = 1
@@ -794,6 +797,45 @@ def code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return points, offsets
 
 
+@numba.njit(nogil=True, cache=True)
+def _decoded_rows(offsets, data, rows):
+    """The code points of texts ``rows`` of a UTF-8 column (Arrow offsets and bytes, valid UTF-8) run
+    together, and their offsets, as code_points gives them for the same texts as str. One pass, into
+    room for one code point per byte (pages never written are never touched)."""
+    total = 0
+    for k in range(rows.size):
+        total += offsets[rows[k] + 1] - offsets[rows[k]]
+    points = np.empty(total, dtype=np.uint32)
+    starts = np.zeros(rows.size + 1, dtype=np.int64)
+    written = 0
+    for k in range(rows.size):
+        position, stop = offsets[rows[k]], offsets[rows[k] + 1]
+        while position < stop:
+            lead = np.uint32(data[position])
+            if lead < 0x80:
+                points[written] = lead
+                position += 1
+            elif lead >= 0xE0 and lead < 0xF0:  # kana and kanji: three bytes
+                points[written] = ((lead & 0x0F) << 12) | ((np.uint32(data[position + 1]) & 0x3F) << 6) \
+                    | (np.uint32(data[position + 2]) & 0x3F)
+                position += 3
+            else:
+                point, width = utf8_code_point(data, position)
+                points[written] = point
+                position += width
+            written += 1
+        starts[k + 1] = written
+    return points[:written], starts
+
+
+def key_texts(keys: list[str] | pl.Series | Utf8Texts) -> Utf8Texts:
+    """Keys as one UTF-8 buffer with offsets (a polars column's own Arrow buffers, no copy): the
+    batches decode only the keys they judge, and no Python string per key is made or shared."""
+    if isinstance(keys, Utf8Texts):
+        return keys
+    return Utf8Texts.from_series(keys) if isinstance(keys, pl.Series) else Utf8Texts.from_strings(keys)
+
+
 def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
     """rapidfuzz's opcode tuples as an (n, 5) int64 array, tag first (_EQUAL, …): column by column,
     not tuple by tuple (a Python step per opcode cost as much as the alignment). The tags differ
@@ -813,26 +855,38 @@ def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
 _BATCH_PAIRS = 16_384
 
 
-def verdicts(keys: list[str], left: list[int] | np.ndarray, right: list[int] | np.ndarray, share: float,
-             numbers: bool = True, field_share: float = 0.0, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarray, right: list[int] | np.ndarray,
+             share: float, numbers: bool = True, field_share: float = 0.0, rapidfuzz: bool = False,
+             n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(verdict code, measured share) of edits.edit_verdict(keys[left[i]], keys[right[i]], …) for every i,
-    judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing).
+    judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing), the
+    batches on ``n_jobs`` threads: the compiled steps release the GIL, so threads share the cores
+    without forking processes or copying keys to them.
     ``rapidfuzz``: align every unit with rapidfuzz itself, as edit_verdict does (the reference that
     tests and bench/dedup_verify.py compare the compiled alignment with)."""
+    texts = key_texts(keys)
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
-    for start in range(0, left.size, _BATCH_PAIRS):
+
+    def judge(start: int) -> None:
         stop = min(start + _BATCH_PAIRS, left.size)
-        found[start:stop], measured[start:stop] = _batch_verdicts(keys, left[start:stop], right[start:stop], share,
+        found[start:stop], measured[start:stop] = _batch_verdicts(texts, left[start:stop], right[start:stop], share,
                                                                   numbers, field_share, rapidfuzz)
+    starts = range(0, left.size, _BATCH_PAIRS)
+    if n_jobs > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            list(pool.map(judge, starts))
+    else:
+        for start in starts:
+            judge(start)
     return found, measured
 
 
-def _batch_verdicts(keys: list[str], left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
+def _batch_verdicts(texts: Utf8Texts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
                     field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
     involved = np.unique(np.concatenate([left, right]))
-    points, offsets = code_points([keys[k] for k in involved.tolist()])
+    points, offsets = _decoded_rows(texts.offsets, texts.data, involved)
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
     unit_counts, rest_counts = _unit_counts(points, offsets, left, right)
     unit_start = np.zeros(left.size + 1, dtype=np.int64)

@@ -118,7 +118,7 @@ def verify_candidates(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, set
     eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
     verified = verify_pairs(_row_sketches(work, signed), left[eligible], right[eligible], settings,
                             similarity=lambda a, b: _similarity(settings, df, signed, a, b),
-                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR).to_list())
+                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR))
     return verified.pairs, int(verified.names_refused.shape[0])
 
 
