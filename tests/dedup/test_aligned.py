@@ -161,9 +161,10 @@ def test_keys_decoded_from_arrow_buffers_are_the_strings_code_points():
     texts = ["あい\n𫠜x", "", "abc", "é ü ß", "日本語。テスト!", "😀1.2", "ｶﾀｶﾅ"]
     buffers = aligned.key_texts(pl.Series(texts))
     rows = np.array([6, 0, 1, 5, 5, 3, 2, 4])
-    points, offsets = aligned._decoded_rows(buffers.offsets, buffers.data, rows)
+    points, offsets, fields = aligned._decoded_rows(buffers.offsets, buffers.data, rows)
     expected_points, expected_offsets = aligned.code_points([texts[row] for row in rows.tolist()])
     assert points.tolist() == expected_points.tolist() and offsets.tolist() == expected_offsets.tolist()
+    assert fields.tolist() == [texts[row].count("\n") + 1 for row in rows.tolist()]
 
 
 def test_keys_as_a_column_or_a_list_and_threads_change_no_verdict(monkeypatch):

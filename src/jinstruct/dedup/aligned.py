@@ -229,26 +229,6 @@ def _field_ends(points, start, stop, ends):
 
 
 @numba.njit(nogil=True, cache=True)
-def _unit_counts(points, offsets, left, right):
-    """Per pair: how many units (_prepare) and at most how many rest characters it needs."""
-    pairs = left.size
-    units = np.empty(pairs, dtype=np.int64)
-    rest = np.empty(pairs, dtype=np.int64)
-    for pair in range(pairs):
-        a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
-        b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
-        fields_a = fields_b = 1
-        for position in range(a0, a1):
-            fields_a += points[position] == _NEWLINE
-        for position in range(b0, b1):
-            fields_b += points[position] == _NEWLINE
-        separated = fields_a > 1 or fields_b > 1
-        units[pair] = fields_a if separated and fields_a == fields_b else 1
-        rest[pair] = a1 - a0 + b1 - b0
-    return units, rest
-
-
-@numba.njit(nogil=True, cache=True)
 def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest):
     """Fill ``units`` (one row per unit: 0 pair, 1 fielded, 2 shorter, 3 digit runs differ, 4 shared,
     5-8 rest a start/stop and rest b start/stop in ``rest``, 9-10 unit lengths, 11 both empty) and ``rest``."""
@@ -256,7 +236,7 @@ def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, unit
         a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
         b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
         count = unit_start[pair + 1] - unit_start[pair]
-        fielded = count > 1  # both keys hold the same number (> 1) of fields (_unit_counts)
+        fielded = count > 1  # both keys hold the same number (> 1) of fields (_batch_verdicts)
         ends_a = np.empty(count + 1, dtype=np.int64)
         ends_b = np.empty(count + 1, dtype=np.int64)
         if fielded:
@@ -800,13 +780,15 @@ def code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 @numba.njit(nogil=True, cache=True)
 def _decoded_rows(offsets, data, rows):
     """The code points of texts ``rows`` of a UTF-8 column (Arrow offsets and bytes, valid UTF-8) run
-    together, and their offsets, as code_points gives them for the same texts as str. One pass, into
-    room for one code point per byte (pages never written are never touched)."""
+    together, and their offsets, as code_points gives them for the same texts as str; and the fields
+    of each (FIELD_SEPARATOR newlines + 1). One pass, into room for one code point per byte (pages
+    never written are never touched)."""
     total = 0
     for k in range(rows.size):
         total += offsets[rows[k] + 1] - offsets[rows[k]]
     points = np.empty(total, dtype=np.uint32)
     starts = np.zeros(rows.size + 1, dtype=np.int64)
+    fields = np.ones(rows.size, dtype=np.int64)
     written = 0
     for k in range(rows.size):
         position, stop = offsets[rows[k]], offsets[rows[k] + 1]
@@ -814,6 +796,7 @@ def _decoded_rows(offsets, data, rows):
             lead = np.uint32(data[position])
             if lead < 0x80:
                 points[written] = lead
+                fields[k] += lead == _NEWLINE
                 position += 1
             elif lead >= 0xE0 and lead < 0xF0:  # kana and kanji: three bytes
                 points[written] = ((lead & 0x0F) << 12) | ((np.uint32(data[position + 1]) & 0x3F) << 6) \
@@ -825,7 +808,7 @@ def _decoded_rows(offsets, data, rows):
                 position += width
             written += 1
         starts[k + 1] = written
-    return points[:written], starts
+    return points[:written], starts, fields
 
 
 def key_texts(keys: list[str] | pl.Series | Utf8Texts) -> Utf8Texts:
@@ -886,9 +869,13 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarr
 def _batch_verdicts(texts: Utf8Texts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
                     field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
     involved = np.unique(np.concatenate([left, right]))
-    points, offsets = _decoded_rows(texts.offsets, texts.data, involved)
+    points, offsets, fields = _decoded_rows(texts.offsets, texts.data, involved)
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
-    unit_counts, rest_counts = _unit_counts(points, offsets, left, right)
+    # units per pair: its fields when both keys hold the same number of fields and one more than
+    # one, else the whole keys; room for the rests: both keys
+    fields_a, fields_b = fields[left], fields[right]
+    unit_counts = np.where(((fields_a > 1) | (fields_b > 1)) & (fields_a == fields_b), fields_a, 1)
+    rest_counts = offsets[left + 1] - offsets[left] + offsets[right + 1] - offsets[right]
     unit_start = np.zeros(left.size + 1, dtype=np.int64)
     np.cumsum(unit_counts, out=unit_start[1:])
     rest_start = np.zeros(left.size + 1, dtype=np.int64)
