@@ -8,13 +8,26 @@ labelled records lengthened to ~1.3 KB of text each (every record of one truth
 cluster gets the same filler sentences, so copies stay copies) as text.jsonl and
 text.parquet ({"id", "text"}), then times, one after the other in this run:
 
+--filler says how a cluster's filler sentences are drawn from the one pool of
+76,454 Dolly-ja sentences. ``sampled`` (default): at random, seeded by the
+cluster, so two unrelated clusters share a sentence now and then, as unrelated
+records of a real corpus do. ``runs`` (the corpus of the figures before
+2026-12-02 06:30): consecutive positions seed + 7919·k, so clusters whose seeds
+differ by a small multiple of 7919 share runs of up to six of their seven
+sentences; the number of such neighbours grows with the corpus (about 10 per
+cluster at 100k, 50 at 500k), which made candidate pairs grow with its square.
+
 - ``jinstruct dedup --input text.jsonl --output … --rejects … --text-field text``;
 - the same with text.parquet in and out;
 - HojiChar (its own venv): read the JSONL, GenerateDedupLSH + InlineDeduplicator
   with its defaults, write the kept records as JSONL.
 
 Wall time and peak RSS are the child process's (os.wait4). Run under load, compare
-the ratios of one run, not absolute figures across runs.
+the ratios of one run, not absolute figures across runs. After each size, what
+every tool removed is held against the corpus's truth clusters (truth.parquet):
+records removed, records lost (removed while no record of their cluster was kept:
+content gone) and copies missed (kept records beyond one per cluster), so a speed
+ratio is never read without what each tool did for it.
 """
 
 from __future__ import annotations
@@ -33,8 +46,9 @@ HOJICHAR_PYTHON = Path("/work/bench-venvs/hojichar/bin/python")
 TARGET_BYTES = 1300
 
 
-def build(size: int, folder: Path) -> None:
+def build(size: int, folder: Path, filler_draw: str = "sampled") -> None:
     import hashlib
+    import random
 
     import polars as pl
     sys.path.insert(0, str(HERE))
@@ -46,15 +60,45 @@ def build(size: int, folder: Path) -> None:
     for row in corpus.iter_rows(named=True):
         text = "\n".join(part for part in (row["instruction"], row["input"], row["output"]) if part)
         seed = int.from_bytes(hashlib.blake2b(row["truth"].encode(), digest_size=8).digest(), "little")
+        draw = random.Random(seed)
         step = 0
         while len(text.encode()) < TARGET_BYTES:
-            text += filler[(seed + step * 7919) % len(filler)]
+            if filler_draw == "runs":
+                text += filler[(seed + step * 7919) % len(filler)]
+            else:
+                text += filler[draw.randrange(len(filler))]
             step += 1
         texts.append(text)
     frame = pl.DataFrame({"id": corpus["id"], "text": texts})
     folder.mkdir(parents=True, exist_ok=True)
+    corpus.select("id", "truth", "kind").write_parquet(folder / "truth.parquet")
     frame.write_ndjson(folder / "text.jsonl")
     frame.write_parquet(folder / "text.parquet")
+
+
+def truth_of(size: int, folder: Path):
+    """id → truth cluster of the corpus in ``folder`` (rebuilt from the seed for corpora written before)."""
+    import polars as pl
+    if not (folder / "truth.parquet").is_file():
+        sys.path.insert(0, str(HERE))
+        from dedup_corpus import build_corpus
+        build_corpus(size).select("id", "truth", "kind").write_parquet(folder / "truth.parquet")
+    return pl.read_parquet(folder / "truth.parquet")
+
+
+def removal_quality(truth, kept_file: Path) -> dict:
+    """What a tool's kept file did to the truth clusters: removed, lost (a whole cluster gone), missed
+    (kept beyond one per cluster)."""
+    import polars as pl
+    kept = (pl.read_parquet(kept_file, columns=["id"]) if kept_file.suffix == ".parquet"
+            else pl.read_ndjson(kept_file, schema={"id": pl.String}))["id"]
+    unknown = kept.filter(~kept.is_in(truth["id"].implode()))
+    if unknown.len():
+        raise SystemExit(f"{kept_file}: {unknown.len()} kept ids are not in the corpus")
+    kept_truths = truth.filter(pl.col("id").is_in(kept.implode()))["truth"]
+    return {"removed": truth.height - kept.len(),
+            "lost": truth["truth"].n_unique() - kept_truths.n_unique(),
+            "missed": kept.len() - kept_truths.n_unique()}
 
 
 def timed(command: list[str], env: dict | None = None) -> dict:
@@ -86,6 +130,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jinstruct-dedup-e2e"))
+    parser.add_argument("--filler", choices=("sampled", "runs"), default="sampled",
+                        help="how clusters draw filler sentences (docstring); runs: the corpus until 2026-12-02")
     parser.add_argument("--signature", action="store_true",
                         help="also time Parquet with verify: signature, lsh_threshold 0.6 (the pre-#16 defaults)")
     parser.add_argument("--hojichar", nargs=2, type=Path, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
@@ -97,9 +143,9 @@ def main() -> int:
     jinstruct = [sys.executable, "-m", "jinstruct.cli"]
     print(f"{'size':>8} {'run':<22} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12} {'load (1 min)':>12}")
     for size in args.sizes:
-        folder = args.workdir / str(size)
+        folder = args.workdir / (str(size) if args.filler == "runs" else f"{size}-sampled")
         if not (folder / "text.parquet").is_file():
-            build(size, folder)
+            build(size, folder, args.filler)
         runs = {
             "jinstruct jsonl": jinstruct + ["dedup", "--input", str(folder / "text.jsonl"), "--output",
                                             str(folder / "out.jsonl"), "--rejects", str(folder / "rej.jsonl"),
@@ -109,8 +155,10 @@ def main() -> int:
                                               "--text-field", "text"],
         }
         if args.signature:  # the faster verification of main before issue #16, for the cost of verify: edits
-            runs["jinstruct parquet sig"] = runs["jinstruct parquet"] + ["--set", "verify=signature",
-                                                                         "--set", "lsh_threshold=0.6"]
+            runs["jinstruct parquet sig"] = jinstruct + [
+                "dedup", "--input", str(folder / "text.parquet"), "--output", str(folder / "out-sig.parquet"),
+                "--rejects", str(folder / "rej-sig.parquet"), "--text-field", "text",
+                "--set", "verify=signature", "--set", "lsh_threshold=0.6"]
         if HOJICHAR_PYTHON.exists():
             runs["hojichar jsonl"] = [str(HOJICHAR_PYTHON), __file__, "--hojichar", str(folder / "text.jsonl"),
                                       str(folder / "hojichar.jsonl")]
@@ -119,6 +167,16 @@ def main() -> int:
             results[name] = result = timed(command, env if name.startswith("jinstruct") else None)
             print(f"{size:>8} {name:<22} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
                   f"{result['peak_rss_mb']:>12,} {result['load']:>12} {' '.join(result['error'])}", flush=True)
+        truth = truth_of(size, folder)
+        ideal = truth.height - truth["truth"].n_unique()
+        print(f"{size:>8} truth: {truth['truth'].n_unique():,} clusters, {ideal:,} records to remove", flush=True)
+        outputs = {"jinstruct jsonl": folder / "out.jsonl", "jinstruct parquet": folder / "out.parquet",
+                   "jinstruct parquet sig": folder / "out-sig.parquet", "hojichar jsonl": folder / "hojichar.jsonl"}
+        for name in results:
+            if not results[name]["error"]:
+                quality = removal_quality(truth, outputs[name])
+                print(f"{size:>8} {name:<22} removed {quality['removed']:,}, lost {quality['lost']:,} "
+                      f"clusters, missed {quality['missed']:,} copies", flush=True)
         if "hojichar jsonl" in results:
             for name in [name for name in results if name.startswith("jinstruct")]:
                 ratio = results["hojichar jsonl"]["seconds"] / max(results[name]["seconds"], 0.1)
