@@ -44,6 +44,7 @@ from jinstruct.dedup.edits import (
     PRONOUNS,
     TOO_DIFFERENT,
 )
+from jinstruct.dedup.lsh import sorted_unique
 from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
 _LARGE = 8
@@ -868,7 +869,7 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarr
 
 def _batch_verdicts(texts: Utf8Texts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
                     field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    involved = np.unique(np.concatenate([left, right]))
+    involved = sorted_unique(np.concatenate([left, right]))
     points, offsets, fields = _decoded_rows(texts.offsets, texts.data, involved)
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
     # units per pair: its fields when both keys hold the same number of fields and one more than

@@ -105,7 +105,7 @@ def band_pairs(signatures: np.ndarray, members: np.ndarray, band: int, rows: int
     return pairs
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
+def sorted_unique(values: np.ndarray) -> np.ndarray:
     """np.unique by sort and compare: 25x faster here than numpy 2's hash-based unique on 10M int64."""
     values = np.sort(values)
     keep = np.empty(values.size, dtype=bool)
@@ -138,7 +138,7 @@ def candidate_pairs(signatures: np.ndarray, partitions: np.ndarray, bands: int, 
                               range(bands)))
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    packed = _sorted_unique(np.concatenate(found))
+    packed = sorted_unique(np.concatenate(found))
     pairs = np.stack([packed // n, packed % n], axis=1)
     return pairs[partitions[pairs[:, 0]] == partitions[pairs[:, 1]]]
 

@@ -19,7 +19,7 @@ import polars as pl
 from jinstruct.dedup.edits import could_align, edits_confirm, names_within_typo
 from jinstruct.dedup.index import read_index
 from jinstruct.dedup.keys import joined_names_agree
-from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signature_similarity
+from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signature_similarity, sorted_unique
 from jinstruct.dedup.settings import DedupSettings
 
 Similarity = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -66,7 +66,7 @@ def verify_pairs(rows: RowSketches, left: np.ndarray, right: np.ndarray, setting
         room = could_align(measured, rows.shingles[left], rows.shingles[right], settings.edit_share,
                            settings.ngram)
         left, right, measured = left[room], right[room], measured[room]
-        involved = np.unique(np.concatenate([left, right]))
+        involved = sorted_unique(np.concatenate([left, right]))
         texts = keys(involved)
         similar, _ = edits_confirm(texts, np.searchsorted(involved, left), np.searchsorted(involved, right),
                                    settings.edit_share, settings.numbers_must_match, settings.field_overlap,

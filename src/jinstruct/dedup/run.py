@@ -31,7 +31,7 @@ from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.edits import FIELD_SEPARATOR
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import index_frame
-from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity
+from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity, sorted_unique
 from jinstruct.dedup.previous import RowSketches, previous_release_matches, verify_pairs
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.records import CLUSTER_SCHEMA, InputError
@@ -88,7 +88,7 @@ def _similarity(settings: DedupSettings, df: pl.DataFrame, signed: _Signed,
     """Similarity of record pairs (by row): exact Jaccard of the keys, or the signature estimate."""
     if settings.verify != "exact":  # signature, and edits (which reports the estimate)
         return signature_similarity(signed.matrix, left, right)
-    rows = np.unique(np.concatenate([left, right]))
+    rows = sorted_unique(np.concatenate([left, right]))
     keys = canonical_keys(df[rows], settings).to_list()
     return exact_similarity(keys, np.searchsorted(rows, left), np.searchsorted(rows, right), settings.ngram)
 
