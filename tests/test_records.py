@@ -148,3 +148,50 @@ def test_jsonl_written_in_parts_is_the_jsonl_of_the_whole(tmp_path):
         write_jsonl(frame.slice(start, {0: 37, 37: 43, 80: 20}[start]), tmp_path / "part.jsonl")
         parts += (tmp_path / "part.jsonl").read_bytes()
     assert parts == (tmp_path / "whole.jsonl").read_bytes()
+
+
+def _careful_and_flat_reads(path, monkeypatch, text_fields=()):
+    """read_table with the flat-object shortcut (records._read_flat) off, then forced on."""
+    import jinstruct.records as records
+
+    monkeypatch.setattr(records, "FLAT_SCAN_FROM_BYTES", 1 << 62)
+    careful = read_table(path, text_fields=text_fields)
+    monkeypatch.setattr(records, "FLAT_SCAN_FROM_BYTES", 0)
+    used = []
+    real = records._read_flat
+    monkeypatch.setattr(records, "_read_flat", lambda *args: used.append(real(*args)) or used[-1])
+    flat = read_table(path, text_fields=text_fields)
+    return careful, flat, used
+
+
+def test_the_flat_object_shortcut_reads_what_polars_infers_from_every_row(tmp_path, monkeypatch):
+    # keys first seen late, keys in another order per line, keys only ever null, a key needing
+    # escapes, CRLF, spaces around tokens, a last line without a newline: polars' own column
+    # order for such files is not the order keys first appear (id comes last here)
+    lines = [b'{"id": "a", "text": null, "x": "1"}', b'{"id": "b", "x": "2", "q": null, "u": null}\r',
+             b'{"z": "3"}', b'{ "y" : null , "id" : "c\\"\\u00e9" }'] \
+        + [b'{"text": "%d", "te\\"xt\\n": "\xe6\xbc\xa2"}' % i for i in range(300)] + [b'{"late": "kept", "id": "d"}']
+    path = tmp_path / "flat.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    (careful, careful_rejects), (flat, flat_rejects), used = _careful_and_flat_reads(path, monkeypatch, ["text"])
+    assert used and used[0] is not None  # the shortcut took this file
+    assert flat.columns == careful.columns and flat.schema == careful.schema
+    assert flat.equals(careful) and flat_rejects.equals(careful_rejects) and flat.height == len(lines)
+    assert flat["late"][-1] == "kept" and flat["__jinstruct_line__"].to_list() == list(range(1, len(lines) + 1))
+
+
+@pytest.mark.parametrize("content", [
+    b'{"id": "a", "n": 1}\n{"id": "b", "n": 2}\n',                      # a number: polars infers the type
+    b'{"id": "a", "text": "x"}\n\n{"id": "b", "text": "y"}\n',          # a blank line shifts the numbering
+    b'{"id": "a", "text": "\\ud800"}\n{"id": "b", "text": "y"}\n',      # a lone surrogate escape
+    b'{"id": "a", "text": {"k": "v"}}\n{"id": "b", "text": "y"}\n',     # an object in a text field
+    b'{"id": "a", "text": "x"}\n[1, 2]\n{"id": "b", "text": "y"}\n',    # not an object
+    b'{"id": "a", "text": "x"\n',                                        # broken
+    b'{"id": "a", "text": "\xff"}\n{"id": "b", "text": "y"}\n',        # not UTF-8
+])
+def test_files_the_flat_shortcut_refuses_read_as_before(tmp_path, monkeypatch, content):
+    path = tmp_path / "other.jsonl"
+    path.write_bytes(content)
+    (careful, careful_rejects), (flat, flat_rejects), used = _careful_and_flat_reads(path, monkeypatch, ["text"])
+    assert flat.equals(careful) and flat_rejects.equals(careful_rejects)
+    assert used in ([], [None])  # refused (or, for a broken file, never asked)

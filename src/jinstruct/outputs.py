@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,10 +138,19 @@ def publish(outputs: OutputSet, writers: Mapping[str, Writer]) -> None:
         raise ValueError(f"writers for {sorted(writers)} but outputs {sorted(targets)}")
     staged: dict[Path, Path] = {}
     try:
-        for role, target in targets.items():
+        for target in targets.values():
             staged[target] = _staged(target)
-            writers[role](staged[target])
-            _durable(staged[target])
+
+        def write(role: str) -> None:
+            writers[role](staged[targets[role]])
+            _durable(staged[targets[role]])
+
+        # the files are written at once, each on its thread (polars' writers and fsync release the
+        # GIL): a dedup run's records and rejects took 2.9 s one after the other at 500k records
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            done = [pool.submit(write, role) for role in targets]
+        for future in done:  # every writer has finished; the first failure (in role order) is raised
+            future.result()
         journal = outputs.journal
         base = journal.parent
         renames = [[os.path.relpath(temporary, base), os.path.relpath(target, base)]

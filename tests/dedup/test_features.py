@@ -80,3 +80,21 @@ def test_the_comparison_can_fail():
     for column in ("_key_hash", "_numbers_hash", "_names"):
         assert one.frame[column][0] != other.frame[column][0]
     assert not np.array_equal(one.signatures, other.signatures)
+
+
+@pytest.mark.parametrize("fields,separator,n_jobs", [
+    (["instruction"], "", 1), (["instruction", "input", "output"], "", 2),
+    (["instruction", "input", "output"], "\n", 2), (["output", "input"], "\n", 3)])
+def test_canonical_keys_are_the_joined_canonical_fields(fields, separator, n_jobs):
+    # canonical_keys' one compiled pass on n_jobs row ranges (of a frame that is itself a slice)
+    # equals canonical_texts per field joined by polars' concat_str
+    from jinstruct.dedup.features import canonical_keys
+
+    rng = random.Random(len(fields) * 10 + n_jobs)
+    count = 7_001
+    df = pl.DataFrame({name: _texts(rng, count, 12) for name in ("instruction", "input", "output")}).slice(3, count - 5)
+    canonical = pl.DataFrame({f"_field_{position}": canonical_texts(df[name]) for position, name in enumerate(fields)})
+    expected = canonical.select(canonical_key_expr(canonical.columns, separator)).to_series()
+    keys = canonical_keys(df, DedupSettings(fields=tuple(fields), n_jobs=n_jobs), separator)
+    assert keys.len() == df.height and keys.null_count() == 0
+    assert keys.to_list() == expected.to_list()

@@ -128,6 +128,8 @@ def _cached_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _FOLD, _FUSED, _SAFE = _cached_tables()
+# _FUSED where _SAFE, else -2 (the text needs polars' NFKC): folded_join's one table
+_FUSED_OR_UNSAFE = np.where(_SAFE, _FUSED, -2).astype(np.int32)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -172,6 +174,115 @@ def _fold_utf8(offsets, data, table):
             written = put_utf8(out, written, point)
         out_offsets[text + 1] = written
     return out_offsets, out[:written]
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_join(offsets, data, table, separator, check):
+    """Each text's fields folded by ``table`` and joined by ``separator`` (UTF-8 bytes): offsets
+    (fields × texts + 1) index ``data`` as in features._chunk_features. With ``check``, a text
+    holding a character outside the BMP or one the table marks -2 (not _SAFE: needs a real NFKC)
+    is left empty and flagged in the returned mask."""
+    field_count, texts = offsets.shape[0], offsets.shape[1] - 1
+    total = 0
+    for field in range(field_count):
+        total += offsets[field, texts] - offsets[field, 0]
+    out_offsets = np.empty(texts + 1, dtype=np.int64)
+    out = np.empty(total * 3 // 2 + texts * (field_count - 1) * separator.size + 4, dtype=np.uint8)
+    unsafe = np.zeros(texts, dtype=np.bool_)
+    written = 0
+    out_offsets[0] = 0
+    for text in range(texts):
+        for field in range(field_count):
+            if field:
+                for byte in separator:
+                    out[written] = byte
+                    written += 1
+            position = offsets[field, text]
+            stop = offsets[field, text + 1]
+            while position < stop:
+                lead = np.int64(data[position])
+                if lead < 0x80:
+                    point = table[lead]
+                    position += 1
+                    if point >= 0:
+                        out[written] = point
+                        written += 1
+                        continue
+                elif 0xE0 <= lead < 0xF0:  # most of Japanese text: kept as it is unless the table changes it
+                    second, third = np.int64(data[position + 1]), np.int64(data[position + 2])
+                    code = ((lead & 0x0F) << 12) | ((second & 0x3F) << 6) | (third & 0x3F)
+                    position += 3
+                    point = table[code]
+                    if point == code:
+                        out[written], out[written + 1], out[written + 2] = lead, second, third
+                        written += 3
+                        continue
+                else:
+                    point, width = utf8_code_point(data, position)
+                    position += width
+                    if point < 0x10000:
+                        point = table[point]
+                    elif check:
+                        point = -2
+                if point == -1:  # whitespace: removed
+                    continue
+                if point == -2:
+                    unsafe[text] = True
+                    break
+                written = put_utf8(out, written, point)
+            if unsafe[text]:
+                written = out_offsets[text]
+                break
+        out_offsets[text + 1] = written
+    return out_offsets, out[:written], unsafe
+
+
+@numba.njit(nogil=True, cache=True)
+def _splice(offsets, data, rows, row_offsets, row_data):
+    """The texts (offsets, data) with texts ``rows`` (ascending) replaced by (row_offsets, row_data)."""
+    texts = offsets.size - 1
+    out_offsets = np.empty(texts + 1, dtype=np.int64)
+    out = np.empty(data.size + row_data.size, dtype=np.uint8)
+    out_offsets[0] = 0
+    written = 0
+    replaced = 0
+    for text in range(texts):
+        if replaced < rows.size and rows[replaced] == text:
+            start, stop, source = row_offsets[replaced], row_offsets[replaced + 1], row_data
+            replaced += 1
+        else:
+            start, stop, source = offsets[text], offsets[text + 1], data
+        out[written:written + stop - start] = source[start:stop]
+        written += stop - start
+        out_offsets[text + 1] = written
+    return out_offsets, out[:written]
+
+
+def _stacked(columns: list[pl.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """The columns' UTF-8 end to end, and offsets (columns × texts + 1) into it."""
+    raw = [Utf8Texts.from_series(column) for column in columns]
+    if len(raw) == 1:
+        return raw[0].offsets[None, :], raw[0].data
+    bases = np.cumsum([0] + [texts.data.size for texts in raw[:-1]])
+    return (np.ascontiguousarray(np.stack([texts.offsets + base for texts, base in zip(raw, bases)])),
+            np.concatenate([texts.data for texts in raw]))
+
+
+def folded_join(columns: list[pl.Series], separator: str = "") -> pa.LargeStringArray:
+    """The canonical forms of ``columns`` (equal-length text columns), row by row joined by
+    ``separator``: canonical_texts of each then concat_str, in one compiled pass. Rows holding a
+    character the fold table cannot NFKC (_nfkc_tables) are NFKC'd by polars and folded again:
+    folding an NFKC text with _FUSED gives the same as folding it with _FOLD."""
+    columns = [column.cast(pl.String).fill_null("").rechunk() for column in columns]
+    glue = np.frombuffer(separator.encode(), dtype=np.uint8)
+    offsets, out, unsafe = _fold_join(*_stacked(columns), _FUSED_OR_UNSAFE, glue, True)
+    rows = np.flatnonzero(unsafe)
+    if rows.size:  # polars' NFKC (5M characters/s) only for the rows the table cannot do
+        index = pl.Series(rows)
+        normalised = [column.gather(index).str.normalize("NFKC") for column in columns]
+        row_offsets, row_data, _ = _fold_join(*_stacked(normalised), _FUSED, glue, False)
+        offsets, out = _splice(offsets, out, rows, row_offsets, row_data)
+    return pa.LargeStringArray.from_buffers(offsets.size - 1, pa.py_buffer(offsets), pa.py_buffer(out))
 
 
 def nfkc_where_needed(values: pl.Series) -> Utf8Texts:
