@@ -12,7 +12,12 @@ of each Ray worker process, dedup's driver peak after each of its phases (the
 stage's own log), the bytes of dedup's two shuffles (band table by (band,
 bucket), candidate pairs by pair) and the bytes of the shards each stage's
 workers wrote (both from the stage's log), and checks that the runs wrote
-byte-identical outputs, rejects and stats.
+byte-identical outputs, rejects and stats. Engines may run in separate
+invocations on the same ``--work`` (a long run, one engine at a time): each
+engine that finishes leaves ``<work>/<engine>/bench-rows.json``, and the next
+one compares its files with those of every finished engine there. Each stage's
+own log is kept as ``<work>/<engine>/bench-logs/<stage>.log`` and can be read
+while it runs.
 
     nice -n 10 python bench/ray_stages.py --records 500000 [--work /tmp/raybench]
 
@@ -133,11 +138,17 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        process = subprocess.Popen(stage_argv(stage), cwd=work, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        peaks = PeakRss(process.pid)
-        _, err = process.communicate()
-        peaks.stop()
+        # the stage's output goes to a file under the engine's folder, so a long run can be read as it goes
+        log = work / "bench-logs" / f"{stage}.log"
+        log.parent.mkdir(exist_ok=True)
+        print(f"[{time.strftime('%H:%M:%S', time.gmtime())} UTC] {work.name} {stage} started (log {log})")
+        with log.open("w") as sink:
+            process = subprocess.Popen(stage_argv(stage), cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            peaks = PeakRss(process.pid)
+            process.wait()
+            peaks.stop()
+        err = log.read_text()
+        print(f"[{time.strftime('%H:%M:%S', time.gmtime())} UTC] {work.name} {stage} ended")
         seconds = time.perf_counter() - started
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         driver_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
@@ -155,6 +166,8 @@ def run_stages(work: Path, env: dict, stages: list[str]) -> list[dict]:
                      "shards_mb": int(shards.group(1)) / 2**20 if shards else None,
                      "phases": re.findall(r"ray driver peak after ([a-z ]+): (\d+ MB(?: \([^)]*\))?)", err),
                      "records_in": json.loads((work / f"metrics/{stage}.json").read_text())["records_in"]})
+        # each stage's figures as soon as it ends: a run stopped in a later stage keeps them
+        print(f"{work.name} {stage} figures: {json.dumps(rows[-1])}")
     return rows
 
 
@@ -194,6 +207,8 @@ def main() -> None:
     from ray.cluster_utils import Cluster
 
     args.work.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    print(f"code {commit.stdout.strip() or '?'} ({REPO}), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     corpus = args.work / f"converted-{args.records}.parquet"
     if not corpus.exists():
         started = time.perf_counter()
@@ -223,12 +238,17 @@ def main() -> None:
             finally:
                 cluster.shutdown()
         report(name, results[name])
-    names = list(results)
-    for other in names[1:]:
-        written = [f for f in COMPARED if any(stage in f for stage in args.stages)]
-        differ = [f for f in written if (args.work / names[0] / f).read_bytes() != (args.work / other / f).read_bytes()]
-        print(f"{other} vs {names[0]}: " + ("byte-identical outputs, rejects and stats" if not differ
-                                             else f"DIFFERENT: {differ}"))
+        (work / "bench-rows.json").write_text(json.dumps({"stages": args.stages, "rows": results[name]}))
+        # compare with every engine that finished the same stages on this corpus, in this invocation or an
+        # earlier one (engines may run one invocation each; an engine's folder is cleared when it starts)
+        for other in ("inprocess", "ray1", "ray3"):
+            done = args.work / other / "bench-rows.json"
+            if other == name or not done.exists() or json.loads(done.read_text())["stages"] != args.stages:
+                continue
+            written = [f for f in COMPARED if any(stage in f for stage in args.stages)]
+            differ = [f for f in written if (work / f).read_bytes() != (args.work / other / f).read_bytes()]
+            print(f"{name} vs {other}: " + ("byte-identical outputs, rejects and stats" if not differ
+                                            else f"DIFFERENT: {differ}"))
 
 
 if __name__ == "__main__":
