@@ -853,11 +853,18 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarr
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
 
+    # at most _BATCH_PAIRS a batch, and a multiple of n_jobs batches of equal size, so that the
+    # threads finish together (3 batches on 2 threads would leave one idle for a third of the time)
+    batches = -(-left.size // _BATCH_PAIRS)
+    if n_jobs > 1:
+        batches = -(-batches // n_jobs) * n_jobs
+    size = max(-(-left.size // max(batches, 1)), 1)
+
     def judge(start: int) -> None:
-        stop = min(start + _BATCH_PAIRS, left.size)
+        stop = min(start + size, left.size)
         found[start:stop], measured[start:stop] = _batch_verdicts(texts, left[start:stop], right[start:stop], share,
                                                                   numbers, field_share, rapidfuzz)
-    starts = range(0, left.size, _BATCH_PAIRS)
+    starts = range(0, left.size, size)
     if n_jobs > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
             list(pool.map(judge, starts))
