@@ -202,11 +202,15 @@ def _read_flat(path: Path) -> pl.DataFrame | None:
     from jinstruct.jsonl_scan import flat_string_schema  # compiled code: loaded only for JSON input
 
     with open(path, "rb") as handle:
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            end = len(data)
-            while end and data[end - 1] in _WHITESPACE:
-                end -= 1
-            shape = flat_string_schema(data, end) if end else None
+        # not closed by hand: when numba compiles the scan (a cold cache: a fresh install, a first run)
+        # it holds the argument's buffer until the garbage collector runs, and mmap.close() would then
+        # raise BufferError; the map is unmapped when the object is collected
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        end = len(data)
+        while end and data[end - 1] in _WHITESPACE:
+            end -= 1
+        shape = flat_string_schema(data, end) if end else None
+        del data
         if shape is None:
             return None
         shapes, lines = shape
