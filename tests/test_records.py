@@ -195,3 +195,24 @@ def test_files_the_flat_shortcut_refuses_read_as_before(tmp_path, monkeypatch, c
     (careful, careful_rejects), (flat, flat_rejects), used = _careful_and_flat_reads(path, monkeypatch, ["text"])
     assert flat.equals(careful) and flat_rejects.equals(careful_rejects)
     assert used in ([], [None])  # refused (or, for a broken file, never asked)
+
+
+def test_a_large_flat_file_reads_when_the_scan_is_compiled_afresh(tmp_path):
+    # a fresh install has no numba cache: compiling the scan held the mapped file's buffer until the
+    # garbage collector ran, and closing the map by hand then failed with BufferError (first runs only)
+    import os
+    import subprocess
+    import sys
+
+    import jinstruct.records as records
+
+    line = json.dumps({"id": "r", "text": "長い行" * 300}, ensure_ascii=False).encode()
+    count = records.FLAT_SCAN_FROM_BYTES // len(line) + 100
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n".join([line] * count) + b"\n")
+    program = ("import sys; from jinstruct.records import read_table; "
+               "frame, rejects = read_table(sys.argv[1], text_fields=['text']); print(frame.height, rejects.height)")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}  # empty: numba compiles the scan
+    done = subprocess.run([sys.executable, "-c", program, str(path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(count), "0"]

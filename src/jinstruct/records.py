@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+import mmap
 import os
 import re
 import tempfile
@@ -191,25 +192,34 @@ def _drop_suspects(frame: pl.DataFrame, numbers: list[int], lines: list[bytes],
     return frame, [(numbers[i], problem) for i, problem in bad]
 
 
-def _read_flat(data: bytes, end: int) -> pl.DataFrame | None:
-    """The fastest path, for a file of flat objects of strings and nulls: polars infers the schema from
-    one line per distinct row shape (jsonl_scan) instead of from every row, and nothing is left for
-    the per-line checks (no blank line, no surrogate escape, no text that was another type). None for
-    any other file, and whenever polars' parse does not give one row per line."""
+def _read_flat(path: Path) -> pl.DataFrame | None:
+    """The fastest path, for a JSON Lines file of flat objects of strings and nulls: polars infers the
+    schema from one line per distinct row shape (jsonl_scan) instead of from every row, and nothing is
+    left for the per-line checks (no blank line, no surrogate escape, no text that was another type).
+    The file is scanned mapped and polars reads it from the open file (it maps it too): no copy of
+    the file in memory. None for any other file (a BOM, too, goes the way it went), and whenever
+    polars' parse does not give one row per line."""
     from jinstruct.jsonl_scan import flat_string_schema  # compiled code: loaded only for JSON input
 
-    shape = flat_string_schema(data, end)
-    if shape is None:
-        return None
-    shapes, lines = shape
-    try:
-        schema = pl.read_ndjson(io.BytesIO(shapes), infer_schema_length=None).schema
-    except pl.exceptions.PolarsError:
-        return None
-    try:
-        frame = pl.read_ndjson(io.BytesIO(data), schema=schema)
-    except pl.exceptions.PolarsError:
-        return None
+    with open(path, "rb") as handle:
+        # not closed by hand: when numba compiles the scan (a cold cache: a fresh install, a first run)
+        # it holds the argument's buffer until the garbage collector runs, and mmap.close() would then
+        # raise BufferError; the map is unmapped when the object is collected
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        end = len(data)
+        while end and data[end - 1] in _WHITESPACE:
+            end -= 1
+        shape = flat_string_schema(data, end) if end else None
+        del data
+        if shape is None:
+            return None
+        shapes, lines = shape
+        try:
+            schema = pl.read_ndjson(io.BytesIO(shapes), infer_schema_length=None).schema
+            # the open file, not its name: polars expands a name holding * ? [ as a glob
+            frame = pl.read_ndjson(handle, schema=schema)
+        except pl.exceptions.PolarsError:
+            return None
     if frame.height != lines:
         return None
     return frame.with_columns(pl.Series(LINE_COLUMN, range(1, lines + 1), dtype=pl.Int64))
@@ -221,9 +231,6 @@ def _read_whole(data: bytes, text_fields: tuple[str, ...]) -> tuple[pl.DataFrame
     end = len(data)  # the end of the last line, without copying the data as rstrip() would
     while end and data[end - 1] in _WHITESPACE:
         end -= 1
-    flat = _read_flat(data, end) if end >= FLAT_SCAN_FROM_BYTES else None
-    if flat is not None:
-        return flat, []
     if _BLANK_LINE.search(data, 0, end) or _LEADING_BLANK.match(data, 0, end):
         return None
     try:
@@ -308,6 +315,10 @@ def _json_array_lines(data: bytes, where: str) -> list[bytes] | None:
 
 
 def _read_jsonl(path: Path, stage: str, text_fields: Iterable[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    if path.suffix != ".json" and path.stat().st_size >= FLAT_SCAN_FROM_BYTES:  # a .json may be one array
+        flat = _read_flat(path)
+        if flat is not None:
+            return flat, parse_error_frame([])
     data = path.read_bytes()
     data = data.removeprefix(_BOM)
     if not data or data.isspace():  # bytes.strip() would copy the whole file

@@ -156,6 +156,27 @@ def test_a_copy_is_merged_and_another_date_is_not():
     assert verdicts.tolist() == [ACCEPTED, NUMBER]
 
 
+def test_keys_decoded_from_arrow_buffers_are_the_strings_code_points():
+    # one to four UTF-8 bytes per character, empty keys, rows in any order and repeated
+    texts = ["あい\n𫠜x", "", "abc", "é ü ß", "日本語。テスト!", "😀1.2", "ｶﾀｶﾅ"]
+    buffers = aligned.key_texts(pl.Series(texts))
+    rows = np.array([6, 0, 1, 5, 5, 3, 2, 4])
+    points, offsets, fields = aligned._decoded_rows(buffers.offsets, buffers.data, rows)
+    expected_points, expected_offsets = aligned.code_points([texts[row] for row in rows.tolist()])
+    assert points.tolist() == expected_points.tolist() and offsets.tolist() == expected_offsets.tolist()
+    assert fields.tolist() == [texts[row].count("\n") + 1 for row in rows.tolist()]
+
+
+def test_keys_as_a_column_or_a_list_and_threads_change_no_verdict(monkeypatch):
+    keys = _generated_pairs(300, 8, 3)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    from_list = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    monkeypatch.setattr(aligned, "_BATCH_PAIRS", 13)
+    from_column = aligned.verdicts(pl.Series(keys), left, right, 0.85, True, 0.5, n_jobs=2)
+    assert from_list[0].tolist() == from_column[0].tolist() and from_list[1].tolist() == from_column[1].tolist()
+    assert len(set(from_list[0].tolist())) >= 3  # not one verdict for every pair
+
+
 def test_batches_change_no_verdict(monkeypatch):
     keys = _generated_pairs(300, 7, 3)
     left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)

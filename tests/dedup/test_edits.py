@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from jinstruct.dedup import dedup_records
+from jinstruct.dedup import aligned, dedup_records
 from jinstruct.dedup.edits import (
     ACCEPTED,
     ITEM,
@@ -154,9 +154,10 @@ def test_a_long_katakana_word_one_typo_away_is_the_same_word(left, right, same):
     assert names_within_typo(left, right) == same
 
 
-def test_many_pairs_judged_in_processes_get_each_pairs_own_verdict():
-    # enough pairs that edits_confirm forks n_jobs processes; the verdicts follow from the
-    # rules (docs/dedup.md), pair by pair, whichever process judged them
+def test_many_pairs_judged_on_threads_get_each_pairs_own_verdict(monkeypatch):
+    # small batches, so that n_jobs threads each judge several; the verdicts follow from the
+    # rules (docs/dedup.md), pair by pair, whichever thread judged them
+    monkeypatch.setattr(aligned, "_BATCH_PAIRS", 300)
     texts = [STORY, STORY.replace("古い", "ふるい", 1), STORY.replace("二人は", "三人は"),
              STORY.replace("話をしています", "話をしていません"), STORY.replace("京都", "奈良"),
              STORY + "とても楽しい一日でした。"]

@@ -24,11 +24,13 @@ sketch loop in minhash.py.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import chain
 
 import numba
 import numpy as np
+import polars as pl
 from rapidfuzz.distance import Levenshtein
 
 from jinstruct.dedup.edits import (
@@ -42,6 +44,8 @@ from jinstruct.dedup.edits import (
     PRONOUNS,
     TOO_DIFFERENT,
 )
+from jinstruct.dedup.lsh import sorted_unique
+from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
 _LARGE = 8
 _GAP = 1
@@ -226,26 +230,6 @@ def _field_ends(points, start, stop, ends):
 
 
 @numba.njit(nogil=True, cache=True)
-def _unit_counts(points, offsets, left, right):
-    """Per pair: how many units (_prepare) and at most how many rest characters it needs."""
-    pairs = left.size
-    units = np.empty(pairs, dtype=np.int64)
-    rest = np.empty(pairs, dtype=np.int64)
-    for pair in range(pairs):
-        a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
-        b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
-        fields_a = fields_b = 1
-        for position in range(a0, a1):
-            fields_a += points[position] == _NEWLINE
-        for position in range(b0, b1):
-            fields_b += points[position] == _NEWLINE
-        separated = fields_a > 1 or fields_b > 1
-        units[pair] = fields_a if separated and fields_a == fields_b else 1
-        rest[pair] = a1 - a0 + b1 - b0
-    return units, rest
-
-
-@numba.njit(nogil=True, cache=True)
 def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest):
     """Fill ``units`` (one row per unit: 0 pair, 1 fielded, 2 shorter, 3 digit runs differ, 4 shared,
     5-8 rest a start/stop and rest b start/stop in ``rest``, 9-10 unit lengths, 11 both empty) and ``rest``."""
@@ -253,7 +237,7 @@ def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, unit
         a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
         b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
         count = unit_start[pair + 1] - unit_start[pair]
-        fielded = count > 1  # both keys hold the same number (> 1) of fields (_unit_counts)
+        fielded = count > 1  # both keys hold the same number (> 1) of fields (_batch_verdicts)
         ends_a = np.empty(count + 1, dtype=np.int64)
         ends_b = np.empty(count + 1, dtype=np.int64)
         if fielded:
@@ -794,6 +778,48 @@ def code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return points, offsets
 
 
+@numba.njit(nogil=True, cache=True)
+def _decoded_rows(offsets, data, rows):
+    """The code points of texts ``rows`` of a UTF-8 column (Arrow offsets and bytes, valid UTF-8) run
+    together, and their offsets, as code_points gives them for the same texts as str; and the fields
+    of each (FIELD_SEPARATOR newlines + 1). One pass, into room for one code point per byte (pages
+    never written are never touched)."""
+    total = 0
+    for k in range(rows.size):
+        total += offsets[rows[k] + 1] - offsets[rows[k]]
+    points = np.empty(total, dtype=np.uint32)
+    starts = np.zeros(rows.size + 1, dtype=np.int64)
+    fields = np.ones(rows.size, dtype=np.int64)
+    written = 0
+    for k in range(rows.size):
+        position, stop = offsets[rows[k]], offsets[rows[k] + 1]
+        while position < stop:
+            lead = np.uint32(data[position])
+            if lead < 0x80:
+                points[written] = lead
+                fields[k] += lead == _NEWLINE
+                position += 1
+            elif lead >= 0xE0 and lead < 0xF0:  # kana and kanji: three bytes
+                points[written] = ((lead & 0x0F) << 12) | ((np.uint32(data[position + 1]) & 0x3F) << 6) \
+                    | (np.uint32(data[position + 2]) & 0x3F)
+                position += 3
+            else:
+                point, width = utf8_code_point(data, position)
+                points[written] = point
+                position += width
+            written += 1
+        starts[k + 1] = written
+    return points[:written], starts, fields
+
+
+def key_texts(keys: list[str] | pl.Series | Utf8Texts) -> Utf8Texts:
+    """Keys as one UTF-8 buffer with offsets (a polars column's own Arrow buffers, no copy): the
+    batches decode only the keys they judge, and no Python string per key is made or shared."""
+    if isinstance(keys, Utf8Texts):
+        return keys
+    return Utf8Texts.from_series(keys) if isinstance(keys, pl.Series) else Utf8Texts.from_strings(keys)
+
+
 def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
     """rapidfuzz's opcode tuples as an (n, 5) int64 array, tag first (_EQUAL, …): column by column,
     not tuple by tuple (a Python step per opcode cost as much as the alignment). The tags differ
@@ -813,28 +839,51 @@ def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
 _BATCH_PAIRS = 16_384
 
 
-def verdicts(keys: list[str], left: list[int] | np.ndarray, right: list[int] | np.ndarray, share: float,
-             numbers: bool = True, field_share: float = 0.0, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarray, right: list[int] | np.ndarray,
+             share: float, numbers: bool = True, field_share: float = 0.0, rapidfuzz: bool = False,
+             n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(verdict code, measured share) of edits.edit_verdict(keys[left[i]], keys[right[i]], …) for every i,
-    judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing).
+    judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing), the
+    batches on ``n_jobs`` threads: the compiled steps release the GIL, so threads share the cores
+    without forking processes or copying keys to them.
     ``rapidfuzz``: align every unit with rapidfuzz itself, as edit_verdict does (the reference that
     tests and bench/dedup_verify.py compare the compiled alignment with)."""
+    texts = key_texts(keys)
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
-    for start in range(0, left.size, _BATCH_PAIRS):
-        stop = min(start + _BATCH_PAIRS, left.size)
-        found[start:stop], measured[start:stop] = _batch_verdicts(keys, left[start:stop], right[start:stop], share,
+
+    # at most _BATCH_PAIRS a batch, and a multiple of n_jobs batches of equal size, so that the
+    # threads finish together (3 batches on 2 threads would leave one idle for a third of the time)
+    batches = -(-left.size // _BATCH_PAIRS)
+    if n_jobs > 1:
+        batches = -(-batches // n_jobs) * n_jobs
+    size = max(-(-left.size // max(batches, 1)), 1)
+
+    def judge(start: int) -> None:
+        stop = min(start + size, left.size)
+        found[start:stop], measured[start:stop] = _batch_verdicts(texts, left[start:stop], right[start:stop], share,
                                                                   numbers, field_share, rapidfuzz)
+    starts = range(0, left.size, size)
+    if n_jobs > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            list(pool.map(judge, starts))
+    else:
+        for start in starts:
+            judge(start)
     return found, measured
 
 
-def _batch_verdicts(keys: list[str], left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
+def _batch_verdicts(texts: Utf8Texts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
                     field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    involved = np.unique(np.concatenate([left, right]))
-    points, offsets = code_points([keys[k] for k in involved.tolist()])
+    involved = sorted_unique(np.concatenate([left, right]))
+    points, offsets, fields = _decoded_rows(texts.offsets, texts.data, involved)
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
-    unit_counts, rest_counts = _unit_counts(points, offsets, left, right)
+    # units per pair: its fields when both keys hold the same number of fields and one more than
+    # one, else the whole keys; room for the rests: both keys
+    fields_a, fields_b = fields[left], fields[right]
+    unit_counts = np.where(((fields_a > 1) | (fields_b > 1)) & (fields_a == fields_b), fields_a, 1)
+    rest_counts = offsets[left + 1] - offsets[left] + offsets[right + 1] - offsets[right]
     unit_start = np.zeros(left.size + 1, dtype=np.int64)
     np.cumsum(unit_counts, out=unit_start[1:])
     rest_start = np.zeros(left.size + 1, dtype=np.int64)

@@ -24,13 +24,12 @@ handful of characters that n-gram similarity cannot tell from a typo.
 
 from __future__ import annotations
 
-import multiprocessing
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
+import polars as pl
 from rapidfuzz.distance import OSA, Indel, Levenshtein
 
 _LARGE = 8
@@ -415,55 +414,18 @@ def could_align(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, sha
     return overlap_from_jaccard(jaccard, size_a, size_b) >= floor
 
 
-def edits_confirm(keys: list[str], left: np.ndarray, right: np.ndarray, share: float,
+def edits_confirm(keys: list[str] | pl.Series, left: np.ndarray, right: np.ndarray, share: float,
                   numbers: bool = True, field_share: float = 0.0, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair of rows into ``keys``: (confirmed, verdict code).
+    """Per pair of rows into ``keys`` (a list, or a string column read from its Arrow buffers):
+    (confirmed, verdict code), compiled (aligned.py: the same rules on code-point arrays, ~8×
+    faster than calling edit_verdict per pair on 1.3 KB records).
 
-    With ``n_jobs`` > 1 and enough pairs, the pairs are cut into ``n_jobs`` consecutive parts
-    judged in forked processes: the alignment (rapidfuzz) and the handling of its opcodes hold
-    the GIL, so threads would not share it. Each part's verdicts land in its own slice, so the result is the same
-    whatever ``n_jobs`` is."""
-    global _JOB
-    left, right = left.tolist(), right.tolist()
-    workers = min(n_jobs, len(left) // _PAIRS_PER_PROCESS)
-    if workers > 1 and _can_fork():
-        # load the compiled functions (aligned.py) once here rather than in every forked child
-        _verdicts(keys, left[:1], right[:1], share, numbers, field_share)
-        _JOB = (keys, left, right, share, numbers, field_share)
-        bounds = np.linspace(0, len(left), workers + 1).astype(int)
-        try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = pool.starmap(_judge, zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-        finally:
-            _JOB = None
-        verdicts = np.concatenate(parts)
-    else:
-        verdicts = _verdicts(keys, left, right, share, numbers, field_share)
-    return verdicts == ACCEPTED, verdicts
-
-
-def _can_fork() -> bool:
-    """Fork only where it is safe: not on platforms without fork, and not in a Ray driver
-    (JINSTRUCT_ENGINE=ray), whose gRPC threads a forked child must not inherit."""
-    ray = sys.modules.get("ray")
-    return "fork" in multiprocessing.get_all_start_methods() and not (ray is not None and ray.is_initialized())
-
-
-# fewer pairs than this per process are judged here: forking costs more than it saves
-_PAIRS_PER_PROCESS = 2_000
-_JOB: tuple | None = None  # what the forked processes of edits_confirm judge (inherited, not pickled)
-
-
-def _verdicts(keys: list[str], left: list[int], right: list[int], share: float, numbers: bool,
-              field_share: float) -> np.ndarray:
-    """edit_verdict of every pair, compiled (aligned.py: the same rules on code-point arrays,
-    ~8× faster than calling edit_verdict per pair on 1.3 KB records)."""
+    The pairs are judged in batches on ``n_jobs`` threads: every compiled step releases the GIL.
+    (Forked processes did this before; they needed the keys as a Python list, made and shared
+    with each child at a cost of seconds on 500k records, and could not run in a Ray driver.)
+    Each batch's verdicts land in its own slice, so the result is the same whatever ``n_jobs`` is."""
     from jinstruct.dedup.aligned import verdicts  # aligned.py imports this module's verdict codes
-    if not left:
-        return np.zeros(0, dtype=np.int8)
-    return verdicts(keys, left, right, share, numbers, field_share)[0]
-
-
-def _judge(start: int, stop: int) -> np.ndarray:
-    keys, left, right, share, numbers, field_share = _JOB
-    return _verdicts(keys, left[start:stop], right[start:stop], share, numbers, field_share)
+    if len(left) == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int8)
+    found = verdicts(keys, left, right, share, numbers, field_share, n_jobs=n_jobs)[0]
+    return found == ACCEPTED, found

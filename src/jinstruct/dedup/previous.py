@@ -18,12 +18,12 @@ import polars as pl
 
 from jinstruct.dedup.edits import could_align, edits_confirm, names_within_typo
 from jinstruct.dedup.index import read_index
-from jinstruct.dedup.keys import names_agree, split_names
-from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signature_similarity
+from jinstruct.dedup.keys import joined_names_agree
+from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signature_similarity, sorted_unique
 from jinstruct.dedup.settings import DedupSettings
 
 Similarity = Callable[[np.ndarray, np.ndarray], np.ndarray]
-Keys = Callable[[np.ndarray], list[str]]
+Keys = Callable[[np.ndarray], pl.Series | list[str]]
 
 
 @dataclass
@@ -66,7 +66,7 @@ def verify_pairs(rows: RowSketches, left: np.ndarray, right: np.ndarray, setting
         room = could_align(measured, rows.shingles[left], rows.shingles[right], settings.edit_share,
                            settings.ngram)
         left, right, measured = left[room], right[room], measured[room]
-        involved = np.unique(np.concatenate([left, right]))
+        involved = sorted_unique(np.concatenate([left, right]))
         texts = keys(involved)
         similar, _ = edits_confirm(texts, np.searchsorted(involved, left), np.searchsorted(involved, right),
                                    settings.edit_share, settings.numbers_must_match, settings.field_overlap,
@@ -80,8 +80,8 @@ def verify_pairs(rows: RowSketches, left: np.ndarray, right: np.ndarray, setting
         left_names, right_names = rows.names.gather(left), rows.names.gather(right)
         agree = (left_names == right_names).to_numpy()  # most pairs: the same words, nothing to decide
         undecided = np.flatnonzero(~agree)
-        agree[undecided] = names_agree(split_names(left_names.gather(undecided)),
-                                       split_names(right_names.gather(undecided))).to_numpy()
+        agree[undecided] = joined_names_agree(left_names.gather(undecided).to_list(),
+                                              right_names.gather(undecided).to_list())
         if aligned:
             # the alignment has seen every edit: a long word one typo away is the same word
             for pair in np.flatnonzero(~agree):

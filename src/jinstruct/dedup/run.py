@@ -31,7 +31,7 @@ from jinstruct.dedup.clusters import components, keep_order, merged_groups
 from jinstruct.dedup.edits import FIELD_SEPARATOR
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import index_frame
-from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity
+from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity, sorted_unique
 from jinstruct.dedup.previous import RowSketches, previous_release_matches, verify_pairs
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.records import CLUSTER_SCHEMA, InputError
@@ -88,7 +88,7 @@ def _similarity(settings: DedupSettings, df: pl.DataFrame, signed: _Signed,
     """Similarity of record pairs (by row): exact Jaccard of the keys, or the signature estimate."""
     if settings.verify != "exact":  # signature, and edits (which reports the estimate)
         return signature_similarity(signed.matrix, left, right)
-    rows = np.unique(np.concatenate([left, right]))
+    rows = sorted_unique(np.concatenate([left, right]))
     keys = canonical_keys(df[rows], settings).to_list()
     return exact_similarity(keys, np.searchsorted(rows, left), np.searchsorted(rows, right), settings.ngram)
 
@@ -118,7 +118,7 @@ def verify_candidates(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, set
     eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
     verified = verify_pairs(_row_sketches(work, signed), left[eligible], right[eligible], settings,
                             similarity=lambda a, b: _similarity(settings, df, signed, a, b),
-                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR).to_list())
+                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR))
     return verified.pairs, int(verified.names_refused.shape[0])
 
 
