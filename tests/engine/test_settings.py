@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from jinstruct.engine.settings import EngineSettings, engine_settings
@@ -87,3 +90,39 @@ def test_a_full_object_store_stops_the_stage_with_one_line_and_the_previous_outp
     leftovers = [p.name for folder in ("data/interim", "data/rejects", "metrics")
                  for p in (tmp_path / folder).iterdir() if p.name.endswith(".tmp")]
     assert not leftovers
+
+
+_READ_ORDER = """
+import sys
+from pathlib import Path
+import pyarrow as pa
+import pyarrow.parquet as pq
+import polars as pl
+from jinstruct.engine.batches import blocks
+from jinstruct.engine.session import ray_session
+from jinstruct.engine.settings import EngineSettings
+path = Path(sys.argv[1])
+settings = EngineSettings(engine="ray", block_records=1000, cpus=2)
+with ray_session(settings):
+    ids = [pl.from_arrow(batch)["id"] for batch in blocks(path, settings).iter_batches(batch_format="pyarrow",
+                                                                                       batch_size=None)]
+print(",".join(pl.concat(ids).to_list()))
+"""
+
+
+def test_ray_reads_the_input_in_file_order_when_its_reader_packs_row_groups_out_of_order(tmp_path):
+    # Ray Data 2.60's Parquet reader (DataSource V2) bin-packs row groups into read units online and
+    # emits a unit when it is full, so a unit still open (the file's first row groups) came back last
+    # even with preserve_order: at 2.5M records the first 250k of them went to the end of the output
+    # (128 MiB units). Units of about two row groups show it on a small file.
+    pytest.importorskip("ray")
+    path = tmp_path / "records.parquet"
+    ids = [f"r{i:05d}" for i in range(6000)]
+    table = pa.table({"id": ids, **{name: [f"{name} {i} " * (1 + i % 7) for i in range(6000)]
+                                    for name in ("source", "task", "instruction", "input", "output", "license")}})
+    pq.write_table(table, path, row_group_size=300)  # 20 row groups of ~93 kB uncompressed
+    env = {**os.environ, "RAY_DATA_PARQUET_BIN_PACKING_BYTES": "200000"}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-c", _READ_ORDER, str(path)], env=env, capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.strip().splitlines()[-1].split(",") == ids
