@@ -299,6 +299,62 @@ def test_normalize_on_ray_writes_the_input_row_groups_as_in_process(inprocess, c
     assert written["ray"] == written["inprocess"]
 
 
+class _Bar:
+    """A stand-in for a tqdm bar that remembers its unit, total and how far it got."""
+
+    def __init__(self, unit: str, total: int | None):
+        self.unit, self.total, self.done = unit, total, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        return False
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+
+
+def test_progress_bars_count_the_blocks_done(inprocess, cluster, monkeypatch, tmp_path):
+    """Each Ray phase of normalize and dedup shows a bar in blocks whose total is the number of
+    blocks of JINSTRUCT_RAY_BLOCK_RECORDS records and which reaches it."""
+    import jinstruct.engine.batches as batches
+    import jinstruct.engine.dedup as engine_dedup
+    import jinstruct.engine.dedup_bounded as bounded
+    from jinstruct.engine.dedup import dedup_engine
+    from jinstruct.outputs import OutputSet
+    from jinstruct.params import settings_from
+    from jinstruct.pipeline import RunSettings
+    from jinstruct.pipeline.dedup import transform
+    from jinstruct.stage import read_input, run_stage
+
+    bars: dict[str, _Bar] = {}
+
+    def progress_bar(desc: str, total: int | None = None, unit: str = "rec") -> _Bar:
+        bars[desc] = _Bar(unit, total)
+        return bars[desc]
+
+    for module in (batches, engine_dedup, bounded):
+        monkeypatch.setattr(module, "progress_bar", progress_bar)
+    project = _project_before_ray(inprocess, tmp_path / "bars")
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    _normalize_on_ray(project, normalize_plan(params["normalize"], TEXT_FIELDS))
+    path = project / "data/interim/normalized.parquet"
+    outputs = OutputSet(tmp_path / "deduped.parquet", tmp_path / "rejects.parquet", tmp_path / "dedup.json",
+                        {"clusters": tmp_path / "clusters.parquet", "index": tmp_path / "index.parquet"})
+    run_stage("dedup", transform, RunSettings(settings_from("dedup", params["dedup"])), read_input(path), outputs,
+              engine=dedup_engine(path, EngineSettings(engine="ray", block_records=BLOCK_RECORDS)))
+    converted = pl.scan_parquet(project / "data/interim/converted.parquet").select(pl.len()).collect().item()
+    normalized = pl.scan_parquet(path).select(pl.len()).collect().item()
+    blocks_in, blocks_normalized = -(-converted // BLOCK_RECORDS), -(-normalized // BLOCK_RECORDS)
+    assert blocks_normalized > 3
+    seen = {desc: (bar.unit, bar.total, bar.done) for desc, bar in bars.items()}
+    assert seen == {"normalize on ray": ("block", blocks_in, blocks_in),
+                    "dedup keys on ray": ("block", blocks_normalized, blocks_normalized),
+                    "dedup verify on ray": ("block", blocks_normalized, blocks_normalized),
+                    "dedup outputs on ray": ("block", blocks_normalized, blocks_normalized)}
+
+
 # --------------------------------------------------------------------------- losing a worker
 
 

@@ -63,7 +63,9 @@ def _project(tmp_path, records: pl.DataFrame):
 def test_a_full_object_store_stops_the_stage_with_one_line_and_the_previous_outputs(tmp_path):
     """A local instance with the smallest store Ray allows (75 MB) and a spill disk that counts as
     full (Ray refuses to spill or allocate on a disk over local_fs_capacity_threshold; 0 here),
-    reading ~110 MB of text: the store fills and the stage stops before writing anything."""
+    reading ~110 MB of text as one block of n records (the engine joins the V1 reader's blocks of
+    about 1 MB into blocks of JINSTRUCT_RAY_BLOCK_RECORDS): the store fills and the stage stops
+    before writing anything."""
     pytest.importorskip("ray")
     n, text = 40_000, "今日は天気が良いので散歩に行きました。" * 50
     _project(tmp_path, pl.DataFrame({
