@@ -141,6 +141,20 @@ def test_one_node_gives_the_in_process_bytes(inprocess, cluster, tmp_path):
     _assert_same_bytes(inprocess, _ray_build(inprocess, tmp_path / "ray1", cluster.address))
 
 
+def test_a_local_instance_of_two_cpus_gives_the_in_process_bytes(inprocess, tmp_path):
+    """Without RAY_ADDRESS each stage starts a local Ray instance of its own (ray.init with
+    num_cpus=2, from JINSTRUCT_RAY_CPUS) and writes the in-process bytes."""
+    project = _project_before_ray(inprocess, tmp_path / "local")
+    env = {**_base_env(Path("/nonexistent")), "JINSTRUCT_ENGINE": "ray", "JINSTRUCT_RAY_CPUS": "2",
+           "JINSTRUCT_RAY_BLOCK_RECORDS": str(BLOCK_RECORDS)}
+    for name in RAY_STAGES:
+        done = subprocess.run(stage_argv(name), cwd=project, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
+        if name != "split":  # the stage ran on Ray, not in this process
+            assert f"[{name}] ray" in done.stderr, done.stderr[-3000:]
+    _assert_same_bytes(inprocess, project)
+
+
 def test_three_nodes_give_the_in_process_bytes(inprocess, cluster, tmp_path):
     for _ in range(2):
         cluster.add_node(num_cpus=1)
