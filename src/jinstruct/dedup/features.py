@@ -28,8 +28,8 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from jinstruct.dedup.keys import _FUSED, _write_names, folded_join, nfkc_where_needed
-from jinstruct.dedup.minhash import _sketch_text, permutations, put_utf8, seen_table, utf8_code_point
+from jinstruct.dedup.keys import _FUSED, _fold_text, _write_names, folded_join, nfkc_where_needed
+from jinstruct.dedup.minhash import _sketch_text, permutations, seen_table
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
 
@@ -95,7 +95,8 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
     bounds = np.empty(field_count + 1, dtype=np.int64)
     starts = np.empty(longest, dtype=np.int64)
     stops = np.empty(longest, dtype=np.int64)
-    table, stamps = seen_table(longest)
+    word_keys = np.empty(longest, dtype=np.uint64)
+    table = seen_table(longest)
     signature = np.empty(a.size, dtype=np.uint32)
     field_signature = np.empty(field_a.size, dtype=np.uint32)
     # a folded character takes at most 3 bytes where it took at least 2 (ASCII stays ASCII): 1.5 × is room
@@ -106,34 +107,22 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
     names_out = np.empty(total * 3 // 2 + texts + 1, dtype=np.uint8)
     name_offsets = np.zeros(texts + 1, dtype=np.int64)
     key_written = digits_written = names_written = 0
-    stamp = 0
     for text in range(texts):
         length = 0
         for field in range(field_count):
             bounds[field] = length
-            position = offsets[field, text]
-            while position < offsets[field, text + 1]:
-                point, width = utf8_code_point(data, position)
-                position += width
-                if point < 0x10000:
-                    point = fold[point]
-                    if point < 0:
-                        continue
-                points[length] = point
-                length += 1
-                key_written = put_utf8(key_out, key_written, point)
+            key_written, length, _ = _fold_text(data, offsets[field, text], offsets[field, text + 1], fold, False,
+                                                key_out, key_written, points, length, True)
         bounds[field_count] = length
         key_offsets[text + 1] = key_written
         key_chars[text] = length
-        stamp += 1
-        shingles[text] = _sketch_text(points, length, n, a, b, signature, table, stamps, stamp)
+        shingles[text] = _sketch_text(points, length, n, a, b, signature, table)
         for permutation in range(a.size):
             signatures[text, permutation] = np.uint16(signature[permutation] & np.uint32(0xFFFF))
         for field in range(field_count):
-            stamp += 1
             sizes[text, field] = _sketch_text(points[bounds[field]:bounds[field + 1]],
                                               bounds[field + 1] - bounds[field], field_n, field_a, field_b,
-                                              field_signature, table, stamps, stamp)
+                                              field_signature, table)
             for permutation in range(field_a.size):
                 fields[text, field * field_a.size + permutation] = \
                     np.uint16(field_signature[permutation] & np.uint32(0xFFFF))
@@ -149,7 +138,7 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
             else:
                 in_run = False
         digit_offsets[text + 1] = digits_written
-        names_written = _write_names(points, length, starts, stops, names_out, names_written)
+        names_written = _write_names(points, length, starts, stops, word_keys, names_out, names_written)
         name_offsets[text + 1] = names_written
     return (key_offsets, key_out[:key_written], digit_offsets, digits_out[:digits_written], name_offsets,
             names_out[:names_written])
