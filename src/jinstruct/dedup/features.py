@@ -191,6 +191,10 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
         *found, unsafe = _chunk_features(*_stacked(columns), _FUSED_OR_UNSAFE, True, settings.ngram, a, b, FIELD_NGRAM,
                                          field_a, field_b, signatures[start:stop], shingles, fields[start:stop],
                                          sizes[start:stop], key_chars)
+        key_offsets, key_bytes, digit_offsets, digits, name_offsets, names = found
+        key_hashes = _hashes(key_offsets, key_bytes, xxhash.xxh3_128_hexdigest)
+        numbers = _hashes(digit_offsets, digits, xxhash.xxh3_64_intdigest) if settings.numbers_must_match \
+            else [no_numbers] * (stop - start)
         rows = np.flatnonzero(unsafe)
         if rows.size:  # polars' NFKC (5M characters/s) only for the records the table cannot do
             index = pl.Series(rows)
@@ -200,13 +204,15 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
             *redone, _ = _chunk_features(*_stacked([column.gather(index).str.normalize("NFKC") for column in columns]),
                                          _FUSED, False, settings.ngram, a, b, FIELD_NGRAM, field_a, field_b, *again)
             signatures[start + rows], shingles[rows], fields[start + rows], sizes[start + rows], key_chars[rows] = again
-            found = [part for pair in range(0, 6, 2)
-                     for part in _splice(found[pair], found[pair + 1], rows, redone[pair], redone[pair + 1])]
-        key_offsets, key_bytes, digit_offsets, digits, name_offsets, names = found
-        numbers = _hashes(digit_offsets, digits, xxhash.xxh3_64_intdigest) if settings.numbers_must_match \
-            else [no_numbers] * (stop - start)
+            # their hashes replace the empty keys' (no copy of the chunk's key bytes); their words are spliced in
+            for row, key_hash in zip(rows.tolist(), _hashes(redone[0], redone[1], xxhash.xxh3_128_hexdigest)):
+                key_hashes[row] = key_hash
+            if settings.numbers_must_match:
+                for row, number_hash in zip(rows.tolist(), _hashes(redone[2], redone[3], xxhash.xxh3_64_intdigest)):
+                    numbers[row] = number_hash
+            name_offsets, names = _splice(name_offsets, names, rows, redone[4], redone[5])
         return start, pl.DataFrame({
-            "_key_hash": pl.Series(_hashes(key_offsets, key_bytes, xxhash.xxh3_128_hexdigest), dtype=pl.String),
+            "_key_hash": pl.Series(key_hashes, dtype=pl.String),
             "_numbers_hash": pl.Series(numbers, dtype=pl.UInt64),
             "_key_chars": key_chars,
             "_shingles": shingles,
