@@ -7,9 +7,11 @@ Prepares the records as dedup does (``--text-field text``, params.yaml's dedup s
 ``source`` column as the command adds; not timed), then runs the candidate generation and
 verification (``run._confirmed_near_pairs``) ``--rounds`` times, printing each round's CPU and
 wall seconds per phase (LSH candidates, fields_agree, the similarity estimate, could_align, the
-canonical keys, the alignment, the names rule; "other" is what the phases leave), the load, and
-the candidate and confirmed pair counts. For comparing two versions of the code: run it with
-each on PYTHONPATH, alternating, and compare CPU seconds at ``--n-jobs 1``.
+canonical keys (``canonical_keys`` until 2026-12-02 session 4; since then ``_field_texts``, the
+key fields that the alignment's batches fold), the alignment, the names rule; "other" is what
+the phases leave), the load, and the candidate and confirmed pair counts. For comparing two
+versions of the code: run it with each on PYTHONPATH, alternating, and compare CPU seconds at
+``--n-jobs 1``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import jinstruct.dedup.run as run  # noqa: E402
 from jinstruct.dedup.settings import resolve_settings  # noqa: E402
 
 PHASES = [(run, "candidate_pairs"), (previous, "fields_agree"), (run, "_similarity"), (previous, "could_align"),
-          (run, "canonical_keys"), (previous, "edits_confirm"), (previous, "names_agree"),
+          (run, "canonical_keys"), (run, "_field_texts"), (previous, "edits_confirm"), (previous, "names_agree"),
           (previous, "joined_names_agree"), (previous, "names_within_typo")]
 
 

@@ -47,6 +47,8 @@ def main() -> int:
     dedup_records(records, {**params, "n_jobs": 1}, ["text"])
     previous.edits_confirm = original
     keys, left, right, share, numbers, field_share = captured[0]
+    if isinstance(keys, aligned.FieldTexts):  # the raw fields the batches fold: the keys as strings
+        keys = keys.to_list()
     aligned.verdicts(keys, left[:10], right[:10], share, numbers, field_share)  # compiled code loaded
     print(f"{len(left):,} pairs over {len(set(left.tolist()) | set(right.tolist())):,} keys; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)

@@ -12,7 +12,7 @@ import pytest
 from rapidfuzz.distance import Indel, Levenshtein
 
 from jinstruct.dedup import aligned
-from jinstruct.dedup.edits import ACCEPTED, NUMBER, PERSON, edit_verdict, edits_confirm
+from jinstruct.dedup.edits import ACCEPTED, FIELD_SEPARATOR, NUMBER, PERSON, edit_verdict, edits_confirm
 from jinstruct.dedup.keys import canonical_texts
 
 SENTENCES = [
@@ -240,3 +240,48 @@ def test_compiled_alignment_gives_the_reference_verdicts():
     compiled = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
     reference = aligned.verdicts(keys, left, right, 0.85, True, 0.5, rapidfuzz=True)
     assert compiled[0].tolist() == reference[0].tolist() and compiled[1].tolist() == reference[1].tolist()
+
+
+# characters the fold table cannot NFKC alone (a combining mark after its base, a character outside
+# the BMP, a compatibility form NFKC composes with its neighbour), others it can (width, case,
+# punctuation), and whitespace that the key drops
+_RAW_PIECES = ["ｶﾞｷﾞ", "か\u3099", "e\u0301", "𠮷野家", "①②", "㍻", "ＡＢＣ", "İstanbul", "「引用」", "〜",
+               " 空白\t", "\n", "ｺﾝﾋﾟｭｰﾀｰ", "Straße", "ﬁle"]
+
+
+@pytest.mark.parametrize(("fields", "seed"), [(1, 6), (3, 7)])
+def test_field_texts_fold_to_the_canonical_keys(fields, seed):
+    # FieldTexts (the raw fields, folded by each batch as it decodes them) gives the code points of
+    # the keys that features.canonical_keys writes (keys.folded_join), and so the same verdicts
+    from jinstruct.dedup.features import canonical_keys
+    from jinstruct.dedup.settings import DedupSettings
+
+    rng = random.Random(seed)
+    names = ["instruction", "input", "output"][:fields]
+    columns: dict[str, list] = {name: [] for name in names}
+    for _ in range(300):
+        base = {name: "".join(rng.sample(SENTENCES, rng.randint(1, 3))) for name in names}
+        for text in (base, {name: _edited(value, rng) for name, value in base.items()}):
+            for name in names:
+                value = text[name]
+                if rng.random() < 0.3:  # some records need polars' NFKC, some have spaces or nulls
+                    position = rng.randint(0, len(value))
+                    value = value[:position] + rng.choice(_RAW_PIECES) + value[position:]
+                columns[name].append(None if rng.random() < 0.03 else value)
+    df = pl.DataFrame(columns, schema={name: pl.String for name in names})
+    expected = canonical_keys(df, DedupSettings(fields=tuple(names)), FIELD_SEPARATOR)
+    texts = aligned.FieldTexts.from_columns([df[name] for name in names])
+    rows = np.array([5, 3, 3, 0, 17, 599, 2, 100], dtype=np.int64)  # any rows, repeated, out of order
+    points, starts, counts = texts.decoded(rows)
+    keys = expected.to_list()
+    assert [points[starts[k]:starts[k + 1]].tobytes().decode("utf-32-le") for k in range(rows.size)] == \
+        [keys[row] for row in rows.tolist()]
+    assert counts.tolist() == [fields] * rows.size
+    assert texts.to_list() == keys
+    # the rows that went through polars' NFKC are there: the comparison covers both ways
+    assert sum("㍻" in key or "平成" in key for key in keys) > 5 and any("𠮷" in key for key in keys)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    found, measured = aligned.verdicts(texts, left, right, 0.85, True, 0.5, n_jobs=2)
+    reference = aligned.verdicts(expected, left, right, 0.85, True, 0.5)
+    assert found.tolist() == reference[0].tolist() and measured.tolist() == reference[1].tolist()
+    assert 0.05 < float(np.mean(found == ACCEPTED)) < 0.95

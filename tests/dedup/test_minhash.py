@@ -74,6 +74,28 @@ def test_candidate_pairs_equal_datasketch_minhashlsh_queries():
     assert {tuple(pair) for pair in ours.tolist()} == reference
 
 
+@pytest.mark.parametrize("window", [1, 3, 8])
+def test_candidate_pairs_pair_each_bucket_member_with_its_next_window_members(window):
+    # a reference written from the rule: per band, the members (ascending) whose partition and band
+    # values are equal form a bucket, and each is paired with the next ``window`` of its bucket;
+    # few distinct values, so buckets hold from one to dozens of members
+    rng = np.random.default_rng(window)
+    matrix = rng.integers(0, 2, size=(400, 12)).astype(np.uint16)
+    partitions = rng.integers(0, 2, size=400).astype(np.int64)
+    members = np.flatnonzero(rng.random(400) < 0.8)
+    bands, rows = 4, 3
+    buckets: dict = {}
+    for band in range(bands):
+        for member in members.tolist():
+            key = (band, int(partitions[member]), tuple(matrix[member, band * rows:(band + 1) * rows].tolist()))
+            buckets.setdefault(key, []).append(member)
+    reference = {(bucket[i], bucket[j]) for bucket in buckets.values()
+                 for i in range(len(bucket)) for j in range(i + 1, min(i + window, len(bucket) - 1) + 1)}
+    assert max(map(len, buckets.values())) > window + 1  # some buckets are cut by the window
+    ours = candidate_pairs(matrix, partitions, bands, rows, window, n_jobs=2, members=members)
+    assert [tuple(pair) for pair in ours.tolist()] == sorted(reference)
+
+
 def test_dedup_output_is_identical_whatever_n_jobs():
     lines = _japanese_lines(150)
     rows = [record(f"t:{i}", "次の文を英語に翻訳してください。", line) for i, line in enumerate(lines)]

@@ -141,6 +141,20 @@ def test_one_node_gives_the_in_process_bytes(inprocess, cluster, tmp_path):
     _assert_same_bytes(inprocess, _ray_build(inprocess, tmp_path / "ray1", cluster.address))
 
 
+def test_a_local_instance_of_two_cpus_gives_the_in_process_bytes(inprocess, tmp_path):
+    """Without RAY_ADDRESS each stage starts a local Ray instance of its own (ray.init with
+    num_cpus=2, from JINSTRUCT_RAY_CPUS) and writes the in-process bytes."""
+    project = _project_before_ray(inprocess, tmp_path / "local")
+    env = {**_base_env(Path("/nonexistent")), "JINSTRUCT_ENGINE": "ray", "JINSTRUCT_RAY_CPUS": "2",
+           "JINSTRUCT_RAY_BLOCK_RECORDS": str(BLOCK_RECORDS)}
+    for name in RAY_STAGES:
+        done = subprocess.run(stage_argv(name), cwd=project, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
+        if name != "split":  # the stage ran on Ray, not in this process
+            assert f"[{name}] ray" in done.stderr, done.stderr[-3000:]
+    _assert_same_bytes(inprocess, project)
+
+
 def test_three_nodes_give_the_in_process_bytes(inprocess, cluster, tmp_path):
     for _ in range(2):
         cluster.add_node(num_cpus=1)
@@ -297,6 +311,62 @@ def test_normalize_on_ray_writes_the_input_row_groups_as_in_process(inprocess, c
                                           EngineSettings(engine="ray", block_records=BLOCK_RECORDS)))
         written[name] = [path.read_bytes() for path in (outputs.records, outputs.rejects, outputs.stats)]
     assert written["ray"] == written["inprocess"]
+
+
+class _Bar:
+    """A stand-in for a tqdm bar that remembers its unit, total and how far it got."""
+
+    def __init__(self, unit: str, total: int | None):
+        self.unit, self.total, self.done = unit, total, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        return False
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+
+
+def test_progress_bars_count_the_blocks_done(inprocess, cluster, monkeypatch, tmp_path):
+    """Each Ray phase of normalize and dedup shows a bar in blocks whose total is the number of
+    blocks of JINSTRUCT_RAY_BLOCK_RECORDS records and which reaches it."""
+    import jinstruct.engine.batches as batches
+    import jinstruct.engine.dedup as engine_dedup
+    import jinstruct.engine.dedup_bounded as bounded
+    from jinstruct.engine.dedup import dedup_engine
+    from jinstruct.outputs import OutputSet
+    from jinstruct.params import settings_from
+    from jinstruct.pipeline import RunSettings
+    from jinstruct.pipeline.dedup import transform
+    from jinstruct.stage import read_input, run_stage
+
+    bars: dict[str, _Bar] = {}
+
+    def progress_bar(desc: str, total: int | None = None, unit: str = "rec") -> _Bar:
+        bars[desc] = _Bar(unit, total)
+        return bars[desc]
+
+    for module in (batches, engine_dedup, bounded):
+        monkeypatch.setattr(module, "progress_bar", progress_bar)
+    project = _project_before_ray(inprocess, tmp_path / "bars")
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    _normalize_on_ray(project, normalize_plan(params["normalize"], TEXT_FIELDS))
+    path = project / "data/interim/normalized.parquet"
+    outputs = OutputSet(tmp_path / "deduped.parquet", tmp_path / "rejects.parquet", tmp_path / "dedup.json",
+                        {"clusters": tmp_path / "clusters.parquet", "index": tmp_path / "index.parquet"})
+    run_stage("dedup", transform, RunSettings(settings_from("dedup", params["dedup"])), read_input(path), outputs,
+              engine=dedup_engine(path, EngineSettings(engine="ray", block_records=BLOCK_RECORDS)))
+    converted = pl.scan_parquet(project / "data/interim/converted.parquet").select(pl.len()).collect().item()
+    normalized = pl.scan_parquet(path).select(pl.len()).collect().item()
+    blocks_in, blocks_normalized = -(-converted // BLOCK_RECORDS), -(-normalized // BLOCK_RECORDS)
+    assert blocks_normalized > 3
+    seen = {desc: (bar.unit, bar.total, bar.done) for desc, bar in bars.items()}
+    assert seen == {"normalize on ray": ("block", blocks_in, blocks_in),
+                    "dedup keys on ray": ("block", blocks_normalized, blocks_normalized),
+                    "dedup verify on ray": ("block", blocks_normalized, blocks_normalized),
+                    "dedup outputs on ray": ("block", blocks_normalized, blocks_normalized)}
 
 
 # --------------------------------------------------------------------------- losing a worker

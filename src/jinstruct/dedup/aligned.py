@@ -25,6 +25,7 @@ sketch loop in minhash.py.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 
@@ -44,6 +45,7 @@ from jinstruct.dedup.edits import (
     PRONOUNS,
     TOO_DIFFERENT,
 )
+from jinstruct.dedup.keys import _FUSED, _FUSED_OR_UNSAFE
 from jinstruct.dedup.lsh import sorted_unique
 from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
@@ -812,10 +814,131 @@ def _decoded_rows(offsets, data, rows):
     return points[:written], starts, fields
 
 
-def key_texts(keys: list[str] | pl.Series | Utf8Texts) -> Utf8Texts:
-    """Keys as one UTF-8 buffer with offsets (a polars column's own Arrow buffers, no copy): the
-    batches decode only the keys they judge, and no Python string per key is made or shared."""
-    if isinstance(keys, Utf8Texts):
+@numba.njit(nogil=True, cache=True)
+def _folded_rows(offsets, data, rows, table, check):
+    """_decoded_rows of the canonical keys of ``rows``, made here from their fields (offsets (fields ×
+    texts + 1) index ``data``) as keys.folded_join(fields, FIELD_SEPARATOR) makes them: each field
+    decoded, folded by ``table`` (-1 drops a character) and the fields joined by FIELD_SEPARATOR;
+    then a fourth array: with ``check``, the rows holding a character outside the BMP or one the
+    table marks -2 (keys._FUSED_OR_UNSAFE: it needs a real NFKC), left empty. Canonical fields hold
+    no whitespace, so every key has as many fields as there are columns."""
+    field_count = offsets.shape[0]
+    total = 0
+    for k in range(rows.size):
+        for field in range(field_count):
+            total += offsets[field, rows[k] + 1] - offsets[field, rows[k]]
+    points = np.empty(total + rows.size * (field_count - 1), dtype=np.uint32)
+    starts = np.zeros(rows.size + 1, dtype=np.int64)
+    fields = np.full(rows.size, field_count, dtype=np.int64)
+    unsafe = np.zeros(rows.size, dtype=np.bool_)
+    written = 0
+    for k in range(rows.size):
+        for field in range(field_count):
+            if field:
+                points[written] = _NEWLINE
+                written += 1
+            position, stop = offsets[field, rows[k]], offsets[field, rows[k] + 1]
+            while position < stop:
+                lead = np.int64(data[position])
+                if lead < 0x80:
+                    point = np.int64(table[lead])
+                    position += 1
+                elif lead >= 0xE0 and lead < 0xF0:  # kana and kanji: three bytes
+                    point = np.int64(table[((lead & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6)
+                                          | (np.int64(data[position + 2]) & 0x3F)])
+                    position += 3
+                else:
+                    point, width = utf8_code_point(data, position)
+                    position += width
+                    if point < 0x10000:
+                        point = np.int64(table[point])
+                    elif check:
+                        point = -2
+                if point >= 0:
+                    points[written] = point
+                    written += 1
+                elif point == -2:
+                    unsafe[k] = True
+                    break
+            if unsafe[k]:
+                written = starts[k]
+                break
+        starts[k + 1] = written
+    return points[:written], starts, fields, unsafe
+
+
+def _stacked(columns: list[pl.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """The columns' UTF-8 end to end (nulls as empty), and offsets (columns × texts + 1) into it."""
+    raw = [Utf8Texts.from_series(column) for column in columns]
+    if len(raw) == 1:
+        return raw[0].offsets[None, :], raw[0].data
+    bases = np.cumsum([0] + [int(texts.offsets[-1] - texts.offsets[0]) for texts in raw[:-1]])
+    offsets = np.stack([texts.offsets - texts.offsets[0] + base for texts, base in zip(raw, bases)])
+    return (np.ascontiguousarray(offsets),
+            np.concatenate([texts.data[texts.offsets[0]:texts.offsets[-1]] for texts in raw]))
+
+
+@dataclass
+class FieldTexts:
+    """The key fields of some records before their canonical form (run.py passes these to
+    ``verdicts``): each batch folds the keys it judges while decoding them (``_folded_rows``), so
+    no canonical key is written out as UTF-8 and read back, and the folding runs on the batches'
+    threads. The same code points as decoding keys.folded_join(fields, FIELD_SEPARATOR): the few
+    rows the fold table cannot NFKC are NFKC'd by polars and folded again, as there
+    (tests/dedup/test_aligned.py compares the two)."""
+    columns: list[pl.Series]  # the key fields, strings
+    offsets: np.ndarray       # (fields, texts + 1) int64 into data
+    data: np.ndarray          # uint8: the fields' UTF-8
+
+    @classmethod
+    def from_columns(cls, columns: list[pl.Series]) -> FieldTexts:
+        columns = [column.cast(pl.String).fill_null("").rechunk() for column in columns]
+        return cls(columns, *_stacked(columns))
+
+    def __len__(self) -> int:
+        return self.offsets.shape[1] - 1
+
+    def decoded(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """_decoded_rows of the canonical keys of ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        points, starts, fields, unsafe = _folded_rows(self.offsets, self.data, rows, _FUSED_OR_UNSAFE, True)
+        redo = np.flatnonzero(unsafe)
+        if redo.size:  # polars' NFKC, then the fold (as keys.folded_join does for these rows)
+            index = pl.Series(rows[redo])
+            offsets, data = _stacked([column.gather(index).str.normalize("NFKC") for column in self.columns])
+            done, done_starts, _, _ = _folded_rows(offsets, data, np.arange(redo.size), _FUSED, False)
+            points, starts = _spliced(points, starts, redo, done, done_starts)
+        return points, starts, fields
+
+    def to_list(self) -> list[str]:
+        """The canonical keys as strings (for tests and benchmarks)."""
+        points, starts, _ = self.decoded(np.arange(len(self)))
+        return [points[starts[k]:starts[k + 1]].tobytes().decode("utf-32-le") for k in range(len(self))]
+
+
+def _spliced(points: np.ndarray, starts: np.ndarray, rows: np.ndarray, their_points: np.ndarray,
+             their_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` (texts ``starts``) with the empty texts ``rows`` (ascending) replaced by the texts of
+    ``their_points`` (``their_starts``), in order."""
+    lengths = np.diff(starts)
+    lengths[rows] = np.diff(their_starts)
+    new_starts = np.zeros_like(starts)
+    np.cumsum(lengths, out=new_starts[1:])
+    out = np.empty(int(new_starts[-1]), dtype=points.dtype)
+    previous = 0  # the texts previous..row - 1 are kept, contiguous in points
+    for k, row in enumerate(rows.tolist()):
+        out[new_starts[previous]:new_starts[row]] = points[starts[previous]:starts[row]]
+        out[new_starts[row]:new_starts[row + 1]] = their_points[their_starts[k]:their_starts[k + 1]]
+        previous = row + 1
+    out[new_starts[previous]:] = points[starts[previous]:]
+    return out, new_starts
+
+
+def key_texts(keys: list[str] | pl.Series | Utf8Texts | FieldTexts) -> Utf8Texts | FieldTexts:
+    """Keys as one UTF-8 buffer with offsets (a polars column's own Arrow buffers, no copy), or as
+    FieldTexts: the batches decode only the keys they judge, and no Python string per key is made
+    or shared."""
+    if isinstance(keys, Utf8Texts | FieldTexts):
         return keys
     return Utf8Texts.from_series(keys) if isinstance(keys, pl.Series) else Utf8Texts.from_strings(keys)
 
@@ -839,9 +962,9 @@ def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
 _BATCH_PAIRS = 16_384
 
 
-def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarray, right: list[int] | np.ndarray,
-             share: float, numbers: bool = True, field_share: float = 0.0, rapidfuzz: bool = False,
-             n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def verdicts(keys: list[str] | pl.Series | Utf8Texts | FieldTexts, left: list[int] | np.ndarray,
+             right: list[int] | np.ndarray, share: float, numbers: bool = True, field_share: float = 0.0,
+             rapidfuzz: bool = False, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(verdict code, measured share) of edits.edit_verdict(keys[left[i]], keys[right[i]], …) for every i,
     judged ``_BATCH_PAIRS`` pairs at a time (each pair on its own, so batching changes nothing), the
     batches on ``n_jobs`` threads: the compiled steps release the GIL, so threads share the cores
@@ -874,10 +997,13 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts, left: list[int] | np.ndarr
     return found, measured
 
 
-def _batch_verdicts(texts: Utf8Texts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
+def _batch_verdicts(texts: Utf8Texts | FieldTexts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
                     field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
     involved = sorted_unique(np.concatenate([left, right]))
-    points, offsets, fields = _decoded_rows(texts.offsets, texts.data, involved)
+    if isinstance(texts, FieldTexts):
+        points, offsets, fields = texts.decoded(involved)
+    else:
+        points, offsets, fields = _decoded_rows(texts.offsets, texts.data, involved)
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
     # units per pair: its fields when both keys hold the same number of fields and one more than
     # one, else the whole keys; room for the rests: both keys

@@ -49,7 +49,7 @@ def band_pairs(signatures: np.ndarray, members: np.ndarray, band: int, rows: int
                window: int) -> np.ndarray:
     """The packed pairs i·n + j (i < j, n = signature rows) of one band: members with equal band
     hashes (band_hashes) form a bucket, its members in ascending order, and each is paired with its
-    next ``window`` neighbours in the bucket.
+    next ``window`` neighbours in the bucket (bucket by bucket; candidate_pairs sorts the pairs).
 
     The same pairs as sorting the hashes stably and pairing equal neighbours up to ``window``
     apart (what this did before), sorted another way: a stable counting sort on the top 16 bits
@@ -83,24 +83,30 @@ def band_pairs(signatures: np.ndarray, members: np.ndarray, band: int, rows: int
                 k -= 1
             sorted_hashes[k] = h
             ordered[k] = member
+    # the buckets are the runs of equal hashes: each member is paired with the next ``window`` of its
+    # run, found run by run (a pass per distance 1..window over all members cost up to 2·window passes)
     total = 0
-    for distance in range(1, window + 1):
-        found = 0
-        for position in range(count - distance):
-            found += sorted_hashes[position] == sorted_hashes[position + distance]
-        if found == 0:
-            break
-        total += found
+    start = 0
+    while start < count:
+        stop = start + 1
+        while stop < count and sorted_hashes[stop] == sorted_hashes[start]:
+            stop += 1
+        for position in range(start, stop - 1):
+            total += min(window, stop - 1 - position)
+        start = stop
     pairs = np.empty(total, dtype=np.int64)
     n = np.int64(signatures.shape[0])
     written = 0
-    for distance in range(1, window + 1):
-        if written == total:
-            break
-        for position in range(count - distance):
-            if sorted_hashes[position] == sorted_hashes[position + distance]:
-                pairs[written] = ordered[position] * n + ordered[position + distance]
+    start = 0
+    while start < count and written < total:
+        stop = start + 1
+        while stop < count and sorted_hashes[stop] == sorted_hashes[start]:
+            stop += 1
+        for position in range(start, stop - 1):
+            for other in range(position + 1, min(position + window, stop - 1) + 1):
+                pairs[written] = ordered[position] * n + ordered[other]
                 written += 1
+        start = stop
     return pairs
 
 

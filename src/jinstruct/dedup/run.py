@@ -23,12 +23,12 @@ Order of work (docs/dedup.md explains each rule):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from jinstruct.dedup.clusters import components, keep_order, merged_groups
-from jinstruct.dedup.edits import FIELD_SEPARATOR
 from jinstruct.dedup.features import canonical_keys, key_features
 from jinstruct.dedup.index import index_frame
 from jinstruct.dedup.lsh import candidate_pairs, exact_similarity, signature_similarity, sorted_unique
@@ -36,6 +36,9 @@ from jinstruct.dedup.previous import RowSketches, previous_release_matches, veri
 from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.records import CLUSTER_SCHEMA, InputError
 from jinstruct.stage import StageResult, mark_rejected
+
+if TYPE_CHECKING:
+    from jinstruct.dedup.aligned import FieldTexts
 
 STAGE = "dedup"
 EXACT, NEAR, PREVIOUS = "exact_duplicate", "near_duplicate", "duplicate_of_previous_release"
@@ -118,8 +121,17 @@ def verify_candidates(df: pl.DataFrame, work: pl.DataFrame, signed: _Signed, set
     eligible = (groups[left] != groups[right]) & ~excluded[left] & ~excluded[right]
     verified = verify_pairs(_row_sketches(work, signed), left[eligible], right[eligible], settings,
                             similarity=lambda a, b: _similarity(settings, df, signed, a, b),
-                            keys=lambda rows: canonical_keys(df[rows], settings, FIELD_SEPARATOR))
+                            keys=lambda rows: _field_texts(df, rows, settings))
     return verified.pairs, int(verified.names_refused.shape[0])
+
+
+def _field_texts(df: pl.DataFrame, rows: np.ndarray, settings: DedupSettings) -> FieldTexts:
+    """The key fields of ``rows`` for verify: edits, folded into canonical keys (fields joined by
+    FIELD_SEPARATOR) by the alignment's batches as they decode them (aligned.FieldTexts)."""
+    from jinstruct.dedup.aligned import FieldTexts  # compiled code: loaded when pairs are aligned
+
+    index = pl.Series(rows)
+    return FieldTexts.from_columns([df[name].gather(index) for name in settings.fields])
 
 
 def dedup_records(df: pl.DataFrame, params: dict | None, text_fields: list[str] | None = None) -> DedupOutcome:
