@@ -290,7 +290,9 @@ OTHER = "今日は天気が良いので公園まで散歩に行きました。�
 def test_distinct_shingle_counts_are_set_sizes():
     # a long text of many distinct n-grams, some repeated, so the counting table probes and wraps
     varied = "".join(chr(0x4E00 + (i * 7919) % 1500) for i in range(4000))
-    texts = [REPEATED, OTHER, "", "abc", "aaaaaaa", "𠮷𠮷𠮷𠮷𠮷𠮷", varied, OTHER * 3]
+    # NUL characters: an n-gram of NULs hashes to 0, the table's empty mark, and is counted apart
+    nuls = "\x00" * 7 + "a\x00\x00b" + "\x00" * 5 + "c"
+    texts = [REPEATED, OTHER, "", "abc", "aaaaaaa", "𠮷𠮷𠮷𠮷𠮷𠮷", varied, OTHER * 3, nuls, "\x00", "x\x00"]
     for n in (1, 2, 5):
         assert distinct_shingle_counts(texts, n).tolist() == [len(_grams(text, n)) for text in texts]
 

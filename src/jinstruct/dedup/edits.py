@@ -27,10 +27,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, Indel, Levenshtein
+
+if TYPE_CHECKING:
+    from jinstruct.dedup.aligned import FieldTexts
 
 _LARGE = 8
 _DIGIT = re.compile(r"[0-9]")
@@ -414,9 +418,10 @@ def could_align(jaccard: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, sha
     return overlap_from_jaccard(jaccard, size_a, size_b) >= floor
 
 
-def edits_confirm(keys: list[str] | pl.Series, left: np.ndarray, right: np.ndarray, share: float,
+def edits_confirm(keys: list[str] | pl.Series | FieldTexts, left: np.ndarray, right: np.ndarray, share: float,
                   numbers: bool = True, field_share: float = 0.0, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair of rows into ``keys`` (a list, or a string column read from its Arrow buffers):
+    """Per pair of rows into ``keys`` (a list, a string column read from its Arrow buffers, or
+    aligned.FieldTexts: the raw key fields, folded into keys by the batches, as run.py passes them):
     (confirmed, verdict code), compiled (aligned.py: the same rules on code-point arrays, ~8×
     faster than calling edit_verdict per pair on 1.3 KB records).
 

@@ -28,8 +28,8 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from jinstruct.dedup.keys import _FUSED, _write_names, folded_join, nfkc_where_needed
-from jinstruct.dedup.minhash import _sketch_text, permutations, put_utf8, seen_table, utf8_code_point
+from jinstruct.dedup.keys import _FUSED, _FUSED_OR_UNSAFE, _fold_text, _splice, _stacked, _write_names, folded_join
+from jinstruct.dedup.minhash import _sketch_text, permutations, seen_table
 from jinstruct.dedup.settings import FIELD_NGRAM, FIELD_PERM, DedupSettings
 from jinstruct.progress import progress_bar
 
@@ -70,17 +70,19 @@ def canonical_keys(df: pl.DataFrame, settings: DedupSettings, separator: str = "
 
 
 @numba.njit(nogil=True, cache=True)
-def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, signatures, shingles, fields, sizes,
-                    key_chars):
+def _chunk_features(offsets, data, fold, check, n, a, b, field_n, field_a, field_b, signatures, shingles, fields,
+                    sizes, key_chars):
     """Everything key_features needs of a chunk, one decode of each field.
 
-    offsets (fields × texts + 1) index ``data``: each field's text as UTF-8, NFKC'd where the fold
-    table cannot do it (keys.nfkc_where_needed). Per text, the fields are decoded, folded
-    (keys.canonical_texts) and put end to end: the key's code points (keys.canonical_key_expr),
-    from which its MinHash and distinct n-gram count (minhash.sketch_texts), each field's bigram
-    sketch and count, its length, its digit runs (keys.numbers_expr) and katakana words
-    (keys.joined_names) all come. Returns the key's UTF-8 (for its xxh3-128), the digit runs
-    joined by spaces and the joined words, each as (offsets, bytes)."""
+    offsets (fields × texts + 1) index ``data``: each field's text as UTF-8. Per text, the fields
+    are decoded, folded (keys._fold_text, keys.canonical_texts) and put end to end: the key's code
+    points (keys.canonical_key_expr), from which its MinHash and distinct n-gram count
+    (minhash.sketch_texts), each field's bigram sketch and count, its length, its digit runs
+    (keys.numbers_expr) and katakana words (keys.joined_names) all come. Returns the key's UTF-8
+    (for its xxh3-128), the digit runs joined by spaces and the joined words, each as (offsets,
+    bytes), and which texts were left out: with ``check`` (``fold`` = keys._FUSED_OR_UNSAFE), a
+    text holding a character the table cannot NFKC gets empty outputs and no rows; key_features
+    measures it again NFKC'd."""
     field_count, texts = offsets.shape[0], offsets.shape[1] - 1
     longest = 1
     for text in range(texts):
@@ -95,7 +97,8 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
     bounds = np.empty(field_count + 1, dtype=np.int64)
     starts = np.empty(longest, dtype=np.int64)
     stops = np.empty(longest, dtype=np.int64)
-    table, stamps = seen_table(longest)
+    word_keys = np.empty(longest, dtype=np.uint64)
+    table = seen_table(longest)
     signature = np.empty(a.size, dtype=np.uint32)
     field_signature = np.empty(field_a.size, dtype=np.uint32)
     # a folded character takes at most 3 bytes where it took at least 2 (ASCII stays ASCII): 1.5 × is room
@@ -105,35 +108,32 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
     digit_offsets = np.zeros(texts + 1, dtype=np.int64)
     names_out = np.empty(total * 3 // 2 + texts + 1, dtype=np.uint8)
     name_offsets = np.zeros(texts + 1, dtype=np.int64)
+    unsafe = np.zeros(texts, dtype=np.bool_)
     key_written = digits_written = names_written = 0
-    stamp = 0
     for text in range(texts):
         length = 0
         for field in range(field_count):
             bounds[field] = length
-            position = offsets[field, text]
-            while position < offsets[field, text + 1]:
-                point, width = utf8_code_point(data, position)
-                position += width
-                if point < 0x10000:
-                    point = fold[point]
-                    if point < 0:
-                        continue
-                points[length] = point
-                length += 1
-                key_written = put_utf8(key_out, key_written, point)
+            key_written, length, flagged = _fold_text(data, offsets[field, text], offsets[field, text + 1], fold,
+                                                      check, key_out, key_written, points, length, True)
+            if flagged:
+                unsafe[text] = True
+                break
+        if unsafe[text]:
+            key_written = key_offsets[text]
+            key_offsets[text + 1], digit_offsets[text + 1], name_offsets[text + 1] = \
+                key_written, digits_written, names_written
+            continue
         bounds[field_count] = length
         key_offsets[text + 1] = key_written
         key_chars[text] = length
-        stamp += 1
-        shingles[text] = _sketch_text(points, length, n, a, b, signature, table, stamps, stamp)
+        shingles[text] = _sketch_text(points, length, n, a, b, signature, table)
         for permutation in range(a.size):
             signatures[text, permutation] = np.uint16(signature[permutation] & np.uint32(0xFFFF))
         for field in range(field_count):
-            stamp += 1
             sizes[text, field] = _sketch_text(points[bounds[field]:bounds[field + 1]],
                                               bounds[field + 1] - bounds[field], field_n, field_a, field_b,
-                                              field_signature, table, stamps, stamp)
+                                              field_signature, table)
             for permutation in range(field_a.size):
                 fields[text, field * field_a.size + permutation] = \
                     np.uint16(field_signature[permutation] & np.uint32(0xFFFF))
@@ -149,10 +149,10 @@ def _chunk_features(offsets, data, fold, n, a, b, field_n, field_a, field_b, sig
             else:
                 in_run = False
         digit_offsets[text + 1] = digits_written
-        names_written = _write_names(points, length, starts, stops, names_out, names_written)
+        names_written = _write_names(points, length, starts, stops, word_keys, names_out, names_written)
         name_offsets[text + 1] = names_written
     return (key_offsets, key_out[:key_written], digit_offsets, digits_out[:digits_written], name_offsets,
-            names_out[:names_written])
+            names_out[:names_written], unsafe)
 
 
 def _hashes(offsets: np.ndarray, data: np.ndarray, digest) -> list:
@@ -169,9 +169,11 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
     Jaccard estimate by at most 0.00002, far below its sampling error (≈ 0.035 at 128
     permutations), and halves the sketches: 0.64 GB instead of 1.28 at 2.5M records.
 
-    Per chunk, polars NFKCs the texts the fold table cannot (keys.nfkc_where_needed) and one
-    compiled pass (_chunk_features) does the rest; tests/dedup/test_features.py checks it equals
-    the separate steps (canonical_texts, concat_str, sketch_texts, numbers_expr, names_expr)."""
+    Per chunk, one compiled pass (_chunk_features) does it all for the records whose every
+    character the fold table can NFKC; the others (1.5 % of the benchmark corpus) are NFKC'd by
+    polars, measured by a second call and spliced in (keys.folded_join does the same).
+    tests/dedup/test_features.py checks it equals the separate steps (canonical_texts,
+    concat_str, sketch_texts, numbers_expr, names_expr)."""
     total, field_count = df.height, len(settings.fields)
     a, b = permutations(settings.num_perm, settings.seed)
     field_a, field_b = permutations(FIELD_PERM, settings.seed + 1)
@@ -183,22 +185,34 @@ def key_features(df: pl.DataFrame, settings: DedupSettings) -> KeyFeatures:
     def measure(start: int) -> tuple[int, pl.DataFrame]:
         stop = min(start + settings.chunk_records, total)
         chunk = df.slice(start, stop - start)
-        raw = [nfkc_where_needed(chunk[name]) for name in settings.fields]
-        if field_count == 1:
-            offsets, data = raw[0].offsets[None, :], raw[0].data
-        else:  # the fields' bytes end to end, each field's offsets moved by the bytes before it
-            bases = np.cumsum([0] + [texts.data.size for texts in raw[:-1]])
-            offsets = np.stack([texts.offsets + base for texts, base in zip(raw, bases)])
-            data = np.concatenate([texts.data for texts in raw])
+        columns = [chunk[name].cast(pl.String).fill_null("").rechunk() for name in settings.fields]
         shingles = np.empty(stop - start, dtype=np.int32)
         key_chars = np.empty(stop - start, dtype=np.int64)
-        key_offsets, key_bytes, digit_offsets, digits, name_offsets, names = _chunk_features(
-            np.ascontiguousarray(offsets), data, _FUSED, settings.ngram, a, b, FIELD_NGRAM, field_a, field_b,
-            signatures[start:stop], shingles, fields[start:stop], sizes[start:stop], key_chars)
+        *found, unsafe = _chunk_features(*_stacked(columns), _FUSED_OR_UNSAFE, True, settings.ngram, a, b, FIELD_NGRAM,
+                                         field_a, field_b, signatures[start:stop], shingles, fields[start:stop],
+                                         sizes[start:stop], key_chars)
+        key_offsets, key_bytes, digit_offsets, digits, name_offsets, names = found
+        key_hashes = _hashes(key_offsets, key_bytes, xxhash.xxh3_128_hexdigest)
         numbers = _hashes(digit_offsets, digits, xxhash.xxh3_64_intdigest) if settings.numbers_must_match \
             else [no_numbers] * (stop - start)
+        rows = np.flatnonzero(unsafe)
+        if rows.size:  # polars' NFKC (5M characters/s) only for the records the table cannot do
+            index = pl.Series(rows)
+            again = (np.empty((rows.size, a.size), dtype=np.uint16), np.empty(rows.size, dtype=np.int32),
+                     np.empty((rows.size, fields.shape[1]), dtype=np.uint16),
+                     np.empty((rows.size, field_count), dtype=np.int32), np.empty(rows.size, dtype=np.int64))
+            *redone, _ = _chunk_features(*_stacked([column.gather(index).str.normalize("NFKC") for column in columns]),
+                                         _FUSED, False, settings.ngram, a, b, FIELD_NGRAM, field_a, field_b, *again)
+            signatures[start + rows], shingles[rows], fields[start + rows], sizes[start + rows], key_chars[rows] = again
+            # their hashes replace the empty keys' (no copy of the chunk's key bytes); their words are spliced in
+            for row, key_hash in zip(rows.tolist(), _hashes(redone[0], redone[1], xxhash.xxh3_128_hexdigest)):
+                key_hashes[row] = key_hash
+            if settings.numbers_must_match:
+                for row, number_hash in zip(rows.tolist(), _hashes(redone[2], redone[3], xxhash.xxh3_64_intdigest)):
+                    numbers[row] = number_hash
+            name_offsets, names = _splice(name_offsets, names, rows, redone[4], redone[5])
         return start, pl.DataFrame({
-            "_key_hash": pl.Series(_hashes(key_offsets, key_bytes, xxhash.xxh3_128_hexdigest), dtype=pl.String),
+            "_key_hash": pl.Series(key_hashes, dtype=pl.String),
             "_numbers_hash": pl.Series(numbers, dtype=pl.UInt64),
             "_key_chars": key_chars,
             "_shingles": shingles,

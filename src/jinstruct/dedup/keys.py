@@ -152,36 +152,84 @@ def _unsafe_texts(offsets, data, safe):
     return result
 
 
-@numba.njit(nogil=True, cache=True)
-def _fold_utf8(offsets, data, table):
-    """Apply the fold table to every text: decode UTF-8, map, re-encode. A folded
-    character takes at most 3 bytes where it took at least 2 (or 1 for ASCII, which
-    stays ASCII), so 1.5 × the input is always enough room."""
-    texts = offsets.size - 1
-    out_offsets = np.empty(texts + 1, dtype=np.int64)
-    out = np.empty((offsets[-1] - offsets[0]) * 3 // 2 + 4, dtype=np.uint8)
-    written = 0
-    out_offsets[0] = 0
-    for text in range(texts):
-        position = offsets[text]
-        while position < offsets[text + 1]:
+@numba.njit(inline="always")
+def _fold_text(data, position, stop, table, check, out, written, points, length, keep_points):
+    """Fold the UTF-8 text data[position:stop] by ``table``: decode, map, write the result as UTF-8
+    at out[written:] and, with ``keep_points``, its code points at points[length:]. Returns (written,
+    length, unsafe). With ``check``, a character outside the BMP or one the table marks -2 (not
+    _SAFE: the text needs a real NFKC) stops the text and sets ``unsafe``; without it, characters
+    outside the BMP are kept. A folded character takes at most 3 bytes where it took at least 2
+    (ASCII stays ASCII), so 1.5 × the input is always room enough in ``out``.
+
+    The one decode-and-fold loop of _fold_utf8, _fold_join and features._chunk_features. ASCII
+    and the 3-byte characters the table keeps (most of Japanese text) take a branch of their own
+    that copies the bytes: one branch per character instead of a decode and a re-encode."""
+    unsafe = False
+    while position < stop:
+        lead = np.int64(data[position])
+        if lead < 0x80:
+            point = np.int64(table[lead])
+            position += 1
+            if point >= 0:
+                out[written] = point
+                written += 1
+                if keep_points:
+                    points[length] = point
+                    length += 1
+                continue
+        elif 0xE0 <= lead < 0xF0:
+            second, third = np.int64(data[position + 1]), np.int64(data[position + 2])
+            code = ((lead & 0x0F) << 12) | ((second & 0x3F) << 6) | (third & 0x3F)
+            position += 3
+            point = np.int64(table[code])
+            if point == code:
+                out[written], out[written + 1], out[written + 2] = lead, second, third
+                written += 3
+                if keep_points:
+                    points[length] = point
+                    length += 1
+                continue
+        else:
             point, width = utf8_code_point(data, position)
             position += width
             if point < 0x10000:
-                point = table[point]
-                if point < 0:
-                    continue
-            written = put_utf8(out, written, point)
+                point = np.int64(table[point])
+            elif check:
+                point = -2
+        if point == -1:  # whitespace: removed
+            continue
+        if point == -2:
+            unsafe = True
+            break
+        written = put_utf8(out, written, point)
+        if keep_points:
+            points[length] = point
+            length += 1
+    return written, length, unsafe
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_utf8(offsets, data, table):
+    """Apply the fold table to every text (_fold_text)."""
+    texts = offsets.size - 1
+    out_offsets = np.empty(texts + 1, dtype=np.int64)
+    out = np.empty((offsets[-1] - offsets[0]) * 3 // 2 + 4, dtype=np.uint8)
+    no_points = np.empty(0, dtype=np.uint32)
+    written = 0
+    out_offsets[0] = 0
+    for text in range(texts):
+        written, _, _ = _fold_text(data, offsets[text], offsets[text + 1], table, False, out, written, no_points, 0,
+                                   False)
         out_offsets[text + 1] = written
     return out_offsets, out[:written]
 
 
 @numba.njit(nogil=True, cache=True)
 def _fold_join(offsets, data, table, separator, check):
-    """Each text's fields folded by ``table`` and joined by ``separator`` (UTF-8 bytes): offsets
-    (fields × texts + 1) index ``data`` as in features._chunk_features. With ``check``, a text
-    holding a character outside the BMP or one the table marks -2 (not _SAFE: needs a real NFKC)
-    is left empty and flagged in the returned mask."""
+    """Each text's fields folded by ``table`` (_fold_text) and joined by ``separator`` (UTF-8 bytes):
+    offsets (fields × texts + 1) index ``data`` as in features._chunk_features. With ``check``, a
+    text holding a character outside the BMP or one the table marks -2 (not _SAFE: needs a real
+    NFKC) is left empty and flagged in the returned mask."""
     field_count, texts = offsets.shape[0], offsets.shape[1] - 1
     total = 0
     for field in range(field_count):
@@ -189,6 +237,7 @@ def _fold_join(offsets, data, table, separator, check):
     out_offsets = np.empty(texts + 1, dtype=np.int64)
     out = np.empty(total * 3 // 2 + texts * (field_count - 1) * separator.size + 4, dtype=np.uint8)
     unsafe = np.zeros(texts, dtype=np.bool_)
+    no_points = np.empty(0, dtype=np.uint32)
     written = 0
     out_offsets[0] = 0
     for text in range(texts):
@@ -197,40 +246,10 @@ def _fold_join(offsets, data, table, separator, check):
                 for byte in separator:
                     out[written] = byte
                     written += 1
-            position = offsets[field, text]
-            stop = offsets[field, text + 1]
-            while position < stop:
-                lead = np.int64(data[position])
-                if lead < 0x80:
-                    point = table[lead]
-                    position += 1
-                    if point >= 0:
-                        out[written] = point
-                        written += 1
-                        continue
-                elif 0xE0 <= lead < 0xF0:  # most of Japanese text: kept as it is unless the table changes it
-                    second, third = np.int64(data[position + 1]), np.int64(data[position + 2])
-                    code = ((lead & 0x0F) << 12) | ((second & 0x3F) << 6) | (third & 0x3F)
-                    position += 3
-                    point = table[code]
-                    if point == code:
-                        out[written], out[written + 1], out[written + 2] = lead, second, third
-                        written += 3
-                        continue
-                else:
-                    point, width = utf8_code_point(data, position)
-                    position += width
-                    if point < 0x10000:
-                        point = table[point]
-                    elif check:
-                        point = -2
-                if point == -1:  # whitespace: removed
-                    continue
-                if point == -2:
-                    unsafe[text] = True
-                    break
-                written = put_utf8(out, written, point)
-            if unsafe[text]:
+            written, _, flagged = _fold_text(data, offsets[field, text], offsets[field, text + 1], table, check, out,
+                                             written, no_points, 0, False)
+            if flagged:
+                unsafe[text] = True
                 written = out_offsets[text]
                 break
         out_offsets[text + 1] = written
@@ -382,10 +401,25 @@ def _word_less(points, first_start, first_stop, second_start, second_stop):
 
 
 @numba.njit(inline="always")
-def _write_names(points, length, starts, stops, out, written):
+def _word_key(points, start, stop):
+    """The first 7 characters of a katakana word (all in U+30A1..U+31FF) as 9-bit digits, each its
+    code point − 0x30A0 (so 1..0x15F), 0 past the end: keys compare as the words' first 7
+    characters do in code-point order, a word before its own continuations."""
+    key = np.uint64(0)
+    for offset in range(7):
+        key <<= np.uint64(9)
+        if start + offset < stop:
+            key |= np.uint64(points[start + offset] - 0x30A0)
+    return key
+
+
+@numba.njit(inline="always")
+def _write_names(points, length, starts, stops, keys, out, written):
     """The katakana words of points[:length] (_KATAKANA_WORD, leftmost and longest), trailing ー
     dropped, unique, sorted, joined by a space, as UTF-8 into out[written:]; returns the new end.
-    ``starts`` and ``stops`` are scratch of at least ``length``."""
+    ``starts``, ``stops`` and ``keys`` (uint64) are scratch of at least ``length``. Words are
+    ordered by their _word_key, and only words whose keys tie and that are longer than 7
+    characters are compared character by character."""
     words = 0
     at = 0
     while at < length:
@@ -397,20 +431,31 @@ def _write_names(points, length, starts, stops, out, written):
             end = stop
             while end > at and points[end - 1] == _LONG_VOWEL:
                 end -= 1
-            # insertion sort by code points, equal words once
+            key = _word_key(points, at, end)
+            # insertion sort, equal words once
             slot = words
             duplicate = False
-            while slot > 0 and not duplicate:
+            while slot > 0:
+                other = keys[slot - 1]
+                if key > other:
+                    break
+                if key < other:
+                    slot -= 1
+                    continue
+                if end - at <= 7 and stops[slot - 1] - starts[slot - 1] <= 7:
+                    duplicate = True
+                    break
                 if _word_less(points, at, end, starts[slot - 1], stops[slot - 1]):
                     slot -= 1
-                elif not _word_less(points, starts[slot - 1], stops[slot - 1], at, end):
-                    duplicate = True
+                elif _word_less(points, starts[slot - 1], stops[slot - 1], at, end):
+                    break
                 else:
+                    duplicate = True
                     break
             if not duplicate:
                 for moved in range(words, slot, -1):
-                    starts[moved], stops[moved] = starts[moved - 1], stops[moved - 1]
-                starts[slot], stops[slot] = at, end
+                    starts[moved], stops[moved], keys[moved] = starts[moved - 1], stops[moved - 1], keys[moved - 1]
+                starts[slot], stops[slot], keys[slot] = at, end, key
                 words += 1
             at = stop
         else:
@@ -438,6 +483,7 @@ def _joined_names(offsets, data):
     points = np.empty(longest, dtype=np.int64)
     starts = np.empty(longest, dtype=np.int64)
     stops = np.empty(longest, dtype=np.int64)
+    keys = np.empty(longest, dtype=np.uint64)
     out = np.empty(max(offsets[-1] - offsets[0], 1) + texts, dtype=np.uint8)  # a word's bytes + a space each
     out_offsets = np.zeros(texts + 1, dtype=np.int64)
     written = 0
@@ -449,7 +495,7 @@ def _joined_names(offsets, data):
             points[length] = point
             length += 1
             position += width
-        written = _write_names(points, length, starts, stops, out, written)
+        written = _write_names(points, length, starts, stops, keys, out, written)
         out_offsets[text + 1] = written
     return out_offsets, out[:written]
 

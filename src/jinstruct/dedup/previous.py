@@ -23,7 +23,7 @@ from jinstruct.dedup.lsh import candidate_pairs, confirmed, fields_agree, signat
 from jinstruct.dedup.settings import DedupSettings
 
 Similarity = Callable[[np.ndarray, np.ndarray], np.ndarray]
-Keys = Callable[[np.ndarray], pl.Series | list[str]]
+Keys = Callable[[np.ndarray], object]  # the keys of given rows: a list, a string column or aligned.FieldTexts
 
 
 @dataclass
