@@ -53,9 +53,9 @@ def canonical_keys(df: pl.DataFrame, settings: DedupSettings, separator: str = "
     or the last sentence of one field does not run on into the next field.
 
     keys.canonical_texts of each field joined by keys.canonical_key_expr, in one compiled pass (keys.folded_join) on
-    ``n_jobs`` threads, one row range each: at 500k records verification asks for the keys of
-    315k rows, which took 3.7 s on one thread as separate fields joined by polars;
-    tests/dedup/test_features.py checks the two agree."""
+    ``n_jobs`` threads, one row range each; tests/dedup/test_features.py checks the two agree.
+    ``verify: exact`` asks it for the keys of the rows in candidate pairs; ``verify: edits`` does
+    not: its alignment batches fold the raw fields themselves (aligned.FieldTexts)."""
     total = df.height
     parts = max(1, min(settings.n_jobs, total // _ROWS_PER_THREAD))
     bounds = [total * part // parts for part in range(parts + 1)]
