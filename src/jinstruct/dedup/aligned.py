@@ -45,7 +45,7 @@ from jinstruct.dedup.edits import (
     PRONOUNS,
     TOO_DIFFERENT,
 )
-from jinstruct.dedup.keys import _FUSED, _FUSED_OR_UNSAFE
+from jinstruct.dedup.keys import _FUSED, _FUSED_OR_UNSAFE, _fold_text
 from jinstruct.dedup.lsh import sorted_unique
 from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
@@ -831,36 +831,17 @@ def _folded_rows(offsets, data, rows, table, check):
     starts = np.zeros(rows.size + 1, dtype=np.int64)
     fields = np.full(rows.size, field_count, dtype=np.int64)
     unsafe = np.zeros(rows.size, dtype=np.bool_)
+    no_bytes = np.empty(0, dtype=np.uint8)
     written = 0
     for k in range(rows.size):
         for field in range(field_count):
             if field:
                 points[written] = _NEWLINE
                 written += 1
-            position, stop = offsets[field, rows[k]], offsets[field, rows[k] + 1]
-            while position < stop:
-                lead = np.int64(data[position])
-                if lead < 0x80:
-                    point = np.int64(table[lead])
-                    position += 1
-                elif lead >= 0xE0 and lead < 0xF0:  # kana and kanji: three bytes
-                    point = np.int64(table[((lead & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6)
-                                          | (np.int64(data[position + 2]) & 0x3F)])
-                    position += 3
-                else:
-                    point, width = utf8_code_point(data, position)
-                    position += width
-                    if point < 0x10000:
-                        point = np.int64(table[point])
-                    elif check:
-                        point = -2
-                if point >= 0:
-                    points[written] = point
-                    written += 1
-                elif point == -2:
-                    unsafe[k] = True
-                    break
-            if unsafe[k]:
+            _, written, flagged = _fold_text(data, offsets[field, rows[k]], offsets[field, rows[k] + 1], table, check,
+                                             no_bytes, 0, points, written, True, False)
+            if flagged:
+                unsafe[k] = True
                 written = starts[k]
                 break
         starts[k + 1] = written

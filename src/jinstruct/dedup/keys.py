@@ -153,17 +153,20 @@ def _unsafe_texts(offsets, data, safe):
 
 
 @numba.njit(inline="always")
-def _fold_text(data, position, stop, table, check, out, written, points, length, keep_points):
-    """Fold the UTF-8 text data[position:stop] by ``table``: decode, map, write the result as UTF-8
-    at out[written:] and, with ``keep_points``, its code points at points[length:]. Returns (written,
-    length, unsafe). With ``check``, a character outside the BMP or one the table marks -2 (not
-    _SAFE: the text needs a real NFKC) stops the text and sets ``unsafe``; without it, characters
-    outside the BMP are kept. A folded character takes at most 3 bytes where it took at least 2
-    (ASCII stays ASCII), so 1.5 × the input is always room enough in ``out``.
+def _fold_text(data, position, stop, table, check, out, written, points, length, keep_points, keep_bytes=True):
+    """Fold the UTF-8 text data[position:stop] by ``table``: decode, map, write the result, with
+    ``keep_bytes`` as UTF-8 at out[written:] and with ``keep_points`` as code points at
+    points[length:]. Returns (written, length, unsafe). With ``check``, a character outside the BMP
+    or one the table marks -2 (not _SAFE: the text needs a real NFKC) stops the text and sets
+    ``unsafe``; without it, characters outside the BMP are kept. A folded character takes at most
+    3 bytes where it took at least 2 (ASCII stays ASCII), so 1.5 × the input is always room
+    enough in ``out``.
 
-    The one decode-and-fold loop of _fold_utf8, _fold_join and features._chunk_features. ASCII
-    and the 3-byte characters the table keeps (most of Japanese text) take a branch of their own
-    that copies the bytes: one branch per character instead of a decode and a re-encode."""
+    The one decode-and-fold loop of _fold_utf8, _fold_join, features._chunk_features and
+    aligned._folded_rows (code points only). The flags are constants in each caller, so its
+    compiled loop keeps only the writes it asks for. ASCII and the 3-byte characters the table
+    keeps (most of Japanese text) take a branch of their own that copies the bytes: one branch
+    per character instead of a decode and a re-encode."""
     unsafe = False
     while position < stop:
         lead = np.int64(data[position])
@@ -171,8 +174,9 @@ def _fold_text(data, position, stop, table, check, out, written, points, length,
             point = np.int64(table[lead])
             position += 1
             if point >= 0:
-                out[written] = point
-                written += 1
+                if keep_bytes:
+                    out[written] = point
+                    written += 1
                 if keep_points:
                     points[length] = point
                     length += 1
@@ -183,8 +187,9 @@ def _fold_text(data, position, stop, table, check, out, written, points, length,
             position += 3
             point = np.int64(table[code])
             if point == code:
-                out[written], out[written + 1], out[written + 2] = lead, second, third
-                written += 3
+                if keep_bytes:
+                    out[written], out[written + 1], out[written + 2] = lead, second, third
+                    written += 3
                 if keep_points:
                     points[length] = point
                     length += 1
@@ -201,7 +206,8 @@ def _fold_text(data, position, stop, table, check, out, written, points, length,
         if point == -2:
             unsafe = True
             break
-        written = put_utf8(out, written, point)
+        if keep_bytes:
+            written = put_utf8(out, written, point)
         if keep_points:
             points[length] = point
             length += 1
