@@ -45,7 +45,7 @@ from jinstruct.dedup.edits import (
     PRONOUNS,
     TOO_DIFFERENT,
 )
-from jinstruct.dedup.keys import _FUSED, _FUSED_OR_UNSAFE, _fold_text
+from jinstruct.dedup.keys import _FUSED, _FUSED_OR_UNSAFE, _fold_text, _stacked
 from jinstruct.dedup.lsh import sorted_unique
 from jinstruct.dedup.minhash import Utf8Texts, utf8_code_point
 
@@ -846,17 +846,6 @@ def _folded_rows(offsets, data, rows, table, check):
                 break
         starts[k + 1] = written
     return points[:written], starts, fields, unsafe
-
-
-def _stacked(columns: list[pl.Series]) -> tuple[np.ndarray, np.ndarray]:
-    """The columns' UTF-8 end to end (nulls as empty), and offsets (columns × texts + 1) into it."""
-    raw = [Utf8Texts.from_series(column) for column in columns]
-    if len(raw) == 1:
-        return raw[0].offsets[None, :], raw[0].data
-    bases = np.cumsum([0] + [int(texts.offsets[-1] - texts.offsets[0]) for texts in raw[:-1]])
-    offsets = np.stack([texts.offsets - texts.offsets[0] + base for texts, base in zip(raw, bases)])
-    return (np.ascontiguousarray(offsets),
-            np.concatenate([texts.data[texts.offsets[0]:texts.offsets[-1]] for texts in raw]))
 
 
 @dataclass
