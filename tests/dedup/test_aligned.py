@@ -285,3 +285,83 @@ def test_field_texts_fold_to_the_canonical_keys(fields, seed):
     reference = aligned.verdicts(expected, left, right, 0.85, True, 0.5)
     assert found.tolist() == reference[0].tolist() and measured.tolist() == reference[1].tolist()
     assert 0.05 < float(np.mean(found == ACCEPTED)) < 0.95
+
+
+def _uniform_pairs(count: int, seed: int, fields: int) -> list[str]:
+    """Pairs of keys of ``fields`` canonical fields each, joined by FIELD_SEPARATOR as FieldTexts
+    makes them (canonical_texts removes the line breaks _generated_pairs joins with): every key holds
+    as many fields, so the batches take _key_pieces' path."""
+    rng = random.Random(seed)
+    keys = []
+    for _ in range(count):
+        parts = ["".join(rng.sample(SENTENCES, rng.randint(1, 4))) for _ in range(fields)]
+        if fields > 1 and rng.random() < 0.2:
+            parts[rng.randrange(fields)] = ""  # an empty field (input is often empty)
+        edited = [_edited(part, rng) for part in parts]
+        keys.extend(FIELD_SEPARATOR.join(canonical_texts(pl.Series(side)).to_list()) for side in (parts, edited))
+    return keys
+
+
+@pytest.mark.parametrize(("fields", "seed"), [(1, 11), (3, 12)])
+def test_pieces_per_key_prepare_what_each_pair_prepared(fields, seed):
+    # _prepare_pieces (each key split once) against _prepare (both keys split for every pair), on
+    # pairs in any order, a key in many pairs; digit runs that differ only in where they stand
+    # (x12 / 12x: the same runs) or in how they split (12,3 / 1,23: other runs)
+    keys = _uniform_pairs(300, seed, fields)
+    digits = ["x12", "12x", "12,3", "1,23", "a1b2", "a12b", "1", "", "7.", "7"]
+    keys += [FIELD_SEPARATOR.join([text] * fields) for text in digits]
+    rng = np.random.default_rng(seed)
+    left = np.concatenate([rng.integers(0, len(keys), 400), np.full(len(digits), len(keys) - len(digits))])
+    right = np.concatenate([rng.integers(0, len(keys), 400), np.arange(len(keys) - len(digits), len(keys))])
+    points, offsets, counts = aligned._decoded_rows(*_buffers(keys), np.arange(len(keys)))
+    assert set(counts.tolist()) == {fields}
+    unit_start = np.arange(left.size + 1, dtype=np.int64) * fields
+    room = int((offsets[left + 1] - offsets[left] + offsets[right + 1] - offsets[right]).sum())
+    units, rest = np.zeros((left.size * fields, 12), dtype=np.int64), np.zeros(room, dtype=np.uint32)
+    aligned._prepare(points, offsets, left, right, True, unit_start, units, rest)
+    pieces = aligned._key_pieces(points, offsets, fields)
+    units_pieces, rest_pieces = np.zeros_like(units), np.zeros_like(rest)
+    aligned._prepare_pieces(points, pieces, fields, left, right, True, unit_start, units_pieces, rest_pieces)
+    assert units_pieces.tolist() == units.tolist() and rest_pieces.tolist() == rest.tolist()
+    # the digit runs compared as the rule says (re.findall), for the digit cases' first field
+    first_fields = [key.split(FIELD_SEPARATOR)[0] for key in keys]
+    tail = slice(left.size - len(digits), left.size)
+    expected = [bool(min(len(first_fields[i]), len(first_fields[j]))) and
+                re.findall("[0-9]+", first_fields[i]) != re.findall("[0-9]+", first_fields[j])
+                for i, j in zip(left[tail].tolist(), right[tail].tolist())]
+    assert units_pieces[tail.start * fields:tail.stop * fields:fields, 3].astype(bool).tolist() == expected
+    assert True in expected and expected.count(False) >= 3  # 12x is 12 again, 12,3 is not 1,23
+    assert units[:, 4].sum() > 0 and (units[:, 3] == 1).any()  # shared sentences and differing digits occur
+
+
+def _buffers(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    buffers = aligned.key_texts(keys)
+    return buffers.offsets, buffers.data
+
+
+@pytest.mark.parametrize(("fields", "seed"), [(1, 13), (3, 14)])
+def test_keys_decoded_once_or_per_batch_give_edit_verdicts(fields, seed, monkeypatch):
+    # every key holds ``fields`` fields: the pieces path; decoded once for all pairs, and per batch
+    # (over the _DECODED_POINTS budget), both edit_verdict's verdicts and shares
+    keys = _uniform_pairs(500, seed, fields)
+    left, right = np.arange(0, len(keys), 2), np.arange(1, len(keys), 2)
+    assert aligned._decoded_once(aligned.key_texts(keys), left, right)[5] is not None
+    once = aligned.verdicts(keys, left, right, 0.85, True, 0.5)
+    monkeypatch.setattr(aligned, "_DECODED_POINTS", 0)
+    monkeypatch.setattr(aligned, "_BATCH_PAIRS", 17)
+    assert aligned._decoded_once(aligned.key_texts(keys), left, right) is None
+    per_batch = aligned.verdicts(pl.Series(keys), left, right, 0.85, True, 0.5, n_jobs=2)
+    expected = [edit_verdict(keys[i], keys[j], 0.85, True, 0.5) for i, j in zip(left.tolist(), right.tolist())]
+    for found, measured in (once, per_batch):
+        assert found.tolist() == [verdict for verdict, _ in expected]
+        assert measured.tolist() == [share for _, share in expected]
+    assert len(set(once[0].tolist())) >= 4 and 0.05 < float(np.mean(once[0] == ACCEPTED)) < 0.95
+
+
+def test_mixed_field_counts_split_each_pair():
+    # keys with other numbers of fields: no _key_pieces, _prepare splits each pair's keys
+    keys = ["あ.い\nう", "あ.い", "a\nb\nc", "a\nb\nc"]
+    decoded = aligned._decoded_once(aligned.key_texts(keys), np.array([0, 2]), np.array([1, 3]))
+    assert decoded[4] == 0 and decoded[5] is None
+    found, _ = aligned.verdicts(keys, [0, 2], [1, 3], 0.85, True, 0.5)
+    assert found.tolist() == [edit_verdict(keys[0], keys[1], 0.85, True, 0.5)[0], ACCEPTED]

@@ -232,9 +232,13 @@ def _field_ends(points, start, stop, ends):
 
 
 @numba.njit(nogil=True, cache=True)
-def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest):
+def _prepare(points, offsets, left, right, numbers, unit_start, units, rest):
     """Fill ``units`` (one row per unit: 0 pair, 1 fielded, 2 shorter, 3 digit runs differ, 4 shared,
-    5-8 rest a start/stop and rest b start/stop in ``rest``, 9-10 unit lengths, 11 both empty) and ``rest``."""
+    5-8 rest a start/stop and rest b start/stop in ``rest``, 9-10 unit lengths, 11 both empty) and ``rest``
+    (the rests one after another: the pages of ``rest`` a batch touches are those it fills; each pair
+    starting at the sum of the key lengths before it had every page of room for both keys zeroed
+    by the kernel)."""
+    written = 0
     for pair in range(left.size):
         a0, a1 = offsets[left[pair]], offsets[left[pair] + 1]
         b0, b1 = offsets[right[pair]], offsets[right[pair] + 1]
@@ -247,7 +251,6 @@ def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, unit
             _field_ends(points, b0, b1, ends_b)
         else:
             ends_a[0], ends_b[0] = a1, b1
-        written = rest_start[pair]
         start_a, start_b = a0, b0
         for field in range(count):
             row = unit_start[pair] + field
@@ -266,6 +269,129 @@ def _prepare(points, offsets, left, right, numbers, unit_start, rest_start, unit
                 units[row, 4] = shared
                 units[row, 5], units[row, 6], units[row, 7], units[row, 8] = ra0, ra1, rb0, written
             start_a, start_b = stop_a + 1, stop_b + 1
+
+
+@numba.njit(inline="always")
+def _digit_runs_hash(points, start, stop):
+    """(ASCII digits in points[start:stop], a hash of its digit runs): equal runs give equal hashes,
+    so different hashes mean edits._DIGITS.findall differs (_digit_runs_differ)."""
+    h = np.uint64(1469598103934665603)
+    digits = 0
+    in_run = False
+    for position in range(start, stop):
+        point = points[position]
+        if _ascii_digit(point):
+            h = (h ^ np.uint64(point)) * np.uint64(1099511628211)
+            digits += 1
+            in_run = True
+        elif in_run:
+            h = (h ^ np.uint64(10)) * np.uint64(1099511628211)  # a run ends: 12,3 is not 1,23
+            in_run = False
+    if in_run:
+        h = (h ^ np.uint64(10)) * np.uint64(1099511628211)
+    return digits, h
+
+
+@numba.njit(nogil=True, cache=True)
+def _key_pieces(points, offsets, fields):
+    """Per unit of every key (its ``fields`` fields, or the whole key when ``fields`` is 1): what
+    _prepare computes of each side of each pair, computed once per key instead (a key takes part
+    in several pairs): the sentence pieces (_pieces) with each piece's _piece_hash, and the digit
+    runs (_digit_runs_hash). Returns (span (units, 2): the unit's start and stop in points; first
+    (units + 1): unit u's pieces are bounds[first[u] + k], bounds[first[u] + k + 1] with hash
+    hashes[first[u] + k], k < first[u + 1] - first[u] - 1; bounds; hashes; digits (units, 2): the
+    digit count and the digit-run hash)."""
+    keys = offsets.size - 1
+    units = keys * fields
+    span = np.empty((units, 2), dtype=np.int64)
+    ends = np.empty(fields + 1, dtype=np.int64)
+    first = np.zeros(units + 1, dtype=np.int64)
+    for key in range(keys):  # the units and how many bounds each takes (pieces + 1)
+        a0, a1 = offsets[key], offsets[key + 1]
+        if fields > 1:
+            _field_ends(points, a0, a1, ends)
+        else:
+            ends[0] = a1
+        start = a0
+        for field in range(fields):
+            unit = key * fields + field
+            span[unit, 0], span[unit, 1] = start, ends[field]
+            count = 1
+            for position in range(start + 1, ends[field] + 1):
+                count += _is_boundary(points, start, position)
+            first[unit + 1] = first[unit] + count + 1
+            start = ends[field] + 1
+    bounds = np.empty(first[units], dtype=np.int64)
+    hashes = np.zeros(first[units], dtype=np.uint64)
+    digits = np.empty((units, 2), dtype=np.uint64)
+    for unit in range(units):
+        start, stop = span[unit, 0], span[unit, 1]
+        count = _pieces(points, start, stop, bounds[first[unit]:])
+        for k in range(count):
+            hashes[first[unit] + k] = _piece_hash(points, bounds[first[unit] + k], bounds[first[unit] + k + 1])
+        count_digits, digit_hash = _digit_runs_hash(points, start, stop)
+        digits[unit, 0], digits[unit, 1] = count_digits, digit_hash
+    return span, first, bounds, hashes, digits
+
+
+@numba.njit(nogil=True, cache=True)
+def _prepare_pieces(points, pieces, fields, left, right, numbers, unit_start, units, rest):
+    """_prepare for pairs of keys that all hold ``fields`` fields, from _key_pieces of the keys: the
+    same units and rests (the same pieces and hashes, matched in the same order)."""
+    span, first, bounds, hashes, digits = pieces
+    fielded = fields > 1
+    written = 0
+    for pair in range(left.size):
+        for field in range(fields):
+            row = unit_start[pair] + field
+            unit_a, unit_b = left[pair] * fields + field, right[pair] * fields + field
+            start_a, stop_a = span[unit_a, 0], span[unit_a, 1]
+            start_b, stop_b = span[unit_b, 0], span[unit_b, 1]
+            shorter = min(stop_a - start_a, stop_b - start_b)
+            units[row, 0] = pair
+            units[row, 1] = fielded
+            units[row, 2] = shorter
+            units[row, 9] = stop_a - start_a
+            units[row, 10] = stop_b - start_b
+            units[row, 11] = fielded and stop_a == start_a and stop_b == start_b
+            units[row, 5] = units[row, 6] = units[row, 7] = units[row, 8] = written
+            if shorter > 0:
+                if not numbers or (digits[unit_a, 0] == 0 and digits[unit_b, 0] == 0):
+                    differ = False
+                elif digits[unit_a, 0] != digits[unit_b, 0] or digits[unit_a, 1] != digits[unit_b, 1]:
+                    differ = True
+                else:
+                    differ = _digit_runs_differ(points, start_a, stop_a, start_b, stop_b)
+                units[row, 3] = differ
+                # _unshared over the stored pieces
+                first_a, count_a = first[unit_a], first[unit_a + 1] - first[unit_a] - 1
+                first_b, count_b = first[unit_b], first[unit_b + 1] - first[unit_b] - 1
+                used_a = np.zeros(count_a, dtype=np.bool_)
+                used_b = np.zeros(count_b, dtype=np.bool_)
+                shared = 0
+                for p in range(count_a):
+                    start, stop = bounds[first_a + p], bounds[first_a + p + 1]
+                    h = hashes[first_a + p]
+                    for q in range(count_b):
+                        if not used_b[q] and hashes[first_b + q] == h and \
+                                _same(points, start, stop, bounds[first_b + q], bounds[first_b + q + 1]):
+                            used_a[p] = used_b[q] = True
+                            shared += stop - start
+                            break
+                rest_a = written
+                for p in range(count_a):
+                    if not used_a[p]:
+                        for position in range(bounds[first_a + p], bounds[first_a + p + 1]):
+                            rest[written] = points[position]
+                            written += 1
+                rest_b = written
+                for q in range(count_b):
+                    if not used_b[q]:
+                        for position in range(bounds[first_b + q], bounds[first_b + q + 1]):
+                            rest[written] = points[position]
+                            written += 1
+                units[row, 4] = shared
+                units[row, 5], units[row, 6], units[row, 7], units[row, 8] = rest_a, rest_b, rest_b, written
 
 
 @numba.njit(inline="always")
@@ -504,49 +630,61 @@ def _unit_verdict(rest, unit, ops, first, last, share, numbers, unicode_digits, 
         return TOO_DIFFERENT, 0.0
     a0, a1, b0, b1 = unit[5], unit[6], unit[7], unit[8]
     length_a, length_b = a1 - a0, b1 - b0
-    # edits._edits: small edits at most _GAP equal characters apart joined into one
+    # edits._edits: small edits at most _GAP equal characters apart joined into one. Only the last two
+    # joined entries can still take in what follows, so each entry before them is judged as soon as it
+    # is final (as edits._edits hands them out): a pair refused at an early edit is not joined further
     joined = np.empty((max(last - first, 1), 5), dtype=np.int64)
-    count = 0
-    for k in range(first, last):
-        tag, i1, i2, j1, j2 = ops[k, 0], ops[k, 1], ops[k, 2], ops[k, 3], ops[k, 4]
-        if tag != _EQUAL and count > 0 and max(i2 - i1, j2 - j1) < _LARGE:
-            edit = -1
-            if joined[count - 1, 0] != _EQUAL:
-                edit = count - 1
-            elif count > 1 and joined[count - 1, 2] - joined[count - 1, 1] <= _GAP:
-                edit = count - 2
-            if edit >= 0 and joined[edit, 0] != _EQUAL and \
-                    max(joined[edit, 2] - joined[edit, 1], joined[edit, 4] - joined[edit, 3]) < _LARGE and \
-                    max(i2 - joined[edit, 1], j2 - joined[edit, 3]) < _LARGE:
-                if edit != count - 1:
-                    count -= 1
-                joined[edit, 0] = _REPLACE
-                joined[edit, 2] = i2
-                joined[edit, 4] = j2
-                continue
-        joined[count, 0], joined[count, 1], joined[count, 2], joined[count, 3], joined[count, 4] = tag, i1, i2, j1, j2
-        count += 1
+    count = judged = 0
     changed_a = changed_b = 0
-    for k in range(count):
-        tag, i1, i2, j1, j2 = joined[k, 0], joined[k, 1], joined[k, 2], joined[k, 3], joined[k, 4]
-        if tag == _EQUAL:
-            shared += i2 - i1
-        elif (tag == _DELETE and _sentences_at(rest, a0, length_a, i1, i2)) or \
-                (tag == _INSERT and _sentences_at(rest, b0, length_b, j1, j2)):
-            continue
-        elif i2 - i1 >= _LARGE or j2 - j1 >= _LARGE:
-            if (tag == _DELETE and _contains(rest, b0, b1, a0 + i1, a0 + i2)) or \
-                    (tag == _INSERT and _contains(rest, a0, a1, b0 + j1, b0 + j2)):
-                shared += max(i2 - i1, j2 - j1)
-            elif not (_whole_sentences(rest, a0, length_a, i1, i2) and _whole_sentences(rest, b0, length_b, j1, j2)):
+    for k in range(first, last + 2):
+        if k < last:
+            tag, i1, i2, j1, j2 = ops[k, 0], ops[k, 1], ops[k, 2], ops[k, 3], ops[k, 4]
+            if tag != _EQUAL and count > 0 and max(i2 - i1, j2 - j1) < _LARGE:
+                edit = -1
+                if joined[count - 1, 0] != _EQUAL:
+                    edit = count - 1
+                elif count > 1 and joined[count - 1, 2] - joined[count - 1, 1] <= _GAP:
+                    edit = count - 2
+                if edit >= judged and joined[edit, 0] != _EQUAL and \
+                        max(joined[edit, 2] - joined[edit, 1], joined[edit, 4] - joined[edit, 3]) < _LARGE and \
+                        max(i2 - joined[edit, 1], j2 - joined[edit, 3]) < _LARGE:
+                    if edit != count - 1:
+                        count -= 1
+                    joined[edit, 0] = _REPLACE
+                    joined[edit, 2] = i2
+                    joined[edit, 4] = j2
+                    continue
+            joined[count, 0], joined[count, 1], joined[count, 2], joined[count, 3], joined[count, 4] = \
+                tag, i1, i2, j1, j2
+            count += 1
+            final = count - 2  # entries before the last two are final
+        else:
+            final = count  # the opcodes are done: every entry is final
+        while judged < final:
+            tag, i1, i2, j1, j2 = joined[judged, 0], joined[judged, 1], joined[judged, 2], joined[judged, 3], \
+                joined[judged, 4]
+            judged += 1
+            if tag == _EQUAL:
+                shared += i2 - i1
+            elif (tag == _DELETE and _sentences_at(rest, a0, length_a, i1, i2)) or \
+                    (tag == _INSERT and _sentences_at(rest, b0, length_b, j1, j2)):
+                continue
+            elif i2 - i1 >= _LARGE or j2 - j1 >= _LARGE:
+                if (tag == _DELETE and _contains(rest, b0, b1, a0 + i1, a0 + i2)) or \
+                        (tag == _INSERT and _contains(rest, a0, a1, b0 + j1, b0 + j2)):
+                    shared += max(i2 - i1, j2 - j1)
+                elif not (_whole_sentences(rest, a0, length_a, i1, i2) and
+                          _whole_sentences(rest, b0, length_b, j1, j2)):
+                    changed_a += i2 - i1
+                    changed_b += j2 - j1
+            else:
+                verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits, person)
+                if verdict != ACCEPTED:
+                    return verdict, shared / shorter
                 changed_a += i2 - i1
                 changed_b += j2 - j1
-        else:
-            verdict = _guard(rest, a0, a1, b0, b1, i1, i2, j1, j2, digits, numbers, unicode_digits, person)
-            if verdict != ACCEPTED:
-                return verdict, shared / shorter
-            changed_a += i2 - i1
-            changed_b += j2 - j1
+        if k >= last:
+            break
     measured = min(shared / max(shared + max(changed_a, changed_b), 1), 1.0)
     return (ACCEPTED if measured >= share else TOO_DIFFERENT), measured
 
@@ -738,6 +876,7 @@ def _judge(rest, units, ops, op_start, hirschberg, unit_start, key_lengths, shar
     """Per pair: edits.edit_verdict from its units' verdicts (fields: each accepted at field_share,
     then the shared characters over the shorter key's, less the separators). Each unit's opcodes are
     _opcodes of its rests, or for units ``hirschberg`` marks, rapidfuzz's in ops[op_start[row]:…]."""
+    own = np.empty((0, 5), dtype=np.int64)
     for pair in range(unit_start.size - 1):
         first, stop = unit_start[pair], unit_start[pair + 1]
         shared = 0.0
@@ -751,7 +890,9 @@ def _judge(rest, units, ops, op_start, hirschberg, unit_start, key_lengths, shar
                 unit_verdict, unit_measured = _unit_verdict(rest, units[row], ops, op_start[row], op_start[row + 1],
                                                             unit_share, numbers, unicode_digits, person)
             else:
-                own = np.empty((2 * (a1 - a0 + b1 - b0) + 1, 5), dtype=np.int64)
+                need = 2 * (a1 - a0 + b1 - b0) + 1  # room for _opcodes: one buffer, grown when too small
+                if own.shape[0] < need:
+                    own = np.empty((max(need, 2 * own.shape[0]), 5), dtype=np.int64)
                 count = _opcodes(rest, a0, a1, b0, b1, own) if units[row, 2] > 0 and (a1 > a0 or b1 > b0) else 0
                 unit_verdict, unit_measured = _unit_verdict(rest, units[row], own, 0, count, unit_share, numbers,
                                                             unicode_digits, person)
@@ -927,9 +1068,14 @@ def _op_array(ops: list[tuple[str, int, int, int, int]]) -> np.ndarray:
     return array
 
 
-# pairs judged per batch: the batch's keys as UTF-32 and room for the rests of its pairs (4 bytes
-# a character, both keys of every pair) stay ~100 MB on 1.3 KB records instead of growing with the build
+# pairs judged per batch: room for the rests of its pairs (4 bytes a character, both keys of every
+# pair) stays ~70 MB on 1.3 KB records instead of growing with the build
 _BATCH_PAIRS = 16_384
+# the keys of all pairs are decoded once, before the batches, when they hold at most this many
+# code points (4 bytes each: 768 MB); beyond that each batch decodes its own keys. A key takes
+# part in several pairs, which land in different batches: on the template-heavy 500k bench
+# corpus (599k pairs over 315k keys) the batches decoded 760k keys, 2.4 times each key
+_DECODED_POINTS = 192 * 2**20
 
 
 def verdicts(keys: list[str] | pl.Series | Utf8Texts | FieldTexts, left: list[int] | np.ndarray,
@@ -945,6 +1091,7 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts | FieldTexts, left: list[in
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     found = np.empty(left.size, dtype=np.int8)
     measured = np.zeros(left.size, dtype=np.float64)
+    decoded = _decoded_once(texts, left, right)
 
     # at most _BATCH_PAIRS a batch, and a multiple of n_jobs batches of equal size, so that the
     # threads finish together (3 batches on 2 threads would leave one idle for a third of the time)
@@ -956,7 +1103,7 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts | FieldTexts, left: list[in
     def judge(start: int) -> None:
         stop = min(start + size, left.size)
         found[start:stop], measured[start:stop] = _batch_verdicts(texts, left[start:stop], right[start:stop], share,
-                                                                  numbers, field_share, rapidfuzz)
+                                                                  numbers, field_share, rapidfuzz, decoded)
     starts = range(0, left.size, size)
     if n_jobs > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
@@ -967,13 +1114,60 @@ def verdicts(keys: list[str] | pl.Series | Utf8Texts | FieldTexts, left: list[in
     return found, measured
 
 
-def _batch_verdicts(texts: Utf8Texts | FieldTexts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
-                    field_share: float, rapidfuzz: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    involved = sorted_unique(np.concatenate([left, right]))
+# rows, _decoded_rows of them, and when they all hold one number of fields, that number and
+# _key_pieces of them (else 0, None)
+Decoded = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, tuple | None]
+
+
+def _decoded(texts: Utf8Texts | FieldTexts, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_decoded_rows of the keys ``rows`` (ascending): FieldTexts fold their fields into keys."""
     if isinstance(texts, FieldTexts):
-        points, offsets, fields = texts.decoded(involved)
+        return texts.decoded(rows)
+    return _decoded_rows(texts.offsets, texts.data, rows)
+
+
+def _decoded_once(texts: Utf8Texts | FieldTexts, left: np.ndarray, right: np.ndarray) -> Decoded | None:
+    """The keys of all pairs decoded once (``Decoded``); None when they would hold more than
+    _DECODED_POINTS code points (each batch then decodes its own keys). The same code points either
+    way: a key is decoded on its own, whichever rows are decoded with it."""
+    if left.size == 0:
+        return None
+    rows = sorted_unique(np.concatenate([left, right]))
+    if isinstance(texts, FieldTexts):
+        size = sum(_point_count(texts.offsets[field], texts.data, rows) for field in range(texts.offsets.shape[0]))
     else:
-        points, offsets, fields = _decoded_rows(texts.offsets, texts.data, involved)
+        size = _point_count(texts.offsets, texts.data, rows)
+    if size > _DECODED_POINTS:
+        return None
+    return _with_pieces(rows, *_decoded(texts, rows))
+
+
+def _with_pieces(rows: np.ndarray, points: np.ndarray, offsets: np.ndarray, fields: np.ndarray) -> Decoded:
+    """Decoded keys with their _key_pieces when they all hold one number of fields (always, for the
+    keys FieldTexts makes: as many fields as columns); else _prepare splits each pair's keys."""
+    if fields.size and fields.min() == fields.max():
+        count = int(fields[0])
+        return rows, points, offsets, fields, count, _key_pieces(points, offsets, count)
+    return rows, points, offsets, fields, 0, None
+
+
+@numba.njit(nogil=True, cache=True)
+def _point_count(offsets, data, rows):
+    """Code points of texts ``rows`` of a UTF-8 column (bytes that do not continue a character)."""
+    count = 0
+    for k in range(rows.size):
+        for position in range(offsets[rows[k]], offsets[rows[k] + 1]):
+            count += (data[position] & 0xC0) != 0x80
+    return count
+
+
+def _batch_verdicts(texts: Utf8Texts | FieldTexts, left: np.ndarray, right: np.ndarray, share: float, numbers: bool,
+                    field_share: float, rapidfuzz: bool = False,
+                    decoded: Decoded | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if decoded is None:
+        involved = sorted_unique(np.concatenate([left, right]))
+        decoded = _with_pieces(involved, *_decoded(texts, involved))
+    involved, points, offsets, fields, field_count, pieces = decoded
     left, right = np.searchsorted(involved, left), np.searchsorted(involved, right)
     # units per pair: its fields when both keys hold the same number of fields and one more than
     # one, else the whole keys; room for the rests: both keys
@@ -982,11 +1176,12 @@ def _batch_verdicts(texts: Utf8Texts | FieldTexts, left: np.ndarray, right: np.n
     rest_counts = offsets[left + 1] - offsets[left] + offsets[right + 1] - offsets[right]
     unit_start = np.zeros(left.size + 1, dtype=np.int64)
     np.cumsum(unit_counts, out=unit_start[1:])
-    rest_start = np.zeros(left.size + 1, dtype=np.int64)
-    np.cumsum(rest_counts, out=rest_start[1:])
     units = np.zeros((int(unit_start[-1]), 12), dtype=np.int64)
-    rest = np.empty(max(int(rest_start[-1]), 1), dtype=np.uint32)
-    _prepare(points, offsets, left, right, numbers, unit_start, rest_start, units, rest)
+    rest = np.empty(max(int(rest_counts.sum()), 1), dtype=np.uint32)
+    if pieces is None:
+        _prepare(points, offsets, left, right, numbers, unit_start, units, rest)
+    else:
+        _prepare_pieces(points, pieces, field_count, left, right, numbers, unit_start, units, rest)
     # the alignment of what is left of each unit: compiled (_opcodes), except for the rare units that
     # rapidfuzz aligns with Hirschberg's algorithm, which keep rapidfuzz's opcodes
     hirschberg = np.ones(units.shape[0], dtype=np.bool_) if rapidfuzz else _hirschberg_units(rest, units)
