@@ -53,13 +53,18 @@ def _edited(text: str, rng: random.Random) -> str:
     return text
 
 
+def _parts(rng: random.Random, fields: int) -> list[str]:
+    parts = ["".join(rng.sample(SENTENCES, rng.randint(1, 4))) for _ in range(fields)]
+    if fields > 1 and rng.random() < 0.2:
+        parts[rng.randrange(fields)] = ""  # an empty field (input is often empty)
+    return parts
+
+
 def _generated_pairs(count: int, seed: int, fields: int) -> list[str]:
     rng = random.Random(seed)
     keys = []
     for _ in range(count):
-        parts = ["".join(rng.sample(SENTENCES, rng.randint(1, 4))) for _ in range(fields)]
-        if fields > 1 and rng.random() < 0.2:
-            parts[rng.randrange(fields)] = ""  # an empty field (input is often empty)
+        parts = _parts(rng, fields)
         first = "\n".join(parts)
         second = "\n".join(_edited(part, rng) for part in parts) if rng.random() < 0.9 else _edited(first, rng)
         keys.extend(canonical_texts(pl.Series([first, second])).to_list())
@@ -294,9 +299,7 @@ def _uniform_pairs(count: int, seed: int, fields: int) -> list[str]:
     rng = random.Random(seed)
     keys = []
     for _ in range(count):
-        parts = ["".join(rng.sample(SENTENCES, rng.randint(1, 4))) for _ in range(fields)]
-        if fields > 1 and rng.random() < 0.2:
-            parts[rng.randrange(fields)] = ""  # an empty field (input is often empty)
+        parts = _parts(rng, fields)
         edited = [_edited(part, rng) for part in parts]
         keys.extend(FIELD_SEPARATOR.join(canonical_texts(pl.Series(side)).to_list()) for side in (parts, edited))
     return keys

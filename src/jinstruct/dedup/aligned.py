@@ -190,33 +190,59 @@ def _unshared(points, a0, a1, b0, b1, out, written):
     bounds_b = np.empty(b1 - b0 + 2, dtype=np.int64)
     count_a = _pieces(points, a0, a1, bounds_a)
     count_b = _pieces(points, b0, b1, bounds_b)
+    hash_a = np.empty(count_a, dtype=np.uint64)
+    for k in range(count_a):
+        hash_a[k] = _piece_hash(points, bounds_a[k], bounds_a[k + 1])
     hash_b = np.empty(count_b, dtype=np.uint64)
     for k in range(count_b):
         hash_b[k] = _piece_hash(points, bounds_b[k], bounds_b[k + 1])
+    return _match_pieces(points, bounds_a, hash_a, 0, count_a, bounds_b, hash_b, 0, count_b, out, written)
+
+
+@numba.njit(inline="always")
+def _match_pieces(points, bounds_a, hash_a, first_a, count_a, bounds_b, hash_b, first_b, count_b, out, written):
+    """_unshared from the pieces of each side (pieces k < count of a side: bounds[first + k],
+    bounds[first + k + 1], hash hash[first + k]): each piece of a, in order, takes the first unused
+    equal piece of b; then the rests of a and of b written to out[written:]."""
     used_a = np.zeros(count_a, dtype=np.bool_)
     used_b = np.zeros(count_b, dtype=np.bool_)
     shared = 0
     for p in range(count_a):
-        start, stop = bounds_a[p], bounds_a[p + 1]
-        h = _piece_hash(points, start, stop)
+        start, stop = bounds_a[first_a + p], bounds_a[first_a + p + 1]
+        h = hash_a[first_a + p]
         for q in range(count_b):
-            if not used_b[q] and hash_b[q] == h and _same(points, start, stop, bounds_b[q], bounds_b[q + 1]):
+            if not used_b[q] and hash_b[first_b + q] == h and \
+                    _same(points, start, stop, bounds_b[first_b + q], bounds_b[first_b + q + 1]):
                 used_a[p] = used_b[q] = True
                 shared += stop - start
                 break
     rest_a = written
     for p in range(count_a):
         if not used_a[p]:
-            for position in range(bounds_a[p], bounds_a[p + 1]):
+            for position in range(bounds_a[first_a + p], bounds_a[first_a + p + 1]):
                 out[written] = points[position]
                 written += 1
     rest_b = written
     for q in range(count_b):
         if not used_b[q]:
-            for position in range(bounds_b[q], bounds_b[q + 1]):
+            for position in range(bounds_b[first_b + q], bounds_b[first_b + q + 1]):
                 out[written] = points[position]
                 written += 1
     return shared, rest_a, rest_b, rest_b, written
+
+
+@numba.njit(inline="always")
+def _unit_row(units, row, pair, fielded, length_a, length_b, written):
+    """A unit's row of _prepare's ``units``, its rests empty at ``written``; returns the shorter length."""
+    shorter = min(length_a, length_b)
+    units[row, 0] = pair
+    units[row, 1] = fielded
+    units[row, 2] = shorter
+    units[row, 9] = length_a
+    units[row, 10] = length_b
+    units[row, 11] = fielded and length_a == 0 and length_b == 0
+    units[row, 5] = units[row, 6] = units[row, 7] = units[row, 8] = written
+    return shorter
 
 
 @numba.njit(nogil=True, cache=True)
@@ -255,14 +281,7 @@ def _prepare(points, offsets, left, right, numbers, unit_start, units, rest):
         for field in range(count):
             row = unit_start[pair] + field
             stop_a, stop_b = ends_a[field], ends_b[field]
-            shorter = min(stop_a - start_a, stop_b - start_b)
-            units[row, 0] = pair
-            units[row, 1] = fielded
-            units[row, 2] = shorter
-            units[row, 9] = stop_a - start_a
-            units[row, 10] = stop_b - start_b
-            units[row, 11] = fielded and stop_a == start_a and stop_b == start_b
-            units[row, 5] = units[row, 6] = units[row, 7] = units[row, 8] = written
+            shorter = _unit_row(units, row, pair, fielded, stop_a - start_a, stop_b - start_b, written)
             if shorter > 0:
                 units[row, 3] = numbers and _digit_runs_differ(points, start_a, stop_a, start_b, stop_b)
                 shared, ra0, ra1, rb0, written = _unshared(points, start_a, stop_a, start_b, stop_b, rest, written)
@@ -271,42 +290,28 @@ def _prepare(points, offsets, left, right, numbers, unit_start, units, rest):
             start_a, start_b = stop_a + 1, stop_b + 1
 
 
-@numba.njit(inline="always")
-def _digit_runs_hash(points, start, stop):
-    """(ASCII digits in points[start:stop], a hash of its digit runs): equal runs give equal hashes,
-    so different hashes mean edits._DIGITS.findall differs (_digit_runs_differ)."""
-    h = np.uint64(1469598103934665603)
-    digits = 0
-    in_run = False
-    for position in range(start, stop):
-        point = points[position]
-        if _ascii_digit(point):
-            h = (h ^ np.uint64(point)) * np.uint64(1099511628211)
-            digits += 1
-            in_run = True
-        elif in_run:
-            h = (h ^ np.uint64(10)) * np.uint64(1099511628211)  # a run ends: 12,3 is not 1,23
-            in_run = False
-    if in_run:
-        h = (h ^ np.uint64(10)) * np.uint64(1099511628211)
-    return digits, h
-
-
 @numba.njit(nogil=True, cache=True)
 def _key_pieces(points, offsets, fields):
     """Per unit of every key (its ``fields`` fields, or the whole key when ``fields`` is 1): what
     _prepare computes of each side of each pair, computed once per key instead (a key takes part
     in several pairs): the sentence pieces (_pieces) with each piece's _piece_hash, and the digit
-    runs (_digit_runs_hash). Returns (span (units, 2): the unit's start and stop in points; first
-    (units + 1): unit u's pieces are bounds[first[u] + k], bounds[first[u] + k + 1] with hash
-    hashes[first[u] + k], k < first[u + 1] - first[u] - 1; bounds; hashes; digits (units, 2): the
-    digit count and the digit-run hash)."""
+    runs (their count, and a hash of them: equal runs give equal hashes, so different hashes mean
+    edits._DIGITS.findall differs), in one pass over the unit. Returns (span (units, 2): the unit's start
+    and stop in points; first (units + 1): unit u's pieces are bounds[first[u] + k],
+    bounds[first[u] + k + 1] with hash hashes[first[u] + k], k < first[u + 1] - first[u] - 1; bounds;
+    hashes; digits (units, 2): the digit count and the digit-run hash)."""
     keys = offsets.size - 1
     units = keys * fields
     span = np.empty((units, 2), dtype=np.int64)
     ends = np.empty(fields + 1, dtype=np.int64)
     first = np.zeros(units + 1, dtype=np.int64)
-    for key in range(keys):  # the units and how many bounds each takes (pieces + 1)
+    digits = np.empty((units, 2), dtype=np.uint64)
+    # room for a piece per character and two bounds more per unit; only what is written is touched
+    room = offsets[keys] - offsets[0] + 2 * units
+    bounds = np.empty(room, dtype=np.int64)
+    hashes = np.empty(room, dtype=np.uint64)
+    basis, prime = np.uint64(1469598103934665603), np.uint64(1099511628211)
+    for key in range(keys):
         a0, a1 = offsets[key], offsets[key + 1]
         if fields > 1:
             _field_ends(points, a0, a1, ends)
@@ -315,22 +320,40 @@ def _key_pieces(points, offsets, fields):
         start = a0
         for field in range(fields):
             unit = key * fields + field
-            span[unit, 0], span[unit, 1] = start, ends[field]
-            count = 1
-            for position in range(start + 1, ends[field] + 1):
-                count += _is_boundary(points, start, position)
-            first[unit + 1] = first[unit] + count + 1
-            start = ends[field] + 1
-    bounds = np.empty(first[units], dtype=np.int64)
-    hashes = np.zeros(first[units], dtype=np.uint64)
-    digits = np.empty((units, 2), dtype=np.uint64)
-    for unit in range(units):
-        start, stop = span[unit, 0], span[unit, 1]
-        count = _pieces(points, start, stop, bounds[first[unit]:])
-        for k in range(count):
-            hashes[first[unit] + k] = _piece_hash(points, bounds[first[unit] + k], bounds[first[unit] + k + 1])
-        count_digits, digit_hash = _digit_runs_hash(points, start, stop)
-        digits[unit, 0], digits[unit, 1] = count_digits, digit_hash
+            stop = ends[field]
+            span[unit, 0], span[unit, 1] = start, stop
+            at = first[unit]
+            bounds[at] = start
+            count = 0
+            h = basis
+            piece_start = start
+            digit_hash = basis
+            digit_count = 0
+            in_run = False
+            for position in range(start, stop):
+                point = points[position]
+                h = (h ^ np.uint64(point)) * prime
+                if _ascii_digit(point):  # a run ends at a non-digit: 12,3 is not 1,23
+                    digit_hash = (digit_hash ^ np.uint64(point)) * prime
+                    digit_count += 1
+                    in_run = True
+                elif in_run:
+                    digit_hash = (digit_hash ^ np.uint64(10)) * prime
+                    in_run = False
+                if _is_boundary(points, start, position + 1):  # _pieces: a piece ends after position
+                    hashes[at + count] = h ^ np.uint64(position + 1 - piece_start)
+                    count += 1
+                    bounds[at + count] = position + 1
+                    h = basis
+                    piece_start = position + 1
+            if in_run:
+                digit_hash = (digit_hash ^ np.uint64(10)) * prime
+            hashes[at + count] = h ^ np.uint64(stop - piece_start)  # the last piece (empty after an end)
+            count += 1
+            bounds[at + count] = stop
+            first[unit + 1] = at + count + 1
+            digits[unit, 0], digits[unit, 1] = digit_count, digit_hash
+            start = stop + 1
     return span, first, bounds, hashes, digits
 
 
@@ -347,14 +370,7 @@ def _prepare_pieces(points, pieces, fields, left, right, numbers, unit_start, un
             unit_a, unit_b = left[pair] * fields + field, right[pair] * fields + field
             start_a, stop_a = span[unit_a, 0], span[unit_a, 1]
             start_b, stop_b = span[unit_b, 0], span[unit_b, 1]
-            shorter = min(stop_a - start_a, stop_b - start_b)
-            units[row, 0] = pair
-            units[row, 1] = fielded
-            units[row, 2] = shorter
-            units[row, 9] = stop_a - start_a
-            units[row, 10] = stop_b - start_b
-            units[row, 11] = fielded and stop_a == start_a and stop_b == start_b
-            units[row, 5] = units[row, 6] = units[row, 7] = units[row, 8] = written
+            shorter = _unit_row(units, row, pair, fielded, stop_a - start_a, stop_b - start_b, written)
             if shorter > 0:
                 if not numbers or (digits[unit_a, 0] == 0 and digits[unit_b, 0] == 0):
                     differ = False
@@ -363,33 +379,10 @@ def _prepare_pieces(points, pieces, fields, left, right, numbers, unit_start, un
                 else:
                     differ = _digit_runs_differ(points, start_a, stop_a, start_b, stop_b)
                 units[row, 3] = differ
-                # _unshared over the stored pieces
-                first_a, count_a = first[unit_a], first[unit_a + 1] - first[unit_a] - 1
-                first_b, count_b = first[unit_b], first[unit_b + 1] - first[unit_b] - 1
-                used_a = np.zeros(count_a, dtype=np.bool_)
-                used_b = np.zeros(count_b, dtype=np.bool_)
-                shared = 0
-                for p in range(count_a):
-                    start, stop = bounds[first_a + p], bounds[first_a + p + 1]
-                    h = hashes[first_a + p]
-                    for q in range(count_b):
-                        if not used_b[q] and hashes[first_b + q] == h and \
-                                _same(points, start, stop, bounds[first_b + q], bounds[first_b + q + 1]):
-                            used_a[p] = used_b[q] = True
-                            shared += stop - start
-                            break
-                rest_a = written
-                for p in range(count_a):
-                    if not used_a[p]:
-                        for position in range(bounds[first_a + p], bounds[first_a + p + 1]):
-                            rest[written] = points[position]
-                            written += 1
-                rest_b = written
-                for q in range(count_b):
-                    if not used_b[q]:
-                        for position in range(bounds[first_b + q], bounds[first_b + q + 1]):
-                            rest[written] = points[position]
-                            written += 1
+                first_a, first_b = first[unit_a], first[unit_b]
+                shared, rest_a, rest_b, _, written = _match_pieces(
+                    points, bounds, hashes, first_a, first[unit_a + 1] - first_a - 1,
+                    bounds, hashes, first_b, first[unit_b + 1] - first_b - 1, rest, written)
                 units[row, 4] = shared
                 units[row, 5], units[row, 6], units[row, 7], units[row, 8] = rest_a, rest_b, rest_b, written
 
