@@ -212,10 +212,46 @@ def test_dedup_on_ray_with_a_previous_index_gives_the_in_process_bytes(inprocess
     assert not [p.name for p in path.parent.iterdir() if ".ray-shards-" in p.name]
 
 
+def test_the_exact_shuffle_gives_each_row_the_smallest_row_of_its_task_and_key(cluster):
+    """Exact roots by the (task, key) shuffle: a key repeated across blocks, the same key hash in
+    two tasks (two roots), keys equal in one 64-bit half only; blocks handed over in any order give
+    each row the smallest row with its task and key hash, counted here row by row."""
+    import numpy as np
+
+    from jinstruct.engine.dedup import exact_roots, key_rows
+
+    rng = np.random.default_rng(15)
+    keys = ["00" * 8 + "11" * 8, "00" * 8 + "22" * 8, "33" * 8 + "11" * 8, "ab" * 16, "0f" * 16]
+    sizes = [130, 1, 69, 200, 100]  # blocks of uneven size, one of a single record
+    total = sum(sizes)
+    key_of = [keys[i] for i in rng.integers(0, len(keys), total)]
+    task_of = rng.integers(1, 4, total).astype(np.uint32)
+    key_of[total - 1], task_of[total - 1] = "77" * 16, 2  # a key of one record: its own root
+    expected, first = [], {}
+    for row in range(total):  # the in-process rule: the first row of each (task, key hash)
+        expected.append(first.setdefault((int(task_of[row]), key_of[row]), row))
+    expected = np.array(expected)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    assert len({task for (task, key) in first if key == keys[0]}) > 1  # a key in several tasks, a root in each
+    block_of = np.searchsorted(starts, np.arange(total), side="right") - 1
+    assert (block_of[expected] != block_of).any()  # some roots lie in another block than their rows
+
+    def tables(order):
+        return [ray.put(key_rows(task_of[starts[i]:starts[i + 1]], pl.Series(key_of[starts[i]:starts[i + 1]]),
+                                 int(starts[i]))) for i in order]
+
+    for order, partitions in (([0, 1, 2, 3, 4], 3), ([4, 2, 0, 3, 1], 7), ([3, 1, 4, 0, 2], 1)):
+        roots = exact_roots(tables(order), total, partitions)
+        assert roots.dtype == np.uint32
+        assert np.array_equal(roots, expected), (order, partitions)
+
+
 def test_dedup_on_ray_leaves_texts_and_sketches_on_the_workers(inprocess, cluster, monkeypatch, tmp_path):
-    """The dedup stage on Ray computes no key feature, verifies no pair and writes no record on the
-    driver, whose frames hold only the accounted columns, yet publishes the in-process bytes."""
+    """The dedup stage on Ray computes no key feature, no exact root, verifies no pair and writes no
+    record on the driver, whose frames hold only the accounted columns, yet publishes the in-process
+    bytes."""
     import jinstruct.dedup.run as run
+    import jinstruct.engine.dedup as engine_dedup
     import jinstruct.engine.dedup_bounded as bounded
     from jinstruct.engine.batches import ACCOUNTED
     from jinstruct.engine.dedup import dedup_engine
@@ -228,7 +264,8 @@ def test_dedup_on_ray_leaves_texts_and_sketches_on_the_workers(inprocess, cluste
     def on_the_driver(*_args, **_kwargs):
         raise AssertionError("the driver did per-record work")
 
-    for module, name in ((run, "verify_pairs"), (bounded, "key_features"), (run, "key_features")):
+    for module, name in ((run, "verify_pairs"), (bounded, "key_features"), (run, "key_features"),
+                         (bounded, "key_rows"), (engine_dedup, "smallest_rows")):
         monkeypatch.setattr(module, name, on_the_driver)
     seen = {}
     original = bounded.bounded_dedup
@@ -365,6 +402,7 @@ def test_progress_bars_count_the_blocks_done(inprocess, cluster, monkeypatch, tm
     seen = {desc: (bar.unit, bar.total, bar.done) for desc, bar in bars.items()}
     assert seen == {"normalize on ray": ("block", blocks_in, blocks_in),
                     "dedup keys on ray": ("block", blocks_normalized, blocks_normalized),
+                    "dedup exact on ray": ("block", blocks_normalized, blocks_normalized),
                     "dedup verify on ray": ("block", blocks_normalized, blocks_normalized),
                     "dedup outputs on ray": ("block", blocks_normalized, blocks_normalized)}
 
