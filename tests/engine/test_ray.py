@@ -6,7 +6,9 @@ stage scripts with JINSTRUCT_ENGINE=ray, against a Ray cluster that this module
 starts once (``ray.cluster_utils.Cluster``): first a single node with 2 CPUs,
 then the same cluster with two more nodes. Small blocks, so every stage spreads
 over several tasks. Dataset hash, splits, rejects, stats and the interim files
-must be byte-identical.
+must be byte-identical. Under real DVC in a git repo, switching a built project
+to the Ray engine leaves `dvc status` clean and a forced `dvc repro` of the
+data stages on Ray leaves dvc.lock as it was.
 """
 
 from __future__ import annotations
@@ -168,6 +170,66 @@ def _dedup_outputs(folder: Path):
 
     return OutputSet(folder / "deduped.parquet", folder / "rejects.parquet", folder / "dedup.json",
                      {"clusters": folder / "clusters.parquet", "index": folder / "index.parquet"})
+
+
+def _slice_with_copies(name: str, source: Path, target: Path) -> None:
+    """The pipeline tests' slice of a source, and for dolly_ja exact and near copies of 80 of its
+    records as new upstream records (new indexes), so that dedup has clusters to decide."""
+    import io
+    import tarfile
+
+    from tests.support.pipeline import _slice_file
+
+    _slice_file(name, source, target)
+    if name != "dolly_ja":
+        return
+    with tarfile.open(target) as archive:
+        members = [(member, archive.extractfile(member).read() if member.isfile() else None) for member in archive]
+    originals = [(member, data) for member, data in members if data is not None and "/data/" in member.name][:80]
+    with tarfile.open(target, "w:gz") as out:
+        for member, data in members:
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+        for number, (member, data) in enumerate(originals):
+            record = json.loads(data.splitlines()[0])
+            record["index"] = str(900_000 + number)
+            if number >= 40:
+                record["output"] += "以上です。"
+            payload = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+            copy = tarfile.TarInfo(f"{member.name.rsplit('/', 1)[0]}/{900_000 + number}.jsonl")
+            copy.size, copy.mtime = len(payload), member.mtime
+            out.addfile(copy, io.BytesIO(payload))
+
+
+def test_switching_engines_keeps_dvc_status_clean(cluster, tmp_path):
+    """Real DVC in a real git repo: after an in-process `dvc repro` of the data stages, the same
+    project with JINSTRUCT_ENGINE=ray is up to date for `dvc status`, and `dvc repro --force` of
+    normalize, dedup and filter on the Ray cluster leaves dvc.lock byte for byte as it was
+    (every output's md5 the in-process one)."""
+    from tests.support.pipeline import build_slice_mirror, make_project, run
+
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    mirror = build_slice_mirror(tmp_path, params, slice_file=_slice_with_copies)
+    project, env = make_project(tmp_path, mirror, params)
+    env = {key: value for key, value in env.items() if not key.startswith(("RAY_", "JINSTRUCT_"))}
+    env["JINSTRUCT_MIRROR"] = str(mirror)
+    dvc = [sys.executable, "-m", "dvc"]
+    run([*dvc, "repro", "filter"], project, env)
+    dedup = json.loads((project / "metrics/dedup.json").read_text())
+    assert dedup["records_rejected"] > 0 and dedup["dedup"]["confirmed_near_pairs"] > 0
+    assert json.loads((project / "metrics/normalize.json").read_text())["records_in"] > 3 * BLOCK_RECORDS
+    lock = (project / "dvc.lock").read_bytes()
+    assert b"dedup:" in lock and b"filter:" in lock
+
+    status = [*dvc, "status", "--json", "--with-deps", "filter"]  # the stages run, not train's
+    assert json.loads(run(status, project, env).stdout) == {}
+    on_ray = {**env, "JINSTRUCT_ENGINE": "ray", "RAY_ADDRESS": cluster.address,
+              "JINSTRUCT_RAY_BLOCK_RECORDS": str(BLOCK_RECORDS)}
+    assert json.loads(run(status, project, on_ray).stdout) == {}
+    for stage in ("normalize", "dedup", "filter"):
+        done = run([*dvc, "repro", "--force", "-s", stage], project, on_ray)
+        assert f"[{stage}] ray" in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
+    assert (project / "dvc.lock").read_bytes() == lock
+    assert json.loads(run(status, project, env).stdout) == {}
 
 
 def test_dedup_on_ray_with_a_previous_index_gives_the_in_process_bytes(inprocess, cluster, monkeypatch, tmp_path):
