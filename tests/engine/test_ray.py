@@ -6,7 +6,9 @@ stage scripts with JINSTRUCT_ENGINE=ray, against a Ray cluster that this module
 starts once (``ray.cluster_utils.Cluster``): first a single node with 2 CPUs,
 then the same cluster with two more nodes. Small blocks, so every stage spreads
 over several tasks. Dataset hash, splits, rejects, stats and the interim files
-must be byte-identical.
+must be byte-identical. Under real DVC in a git repo, switching a built project
+to the Ray engine leaves `dvc status` clean and a forced `dvc repro` of the
+data stages on Ray leaves dvc.lock as it was.
 """
 
 from __future__ import annotations
@@ -170,6 +172,66 @@ def _dedup_outputs(folder: Path):
                      {"clusters": folder / "clusters.parquet", "index": folder / "index.parquet"})
 
 
+def _slice_with_copies(name: str, source: Path, target: Path) -> None:
+    """The pipeline tests' slice of a source, and for dolly_ja exact and near copies of 80 of its
+    records as new upstream records (new indexes), so that dedup has clusters to decide."""
+    import io
+    import tarfile
+
+    from tests.support.pipeline import _slice_file
+
+    _slice_file(name, source, target)
+    if name != "dolly_ja":
+        return
+    with tarfile.open(target) as archive:
+        members = [(member, archive.extractfile(member).read() if member.isfile() else None) for member in archive]
+    originals = [(member, data) for member, data in members if data is not None and "/data/" in member.name][:80]
+    with tarfile.open(target, "w:gz") as out:
+        for member, data in members:
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+        for number, (member, data) in enumerate(originals):
+            record = json.loads(data.splitlines()[0])
+            record["index"] = str(900_000 + number)
+            if number >= 40:
+                record["output"] += "以上です。"
+            payload = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+            copy = tarfile.TarInfo(f"{member.name.rsplit('/', 1)[0]}/{900_000 + number}.jsonl")
+            copy.size, copy.mtime = len(payload), member.mtime
+            out.addfile(copy, io.BytesIO(payload))
+
+
+def test_switching_engines_keeps_dvc_status_clean(cluster, tmp_path):
+    """Real DVC in a real git repo: after an in-process `dvc repro` of the data stages, the same
+    project with JINSTRUCT_ENGINE=ray is up to date for `dvc status`, and `dvc repro --force` of
+    normalize, dedup and filter on the Ray cluster leaves dvc.lock byte for byte as it was
+    (every output's md5 the in-process one)."""
+    from tests.support.pipeline import build_slice_mirror, make_project, run
+
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    mirror = build_slice_mirror(tmp_path, params, slice_file=_slice_with_copies)
+    project, env = make_project(tmp_path, mirror, params)
+    env = {key: value for key, value in env.items() if not key.startswith(("RAY_", "JINSTRUCT_"))}
+    env["JINSTRUCT_MIRROR"] = str(mirror)
+    dvc = [sys.executable, "-m", "dvc"]
+    run([*dvc, "repro", "filter"], project, env)
+    dedup = json.loads((project / "metrics/dedup.json").read_text())
+    assert dedup["records_rejected"] > 0 and dedup["dedup"]["confirmed_near_pairs"] > 0
+    assert json.loads((project / "metrics/normalize.json").read_text())["records_in"] > 3 * BLOCK_RECORDS
+    lock = (project / "dvc.lock").read_bytes()
+    assert b"dedup:" in lock and b"filter:" in lock
+
+    status = [*dvc, "status", "--json", "--with-deps", "filter"]  # the stages run, not train's
+    assert json.loads(run(status, project, env).stdout) == {}
+    on_ray = {**env, "JINSTRUCT_ENGINE": "ray", "RAY_ADDRESS": cluster.address,
+              "JINSTRUCT_RAY_BLOCK_RECORDS": str(BLOCK_RECORDS)}
+    assert json.loads(run(status, project, on_ray).stdout) == {}
+    for stage in ("normalize", "dedup", "filter"):
+        done = run([*dvc, "repro", "--force", "-s", stage], project, on_ray)
+        assert f"[{stage}] ray" in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
+    assert (project / "dvc.lock").read_bytes() == lock
+    assert json.loads(run(status, project, env).stdout) == {}
+
+
 def test_dedup_on_ray_with_a_previous_index_gives_the_in_process_bytes(inprocess, cluster, monkeypatch, tmp_path):
     """With dedup.previous_index, dedup on Ray takes the bounded path too: the previous-release
     matches come from a task (the driver never runs them), and every output is the in-process bytes."""
@@ -212,10 +274,46 @@ def test_dedup_on_ray_with_a_previous_index_gives_the_in_process_bytes(inprocess
     assert not [p.name for p in path.parent.iterdir() if ".ray-shards-" in p.name]
 
 
+def test_the_exact_shuffle_gives_each_row_the_smallest_row_of_its_task_and_key(cluster):
+    """Exact roots by the (task, key) shuffle: a key repeated across blocks, the same key hash in
+    two tasks (two roots), keys equal in one 64-bit half only; blocks handed over in any order give
+    each row the smallest row with its task and key hash, counted here row by row."""
+    import numpy as np
+
+    from jinstruct.engine.dedup import exact_roots, key_rows
+
+    rng = np.random.default_rng(15)
+    keys = ["00" * 8 + "11" * 8, "00" * 8 + "22" * 8, "33" * 8 + "11" * 8, "ab" * 16, "0f" * 16]
+    sizes = [130, 1, 69, 200, 100]  # blocks of uneven size, one of a single record
+    total = sum(sizes)
+    key_of = [keys[i] for i in rng.integers(0, len(keys), total)]
+    task_of = rng.integers(1, 4, total).astype(np.uint32)
+    key_of[total - 1], task_of[total - 1] = "77" * 16, 2  # a key of one record: its own root
+    expected, first = [], {}
+    for row in range(total):  # the in-process rule: the first row of each (task, key hash)
+        expected.append(first.setdefault((int(task_of[row]), key_of[row]), row))
+    expected = np.array(expected)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    assert len({task for (task, key) in first if key == keys[0]}) > 1  # a key in several tasks, a root in each
+    block_of = np.searchsorted(starts, np.arange(total), side="right") - 1
+    assert (block_of[expected] != block_of).any()  # some roots lie in another block than their rows
+
+    def tables(order):
+        return [ray.put(key_rows(task_of[starts[i]:starts[i + 1]], pl.Series(key_of[starts[i]:starts[i + 1]]),
+                                 int(starts[i]))) for i in order]
+
+    for order, partitions in (([0, 1, 2, 3, 4], 3), ([4, 2, 0, 3, 1], 7), ([3, 1, 4, 0, 2], 1)):
+        roots = exact_roots(tables(order), total, partitions)
+        assert roots.dtype == np.uint32
+        assert np.array_equal(roots, expected), (order, partitions)
+
+
 def test_dedup_on_ray_leaves_texts_and_sketches_on_the_workers(inprocess, cluster, monkeypatch, tmp_path):
-    """The dedup stage on Ray computes no key feature, verifies no pair and writes no record on the
-    driver, whose frames hold only the accounted columns, yet publishes the in-process bytes."""
+    """The dedup stage on Ray computes no key feature, no exact root, verifies no pair and writes no
+    record on the driver, whose frames hold only the accounted columns, yet publishes the in-process
+    bytes."""
     import jinstruct.dedup.run as run
+    import jinstruct.engine.dedup as engine_dedup
     import jinstruct.engine.dedup_bounded as bounded
     from jinstruct.engine.batches import ACCOUNTED
     from jinstruct.engine.dedup import dedup_engine
@@ -228,7 +326,8 @@ def test_dedup_on_ray_leaves_texts_and_sketches_on_the_workers(inprocess, cluste
     def on_the_driver(*_args, **_kwargs):
         raise AssertionError("the driver did per-record work")
 
-    for module, name in ((run, "verify_pairs"), (bounded, "key_features"), (run, "key_features")):
+    for module, name in ((run, "verify_pairs"), (bounded, "key_features"), (run, "key_features"),
+                         (bounded, "key_rows"), (engine_dedup, "smallest_rows")):
         monkeypatch.setattr(module, name, on_the_driver)
     seen = {}
     original = bounded.bounded_dedup
@@ -365,6 +464,7 @@ def test_progress_bars_count_the_blocks_done(inprocess, cluster, monkeypatch, tm
     seen = {desc: (bar.unit, bar.total, bar.done) for desc, bar in bars.items()}
     assert seen == {"normalize on ray": ("block", blocks_in, blocks_in),
                     "dedup keys on ray": ("block", blocks_normalized, blocks_normalized),
+                    "dedup exact on ray": ("block", blocks_normalized, blocks_normalized),
                     "dedup verify on ray": ("block", blocks_normalized, blocks_normalized),
                     "dedup outputs on ray": ("block", blocks_normalized, blocks_normalized)}
 

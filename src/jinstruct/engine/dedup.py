@@ -1,10 +1,18 @@
-"""The dedup stage's engine on Ray, and the two steps of its near-duplicate search that run per block.
+"""The dedup stage's engine on Ray, and the steps of its duplicate search that run per block.
 
 ``dedup_engine`` is the dedup stage's engine for ``stage.run_stage``: every
 input with records runs ``engine.dedup_bounded.bounded_dedup``, whose driver
 keeps a few small columns per record (texts and sketches stay in shards on the
 workers), with or without ``dedup.previous_index``; an empty input runs the
 stage's own transform in this process (there is nothing to spread).
+
+Exact duplicates (same task and key hash) are found on the workers in one
+shuffle: the key table (task code, key hash as two integers, row) of every
+record is repartitioned by (task, key) with ``repartition(keys=…)``, so that
+every record of a (task, key) lands in one block; each block gives every row
+the smallest row of its (task, key) (``_roots_in_block``) and sends back only
+the rows whose root is another row (``exact_roots``). The driver never holds a
+key hash.
 
 The near-duplicate pairs are found and verified on the workers, in two shuffles:
 
@@ -37,6 +45,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from jinstruct.engine.session import TASK_RETRIES
 from jinstruct.engine.settings import EngineSettings
 from jinstruct.progress import progress_bar
 from jinstruct.stage import Engine, Incoming, StageResult
@@ -45,6 +54,8 @@ log = logging.getLogger("jinstruct")
 
 # bytes of one row of the band table (band int16, bucket uint64, row int64) and of one candidate pair (int64)
 BAND_ROW_BYTES, PAIR_BYTES = 2 + 8 + 8, 8
+# bytes of one row of the key table (task uint32, key hash as two uint64, row int64)
+KEY_ROW_BYTES = 4 + 8 + 8 + 8
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -56,6 +67,69 @@ def _npy(array: np.ndarray) -> bytes:
 
 def _from_npy(data: bytes) -> np.ndarray:
     return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def key_rows(task_code: np.ndarray, hashes: pl.Series, first_row: int) -> pa.Table:
+    """The key table of one block: (task code, key hash as two UInt64 halves, global row) of each
+    record, from its ``_key_hash`` (128 bits as 32 hex digits) and the records' first row."""
+    if hashes.len():
+        halves = np.frombuffer(bytes.fromhex("".join(hashes.to_list())), dtype=">u8").reshape(-1, 2)
+        halves = halves.astype(np.uint64)
+    else:
+        halves = np.empty((0, 2), dtype=np.uint64)
+    return pa.table({"task": pa.array(np.asarray(task_code, dtype=np.uint32)), "hi": halves[:, 0],
+                     "lo": halves[:, 1], "row": np.arange(first_row, first_row + halves.shape[0], dtype=np.int64)})
+
+
+def smallest_rows(task: np.ndarray, hi: np.ndarray, lo: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each entry, the smallest of ``rows`` with its task and key hash (``dedup.run._prepared``'s
+    ``_exact_root``), by sorting, not a window (0.3 KB per record in polars)."""
+    order = np.lexsort((rows, lo, hi, task))  # by task, key, then row: each run starts at its smallest row
+    starts = np.ones(order.size, dtype=bool)
+    if order.size:
+        starts[1:] = ((task[order[1:]] != task[order[:-1]]) | (hi[order[1:]] != hi[order[:-1]])
+                      | (lo[order[1:]] != lo[order[:-1]]))
+    first = np.flatnonzero(starts)
+    smallest = np.empty(order.size, dtype=rows.dtype)
+    smallest[order] = np.repeat(rows[order[first]], np.diff(np.append(first, order.size)))
+    return smallest
+
+
+_ROOTS = pa.schema([("later", pa.large_binary()), ("rows", pa.int64())])
+
+
+def _roots_in_block(batch: pa.Table) -> pa.Table:
+    """(row, root) of the rows of this block whose root (the smallest row of their (task, key),
+    every one of which is in this block) is another row, and how many rows the block held."""
+    task, hi, lo, rows = (batch[name].to_numpy() for name in ("task", "hi", "lo", "row"))
+    roots = smallest_rows(task, hi, lo, rows)
+    later = np.flatnonzero(roots != rows)
+    return pa.table([[_npy(np.stack([rows[later], roots[later]], axis=1).astype(np.int64))], [batch.num_rows]],
+                    schema=_ROOTS)
+
+
+def exact_roots(key_tables: list, total: int, partitions: int) -> np.ndarray:
+    """Each row's exact root (UInt32) from the key tables of the blocks (object refs of
+    ``key_rows`` tables, every row 0..total-1 once), by a shuffle on (task, key): the driver gets
+    back only the rows whose root is another row, and counts the shuffle's blocks on a bar."""
+    import ray.data
+
+    roots_ds = (ray.data.from_arrow_refs(key_tables).repartition(partitions, keys=["task", "hi", "lo"])
+                .map_batches(_roots_in_block, batch_format="pyarrow", batch_size=None, max_retries=TASK_RETRIES))
+    roots = np.arange(total, dtype=np.uint32)
+    seen, done = 0, 0
+    with progress_bar("dedup exact on ray", total=partitions, unit="block") as bar:
+        for table in roots_ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            for row in table.to_pylist():
+                later = _from_npy(row["later"])
+                roots[later[:, 0]] = later[:, 1]
+                seen += row["rows"]
+                done += 1
+                bar.update(1)
+        bar.update(max(0, partitions - done))  # partitions no key hashed to: Ray runs no task for them
+    if seen != total:
+        raise RuntimeError(f"dedup on ray: the exact shuffle saw {seen} records, {total} went in")
+    return roots
 
 
 def _pairs_in_block(batch: pa.Table, window: int, total: int) -> pa.Table:

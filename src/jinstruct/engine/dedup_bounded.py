@@ -3,15 +3,21 @@
 The in-process ``dedup.run.dedup_records`` holds every record, its key features
 and its sketches. Here the per-record bulk stays on the workers, in shards on
 the filesystem every node reads (``engine/shards.py``), and the driver keeps
-what the decisions need: id, source, task, group, output length, key hash and
-key length of each record (Ray form of ``dedup.run._prepared``), the rows, the
-exact and confirmed edges, and the verdicts.
+what the decisions need: id, source, task, group, output length and key
+length of each record (Ray form of ``dedup.run._prepared``, without the key
+hash), the rows, each record's exact root, the exact and confirmed edges, and
+the verdicts.
 
 1. features (one ``map_batches`` task per block): ``dedup.features.key_features``
    on the block; the task writes the block's records and its features (key
    hash, numbers hash, names, n-gram counts, signature, field sketches and
    sizes) as two shards and sends back the small columns above;
-2. exact duplicates: the smallest row per (task, key hash), on the driver's columns;
+2. exact duplicates (Ray Data): a task per block reads the block's key hashes
+   from its features shard and makes its key table (task code, key hash as two
+   integers, row); the tables are repartitioned by (task, key), and each block
+   of that shuffle gives every row the smallest row of its (task, key)
+   (``engine.dedup.exact_roots``); only the rows whose root is another row come
+   back, so the driver never holds a key hash;
 3. LSH (Ray Data): each features shard's members (one row per distinct (task,
    key), signed) become (band, bucket, row) rows in a task, never on the driver;
    they are repartitioned by (band, bucket), paired within buckets
@@ -64,11 +70,14 @@ from jinstruct.dedup.settings import DedupSettings, resolve_settings
 from jinstruct.engine.batches import _ipc, accounted, block_frame, blocks, parquet_rows
 from jinstruct.engine.dedup import (
     BAND_ROW_BYTES,
+    KEY_ROW_BYTES,
     PAIR_BYTES,
     _npy,
     _pairs_in_block,
     candidates_in_block,
     confirmed_pairs,
+    exact_roots,
+    key_rows,
 )
 from jinstruct.engine.session import TASK_RETRIES, ray_session
 from jinstruct.engine.settings import EngineSettings
@@ -104,39 +113,16 @@ _SMALL = pa.schema([("small", pa.large_binary()), ("records", pa.string()), ("fe
 
 
 def _small_columns(records: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
-    """``dedup.run._prepared``'s per-record columns, before the rows are numbered."""
+    """``dedup.run._prepared``'s per-record columns, before the rows are numbered (the key hash
+    stays in the features shard: exact duplicates are found by a shuffle, ``_exact_roots``)."""
     task = pl.col("task").cast(pl.String).fill_null("") if "task" in records.columns else pl.lit("")
     group = pl.col("group").cast(pl.String).fill_null(pl.col("id")) if "group" in records.columns else pl.col("id")
     return pl.concat([
         records.select(pl.col("id").cast(pl.String), pl.col("source").cast(pl.String), _task=task, _group=group,
                        _output_chars=pl.col("output").cast(pl.String).str.len_chars().fill_null(0)
                        if "output" in records.columns else pl.lit(0, pl.UInt32)),
-        _key_halves(frame["_key_hash"]), frame.select("_key_chars"),
+        frame.select("_key_chars"),
     ], how="horizontal")
-
-
-def _key_halves(hashes: pl.Series) -> pl.DataFrame:
-    """The 128-bit key hashes (32 hex digits each) as two UInt64 columns: the driver only groups
-    records by them (exact duplicates), which numpy does on integers with little memory."""
-    if hashes.len() == 0:
-        return pl.DataFrame(schema={"_key_hi": pl.UInt64, "_key_lo": pl.UInt64})
-    halves = np.frombuffer(bytes.fromhex("".join(hashes.to_list())), dtype=">u8").reshape(-1, 2).astype(np.uint64)
-    return pl.DataFrame({"_key_hi": halves[:, 0], "_key_lo": halves[:, 1]})
-
-
-def _exact_roots(task_code: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Each row's exact root: the smallest row with its task and key hash (``dedup.run._prepared``'s
-    ``_exact_root``), by sorting, not a window over every record (0.3 KB per record in polars)."""
-    rows = np.arange(task_code.size, dtype=np.int64)
-    order = np.lexsort((rows, lo, hi, task_code))  # by task, key, then row: each run starts at its smallest row
-    starts = np.ones(order.size, dtype=bool)
-    if order.size:
-        starts[1:] = ((task_code[order[1:]] != task_code[order[:-1]]) | (hi[order[1:]] != hi[order[:-1]])
-                      | (lo[order[1:]] != lo[order[:-1]]))
-    first = np.flatnonzero(starts)
-    roots = np.empty(order.size, dtype=np.uint32)
-    roots[order] = np.repeat(order[first], np.diff(np.append(first, order.size)))
-    return roots
 
 
 _ELEMENTS = {np.dtype(np.uint16): pl.UInt16, np.dtype(np.int32): pl.Int32, np.dtype(np.int64): pl.Int64}
@@ -184,6 +170,24 @@ class _Shards:
 def _signed(features: pl.DataFrame) -> _Signed:
     return _Signed(features["signature"].to_numpy(), features["field_sketch"].to_numpy(),
                    features["field_sizes"].to_numpy(), np.empty(0, dtype=np.int64))
+
+
+def _key_table(index: int, shards: _Shards, task_codes: np.ndarray) -> pa.Table:
+    """The key table (``engine.dedup.key_rows``) of block ``index``, its key hashes read from its
+    features shard."""
+    hashes = pl.read_ipc(Path(shards.folder) / shards.features[index], columns=["_key_hash"])["_key_hash"]
+    return key_rows(task_codes, hashes, int(shards.offsets[index]))
+
+
+def _exact_roots(shards: _Shards, task_code: np.ndarray) -> np.ndarray:
+    """Each row's exact root, the smallest row with its task and key hash (``dedup.run._prepared``'s
+    ``_exact_root``), by the (task, key) shuffle of ``engine.dedup.exact_roots``."""
+    import ray
+
+    task = ray.remote(max_retries=TASK_RETRIES)(_key_table)
+    refs = [task.remote(index, shards, task_code[shards.offsets[index]:shards.offsets[index + 1]])
+            for index in range(len(shards.records))]
+    return exact_roots(refs, int(shards.offsets[-1]), max(1, len(shards.records)))
 
 
 def _band_rows(index: int, members: np.ndarray, shards: _Shards, task_codes: np.ndarray,
@@ -341,12 +345,14 @@ def _run(path: Path, rows_total: int, dedup: DedupSettings, identity: dict, fold
             _group_code=pl.col("_group").rank("dense").cast(pl.UInt32),
         ).drop("_key_chars")
         _driver_peak("features")
-        # 2. exact duplicates: same task and key hash. Cluster members always share a task (no pair
-        # crosses tasks), so within a cluster "same key hash" is "same exact root": the root stands in
-        # for the hash in the keep rule (``ranked_members`` compares ``_key_hash``), and the hash goes
+        # 2. exact duplicates: same task and key hash, by a shuffle on the workers. Cluster members
+        # always share a task (no pair crosses tasks), so within a cluster "same key hash" is "same
+        # exact root": the root stands in for the hash in the keep rule (``ranked_members`` compares
+        # ``_key_hash``), and the hash itself never reaches the driver
         task_code = work["_task_code"].to_numpy()
-        exact_root = _exact_roots(task_code, work["_key_hi"].to_numpy(), work["_key_lo"].to_numpy())
-        work = work.drop("_key_hi", "_key_lo").with_columns(_key_hash=pl.Series(exact_root))
+        exact_root = _exact_roots(shards, task_code)
+        work = work.with_columns(_key_hash=pl.Series(exact_root))
+        _driver_peak("exact roots")
         members = np.flatnonzero((exact_root == np.arange(exact_root.size)) & work["_has_signature"].to_numpy())
         total = work.height
         # 2b. records duplicating a previous release (dedup.previous.previous_release_matches, in one task)
@@ -360,8 +366,9 @@ def _run(path: Path, rows_total: int, dedup: DedupSettings, identity: dict, fold
         excluded = np.zeros(total, dtype=bool)
         excluded[previous["_row"].to_numpy()] = True
         # 3. LSH and verification on the workers
-        near_pairs, candidates, names_refused, shuffled = _near_pairs(members, shards, task_code, work, excluded,
-                                                                      dedup, settings, total)
+        near_pairs, candidates, names_refused, near_shuffled = _near_pairs(members, shards, task_code, work,
+                                                                           excluded, dedup, settings, total)
+        shuffled = total * KEY_ROW_BYTES + near_shuffled
         _driver_peak("near pairs")
         # exact edges: every record to the first of its (task, key hash) among those not matched to the
         # previous release (dedup_records' exact pairs without the pairs of a record with itself)
@@ -380,8 +387,8 @@ def _run(path: Path, rows_total: int, dedup: DedupSettings, identity: dict, fold
         result = _write_outputs(path, shards, folders, verdict, groups, dedup)
     _driver_peak("outputs")
     shard_bytes = sum(item.stat().st_size for folder in folders.values() for item in folder.iterdir())
-    log.info(f"[dedup] ray: shuffled {shuffled} bytes (band table by (band, bucket), candidate pairs by pair); "
-             f"wrote {shard_bytes} bytes of shards")
+    log.info(f"[dedup] ray: shuffled {shuffled} bytes (key table by (task, key), band table by (band, bucket), "
+             f"candidate pairs by pair); wrote {shard_bytes} bytes of shards")
     stats = {"dedup": {
         "lsh_bands": dedup.bands, "lsh_rows": dedup.rows, "threshold": dedup.threshold,
         "containment": dedup.containment, "ngram": dedup.ngram, "num_perm": dedup.num_perm,
